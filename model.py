@@ -1,0 +1,324 @@
+"""A small GPT in one file. Every ablation switch is one field of GPTConfig; grep its name.
+
+Packed sequences: a batch row may hold several documents, given by `doc_ids` (B, T). A token attends
+only to earlier tokens of its own document, in every attention backend, and positions restart at 0
+at each document, so a row of packed documents behaves exactly like the documents run one by one.
+"""
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 512
+    block_size: int = 256
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0  # on embeddings and residual branches (not on attention probabilities)
+    bias: bool = False  # biases in Linear layers and LayerNorm
+    attn_backend: str = "sdpa"  # 'triton' (kernels/) | 'sdpa' (torch) | 'naive' (explicit softmax)
+    pos_emb: str = "rope"  # 'learned' | 'rope' | 'none'
+    norm: str = "layernorm"  # 'layernorm' | 'rmsnorm'
+    mlp: str = "gelu"  # 'gelu' | 'relu2' | 'swiglu'
+    qk_norm: bool = False  # RMSNorm on each head's queries and keys
+    tie_embeddings: bool = True  # lm_head shares the token embedding matrix
+    rope_base: float = 10000.0
+    ablate_heads: list = field(default_factory=list)  # [[layer, head], ...] whose outputs are zeroed
+    ablate_mlps: list = field(default_factory=list)  # [layer, ...] whose MLP outputs are zeroed
+
+    def __post_init__(self):
+        choices = {"attn_backend": ("triton", "sdpa", "naive"), "pos_emb": ("learned", "rope", "none"),
+                   "norm": ("layernorm", "rmsnorm"), "mlp": ("gelu", "relu2", "swiglu")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"n_embd={self.n_embd} must split into n_head={self.n_head} heads of even size")
+
+
+def make_norm(config, dim):
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(dim, eps=1e-5)
+    return nn.LayerNorm(dim, bias=config.bias)
+
+
+def doc_positions(doc_ids):
+    """Position of each token inside its document: 0 at every document start. (B, T) -> (B, T)."""
+    T = doc_ids.size(1)
+    t = torch.arange(T, device=doc_ids.device).expand_as(doc_ids)
+    starts = torch.ones_like(doc_ids, dtype=torch.bool)
+    starts[:, 1:] = doc_ids[:, 1:] != doc_ids[:, :-1]
+    return t - torch.cummax(torch.where(starts, t, 0), dim=1).values
+
+
+def doc_causal_mask(doc_ids):
+    """(B, 1, T, T) boolean: query i may attend key j iff j <= i and both are in the same document."""
+    T = doc_ids.size(1)
+    causal = torch.ones(T, T, dtype=torch.bool, device=doc_ids.device).tril()
+    return (doc_ids[:, None, :, None] == doc_ids[:, None, None, :]) & causal
+
+
+def rope_tables(config):
+    d = config.n_embd // config.n_head
+    inv_freq = 1.0 / (config.rope_base ** (torch.arange(0, d, 2).float() / d))
+    angles = torch.outer(torch.arange(config.block_size).float(), inv_freq)  # (block_size, d/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x, cos, sin):
+    """x: (B, H, T, D); cos, sin: broadcastable to (B, 1, T, D/2). Rotates pairs (x[i], x[i + D/2])."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
+
+
+def attend(q, k, v, doc_ids, backend, mask=None):
+    """Causal attention of (B, H, T, D) tensors, block-diagonal by document when doc_ids is given.
+    An explicit boolean `mask` (B, 1, Tq, Tk) is used instead when given (the KV-cache path)."""
+    if backend == "triton" and mask is None:
+        from kernels import attention
+        return attention(q, k, v, doc_ids=doc_ids)
+    if mask is None and doc_ids is not None:
+        mask = doc_causal_mask(doc_ids)
+    if backend == "naive":
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
+        if mask is None:
+            mask = torch.ones(q.size(2), k.size(2), dtype=torch.bool, device=q.device).tril()
+        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return att @ v
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
+
+
+class KVCache:
+    """Keys and values of every layer for generation, plus each key's document id for the mask."""
+
+    def __init__(self, config, batch_size, max_len, device, dtype):
+        shape = (config.n_layer, batch_size, config.n_head, max_len, config.n_embd // config.n_head)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.doc_ids = torch.zeros(batch_size, max_len, dtype=torch.long, device=device)
+        self.n = 0  # filled positions
+        self.mask = None  # (B, 1, t, n + t) for the tokens being added, set by GPT.forward
+
+    def start(self, doc_ids):
+        t, n = doc_ids.size(1), self.n
+        if n + t > self.k.size(3):
+            raise ValueError(f"KV cache holds {self.k.size(3)} positions, {n + t} requested")
+        self.doc_ids[:, n:n + t] = doc_ids
+        keys = self.doc_ids[:, :n + t]
+        causal = torch.arange(n + t, device=keys.device)[None, :] <= torch.arange(n, n + t, device=keys.device)[:, None]
+        self.mask = (doc_ids[:, None, :, None] == keys[:, None, None, :]) & causal
+
+    def update(self, layer, k, v):
+        n, t = self.n, k.size(2)
+        self.k[layer, :, :, n:n + t] = k
+        self.v[layer, :, :, n:n + t] = v
+        return self.k[layer, :, :, :n + t], self.v[layer, :, :, :n + t]
+
+
+class Attention(nn.Module):
+    def __init__(self, config, layer):
+        super().__init__()
+        self.config, self.layer, self.n_head = config, layer, config.n_head
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # fused q, k, v
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        if config.qk_norm:
+            self.q_norm = nn.RMSNorm(config.n_embd // config.n_head, eps=1e-5)
+            self.k_norm = nn.RMSNorm(config.n_embd // config.n_head, eps=1e-5)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x, rope, doc_ids, cache):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        if self.config.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if cache is not None:
+            k, v = cache.update(self.layer, k, v)
+            y = attend(q, k, v, None, self.config.attn_backend, mask=cache.mask)
+        else:
+            y = attend(q, k, v, doc_ids, self.config.attn_backend)
+        heads = [h for l, h in self.config.ablate_heads if l == self.layer]
+        if heads:  # ablation: these heads contribute nothing to the residual stream
+            y = y.clone()
+            y[:, heads] = 0
+        y = y.transpose(1, 2).reshape(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.kind = config.mlp
+        hidden = 4 * config.n_embd
+        if self.kind == "swiglu":  # same parameter count as a 4x MLP, rounded up to a multiple of 32
+            hidden = 32 * math.ceil(8 * config.n_embd / 3 / 32)
+        self.c_fc = nn.Linear(config.n_embd, 2 * hidden if self.kind == "swiglu" else hidden, bias=config.bias)
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        h = self.c_fc(x)
+        if self.kind == "gelu":
+            h = F.gelu(h)
+        elif self.kind == "relu2":
+            h = F.relu(h).square()
+        else:
+            gate, up = h.chunk(2, dim=-1)
+            h = F.silu(gate) * up
+        return self.dropout(self.c_proj(h))
+
+
+class Block(nn.Module):
+    def __init__(self, config, layer):
+        super().__init__()
+        self.config, self.layer = config, layer
+        self.ln_1, self.ln_2 = make_norm(config, config.n_embd), make_norm(config, config.n_embd)
+        self.attn = Attention(config, layer)
+        self.mlp = MLP(config)
+
+    def forward(self, x, rope, doc_ids, cache):
+        x = x + self.attn(self.ln_1(x), rope, doc_ids, cache)
+        if self.layer not in self.config.ablate_mlps:  # ablation: this MLP contributes nothing
+            x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class GPT(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        if config.pos_emb == "learned":
+            self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        if config.pos_emb == "rope":
+            cos, sin = rope_tables(config)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+        self.ln_f = make_norm(config, config.n_embd)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.wte.weight
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):  # GPT-2: scale residual projections by depth
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _init_weights(self, module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_params(self):
+        return sum(p.numel() for p in self.parameters())
+
+    def flops_per_token(self, seq_len):
+        """Training FLOPs per token (forward + backward): 6 per weight plus causal attention."""
+        c = self.config
+        n = self.num_params() - (self.wpe.weight.numel() if c.pos_emb == "learned" else 0)
+        return 6 * n + 6 * c.n_layer * c.n_embd * seq_len  # causal: half of 12 * L * C * T
+
+    def forward(self, idx, targets=None, loss_weights=None, doc_ids=None, pos_ids=None,
+                reduction="mean", return_hidden=False, cache=None):
+        """idx, targets, loss_weights, doc_ids, pos_ids: (B, T). Returns (logits, loss), plus the
+        residual stream before each block and after the last ([n_layer + 1] x (B, T, C)) when
+        return_hidden. loss is the loss_weights-weighted mean cross-entropy, or per-token (B, T)
+        unweighted cross-entropy with reduction='none'. pos_ids default to positions within each
+        document (or 0..T-1 without doc_ids)."""
+        B, T = idx.shape
+        if cache is not None:
+            if doc_ids is None or pos_ids is None:
+                raise ValueError("generation with a cache needs doc_ids and pos_ids")
+            cache.start(doc_ids)
+        if pos_ids is None and doc_ids is not None:
+            pos_ids = doc_positions(doc_ids)
+        if self.config.pos_emb != "none" and pos_ids is None and T > self.config.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size={self.config.block_size}")
+        x = self.wte(idx)
+        rope = None
+        if self.config.pos_emb == "learned":
+            x = x + (self.wpe(pos_ids) if pos_ids is not None else self.wpe.weight[:T])
+        elif self.config.pos_emb == "rope":
+            if pos_ids is None:
+                rope = (self.rope_cos[:T], self.rope_sin[:T])
+            else:
+                rope = (self.rope_cos[pos_ids][:, None], self.rope_sin[pos_ids][:, None])
+        x = self.drop(x)
+        hidden = []
+        for block in self.blocks:
+            hidden.append(x)
+            x = block(x, rope, doc_ids, cache)
+        hidden.append(x)
+        if cache is not None:
+            cache.n += T
+        logits = self.lm_head(self.ln_f(x))
+        loss = None
+        if targets is not None:
+            ce = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction="none").view(B, T)
+            if reduction == "none":
+                loss = ce
+            elif loss_weights is None:
+                loss = ce.mean()
+            else:
+                loss = (ce * loss_weights).sum() / loss_weights.sum().clamp(min=1e-8)
+        return (logits, loss, hidden) if return_hidden else (logits, loss)
+
+    @torch.no_grad()
+    def generate(self, prompts, max_new_tokens, temperature=1.0, top_k=None, stop_token=None,
+                 prompt_lens=None, padding_side="right", generator=None):
+        """Batched sampling with a KV cache. prompts: a list of token lists (any lengths), or a (B, T)
+        tensor whose rows are padded on `padding_side` to lengths `prompt_lens`. temperature=0 is
+        greedy. Returns one list of new tokens per prompt, ending before `stop_token`."""
+        if torch.is_tensor(prompts):
+            rows = prompts.tolist()
+            if prompt_lens is not None:
+                lens = [int(n) for n in prompt_lens]
+                rows = [r[:n] if padding_side == "right" else r[len(r) - n:] for r, n in zip(rows, lens)]
+            prompts = rows
+        if any(len(p) == 0 for p in prompts):
+            raise ValueError("every prompt needs at least one token")
+        device = self.wte.weight.device
+        B, L = len(prompts), max(len(p) for p in prompts)
+        if self.config.pos_emb != "none" and L + max_new_tokens - 1 > self.config.block_size:
+            raise ValueError(f"prompt ({L}) + new tokens ({max_new_tokens}) exceed block_size={self.config.block_size}")
+        # Left-pad into one batch. Padding is its own document (-1), so no real token attends to it.
+        idx = torch.zeros(B, L, dtype=torch.long, device=device)
+        doc_ids = torch.full((B, L), -1, dtype=torch.long, device=device)
+        lens = torch.tensor([len(p) for p in prompts], device=device)
+        for b, p in enumerate(prompts):
+            idx[b, L - len(p):] = torch.tensor(p, dtype=torch.long, device=device)
+            doc_ids[b, L - len(p):] = 0
+        pos_ids = (torch.arange(L, device=device)[None, :] - (L - lens)[:, None]).clamp(min=0)
+        cache = KVCache(self.config, B, L + max_new_tokens, device, self.wte.weight.dtype)
+        logits = self(idx, doc_ids=doc_ids, pos_ids=pos_ids, cache=cache)[0][:, -1]
+        out, done = [[] for _ in range(B)], torch.zeros(B, dtype=torch.bool, device=device)
+        for step in range(max_new_tokens):
+            next_tok = self._sample(logits.float(), temperature, top_k, generator)
+            for b in (~done).nonzero().flatten().tolist():
+                if stop_token is not None and next_tok[b].item() == stop_token:
+                    done[b] = True
+                else:
+                    out[b].append(next_tok[b].item())
+            if done.all() or step == max_new_tokens - 1:
+                break
+            logits = self(next_tok[:, None], doc_ids=torch.zeros(B, 1, dtype=torch.long, device=device),
+                          pos_ids=(lens + step)[:, None], cache=cache)[0][:, -1]
+        return out
+
+    @staticmethod
+    def _sample(logits, temperature, top_k, generator):
+        if temperature == 0:
+            return logits.argmax(dim=-1)
+        logits = logits / temperature
+        if top_k is not None:
+            kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(1)
