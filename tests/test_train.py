@@ -1,0 +1,224 @@
+"""train.py: config errors, packing, checkpoints (atomic, safe, resumable bit-identically), freezing, DDP."""
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import train
+from data.format import write_docs, write_manifest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--n_layer=2", "--n_head=2", "--n_embd=32", "--block_size=64", "--batch_size=4", "--progress=false",
+        "--warmup_iters=2", "--eval_interval=3", "--eval_iters=2", "--val_data=pretrain_val", "--learning_rate=3e-3"]
+
+
+def make_corpus(path, seed, vocab=50, n_docs=120):
+    rng = np.random.default_rng(seed)
+    def docs(n):
+        for _ in range(n):
+            L = int(rng.integers(3, 40))
+            yield rng.integers(0, vocab, L), (rng.random(L) < 0.7).astype(np.float32)
+    write_docs(path, "pretrain", docs(n_docs))
+    write_docs(path, "pretrain_val", docs(20))
+    with open(os.path.join(path, "tok.tiktoken"), "w") as f:
+        f.write(f"tokenizer {seed}\n")
+    write_manifest(path, vocab)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("corpus"), 0)
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("cfg") / "cfg.py"
+    p.write_text("max_iters = 6\nseed = 3\n")
+    return str(p)
+
+
+def run(config_file, corpus, out, *extra):
+    return train.main([config_file, f"--data_dir={corpus}", f"--out_dir={out}", *TINY, *extra])
+
+
+def losses(out):
+    return [json.loads(l)["loss"] for l in open(os.path.join(out, "metrics.jsonl"))]
+
+
+def weights(out):
+    return train.load_checkpoint(os.path.join(out, "ckpt.pt"))["model"]
+
+
+def test_unknown_key_is_one_line_naming_the_closest(config_file, tmp_path):
+    r = subprocess.run([sys.executable, "train.py", config_file, "--learning_rat=1e-3"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert "learning_rat" in r.stderr and "learning_rate" in r.stderr
+
+
+@pytest.mark.parametrize("arg,needle", [("--max_iters=ten", "max_iters"), ("--compile=maybe", "true or false"),
+                                        ("--attn_backend=flash", "attn_backend"), ("oops", "--key=value"),
+                                        ("--device=tpu", "device")])
+def test_bad_values_are_clear(config_file, corpus, tmp_path, capsys, arg, needle):
+    assert run(config_file, corpus, tmp_path, arg) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and needle in err and err.count("\n") == 1
+
+
+def test_wrong_type_in_config_file(corpus, tmp_path, capsys):
+    cfg = tmp_path / "bad.py"
+    cfg.write_text("batch_size = '32'\n")
+    assert train.main([str(cfg), f"--data_dir={corpus}"]) == 2
+    assert "batch_size" in capsys.readouterr().err
+
+
+def test_packing_walks_every_document_once_per_epoch_and_never_splits(corpus):
+    from data.format import Docs
+    docs = Docs(corpus, "pretrain")
+    stream = train.Batches([docs], 63, seed=1)
+    seen = []
+    while stream.epoch == 0:
+        tok, w, doc = stream.row()
+        for d in np.unique(doc[doc >= 0]):
+            seen.append(tuple(tok[doc == d]))
+    assert sorted(seen[: len(docs)]) == sorted(tuple(docs[i][0]) for i in range(len(docs)))
+    x, y, w, doc = train.Batches([docs], 63, seed=1).take(8)
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    boundary = doc[:, 1:] != doc[:, :-1]  # position i's target is the first token of another document
+    assert boundary.any() and (w[:, :-1][boundary] == 0).all()
+
+
+def test_resume_is_bit_identical(config_file, corpus, tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert run(config_file, corpus, full, "--max_iters=12", "--lr_decay_iters=12", "--dropout=0.1") == 0
+    assert run(config_file, corpus, part, "--max_iters=5", "--lr_decay_iters=12", "--dropout=0.1") == 0
+    assert run(config_file, corpus, part, "--max_iters=12", "--lr_decay_iters=12", "--dropout=0.1",
+               "--init_from=resume") == 0
+    a, b = weights(full), weights(part)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert losses(full) == losses(part)
+    assert len(losses(full)) == 12 + 1  # one record per step, plus the final val loss
+
+
+def test_sigterm_checkpoints_and_resume_matches(config_file, corpus, tmp_path):
+    out = tmp_path / "sig"
+    cmd = [sys.executable, "train.py", config_file, f"--data_dir={corpus}", f"--out_dir={out}", *TINY,
+           "--max_iters=100000", "--lr_decay_iters=50"]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=60)[1]
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert "init_from=resume" in err
+    stopped = train.load_checkpoint(str(out / "ckpt.pt"))["step"]
+    assert 3 <= stopped < 100000
+    target = stopped + 3
+    assert run(config_file, corpus, out, f"--max_iters={target}", "--lr_decay_iters=50", "--init_from=resume") == 0
+    ref = tmp_path / "ref"
+    assert run(config_file, corpus, ref, f"--max_iters={target}", "--lr_decay_iters=50") == 0
+    a, b = weights(ref), weights(out)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = str(tmp_path / "ckpt.pt")
+    train.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "config": {}, "step": 1})
+    def broken_save(obj, f):
+        f.write(b"partial")
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        train.save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "config": {}, "step": 2})
+    assert train.load_checkpoint(path)["step"] == 1
+    assert os.listdir(tmp_path) == ["ckpt.pt"]
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_unsafe_truncated_and_missing_checkpoints_are_refused(tmp_path):
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as f:
+        pickle.dump({"model": Evil(), "config": {}, "step": 0}, f)
+    with pytest.raises(train.UserError, match="unsafe"):
+        train.load_checkpoint(str(evil))
+    good = tmp_path / "good.pt"
+    train.save_checkpoint(str(good), {"model": {"w": torch.ones(1000)}, "config": {}, "step": 1})
+    data = good.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(train.UserError, match="truncated"):
+        train.load_checkpoint(str(tmp_path / "cut.pt"))
+    with pytest.raises(train.UserError, match="no checkpoint"):
+        train.load_checkpoint(str(tmp_path / "absent.pt"))
+
+
+def test_trainable_freezes_everything_else(config_file, corpus, tmp_path):
+    stage1, stage2 = tmp_path / "s1", tmp_path / "s2"
+    assert run(config_file, corpus, stage1) == 0
+    assert run(config_file, corpus, stage2, f"--init_from={stage1}/ckpt.pt", r"--trainable=\.mlp\.") == 0
+    a, b = weights(stage1), weights(stage2)
+    for k in a:
+        if ".mlp." in k:
+            assert not torch.equal(a[k], b[k]), k
+        else:
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_starting_a_stage_from_another_corpus_is_refused(config_file, corpus, tmp_path, capsys):
+    assert run(config_file, corpus, tmp_path / "a") == 0
+    other = make_corpus(tmp_path / "other", seed=9)
+    assert run(config_file, other, tmp_path / "b", f"--init_from={tmp_path}/a/ckpt.pt") == 2
+    assert "vocabulary mismatch" in capsys.readouterr().err
+
+
+def test_architecture_override_against_checkpoint_is_refused(config_file, corpus, tmp_path, capsys):
+    assert run(config_file, corpus, tmp_path / "a") == 0
+    assert run(config_file, corpus, tmp_path / "b", f"--init_from={tmp_path}/a/ckpt.pt", "--n_layer=3") == 2
+    assert "n_layer" in capsys.readouterr().err
+
+
+def test_scratch_run_does_not_overwrite_a_checkpoint(config_file, corpus, tmp_path, capsys):
+    assert run(config_file, corpus, tmp_path) == 0
+    before = (tmp_path / "ckpt.pt").read_bytes()
+    assert run(config_file, corpus, tmp_path) == 2
+    assert "init_from=resume" in capsys.readouterr().err
+    assert (tmp_path / "ckpt.pt").read_bytes() == before
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(config_file, corpus, tmp_path, capsys):
+    assert run(config_file, corpus, tmp_path, "--learning_rate=1e30", "--warmup_iters=0", "--grad_clip=0",
+               "--ckpt_interval=1", "--max_iters=50") == 2
+    err = capsys.readouterr().err
+    assert "loss became" in err and "last good checkpoint" in err
+    ckpt = train.load_checkpoint(str(tmp_path / "ckpt.pt"))
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+
+
+def test_ddp_two_ranks_equal_one_process_with_twice_the_accumulation(config_file, corpus, tmp_path):
+    common = [config_file, f"--data_dir={corpus}", *TINY, "--max_iters=4", "--device=cpu"]
+    one = subprocess.run([sys.executable, "train.py", *common, f"--out_dir={tmp_path / 'one'}", "--grad_accum=2"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          "train.py", *common, f"--out_dir={tmp_path / 'two'}"], cwd=ROOT, capture_output=True,
+                         text=True, env=env)
+    assert two.returncode == 0, two.stderr[-2000:]
+    np.testing.assert_allclose(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-5)
+    a, b = weights(tmp_path / "one"), weights(tmp_path / "two")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)

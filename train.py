@@ -1,0 +1,483 @@
+"""Train a GPT. Every stage of every curriculum is one run of this file.
+
+    python train.py configs/smoke.py [--key=value ...]
+    torchrun --standalone --nproc_per_node=2 train.py configs/smoke.py     # DDP
+
+A config file is plain Python: module-level names override DEFAULTS below; `--key=value` overrides
+both. The run's out_dir gets config.json, metrics.jsonl (one JSON object per logged step) and ckpt.pt.
+"""
+import ast
+import contextlib
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import runpy
+import signal
+import sys
+import time
+import types
+
+import numpy as np
+import torch
+
+from data.format import CorpusError, Docs, open_corpus
+from model import GPT, GPTConfig
+
+MODEL_KEYS = [f.name for f in dataclasses.fields(GPTConfig)]
+# Fields that fix the shapes and meaning of the weights: a checkpoint and the run using it must agree.
+ARCH_KEYS = ["vocab_size", "n_layer", "n_head", "n_embd", "bias", "pos_emb", "norm", "mlp", "qk_norm",
+             "tie_embeddings", "rope_base"]
+DEFAULTS = dict(
+    # run
+    out_dir="out/run", init_from="scratch", overwrite=False, seed=1337, device="auto", dtype="auto",
+    compile=False,
+    # data: a corpus config (built on first use) or an explicit corpus directory, and mixture names
+    corpus="configs/corpus_tiny.py", corpus_seed=0, data_dir="", train_data=["pretrain"], val_data=[],
+    # optimisation
+    batch_size=32, grad_accum=1, max_iters=1000, learning_rate=1e-3, min_lr=1e-4, warmup_iters=50,
+    lr_decay_iters=0, weight_decay=0.1, beta1=0.9, beta2=0.95, grad_clip=1.0, trainable="",
+    # logging and checkpoints
+    log_interval=1, eval_interval=100, eval_iters=10, ckpt_interval=500, progress=True,
+    # the model: every GPTConfig field under its own name
+    **{f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+       for f in dataclasses.fields(GPTConfig)},
+)
+DEFAULTS["vocab_size"] = 0  # 0: the corpus tokenizer's vocabulary size
+CHOICES = dict(device=("auto", "cpu", "cuda"), dtype=("auto", "float32", "bfloat16"))
+# Dense bf16 peak FLOP/s of cards we may meet, for MFU; an unknown card gets no MFU.
+PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12,
+              "4090": 165e12, "3090": 71e12}
+
+
+class UserError(Exception):
+    """Something the user can fix. Printed as one line, without a traceback."""
+
+
+# ----------------------------------------------------------------------------- config
+
+def parse_value(key, text):
+    """A command-line value for `key`, read with the type of its default."""
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes"):
+            return True
+        if text.lower() in ("0", "false", "no"):
+            return False
+        raise UserError(f"--{key}={text}: expected true or false")
+    if isinstance(default, list):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = [t for t in text.split(",") if t]  # --train_data=a,b
+        return value if isinstance(value, list) else [value]
+    if isinstance(default, str):
+        return text
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise UserError(f"--{key}={text}: expected a {type(default).__name__}")
+
+
+def check_type(key, value, where):
+    default = DEFAULTS[key]
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, list) and isinstance(value, tuple):
+        value = list(value)
+    if type(value) is not type(default):
+        raise UserError(f"{key}={value!r} ({where}) should be a {type(default).__name__}, not a {type(value).__name__}")
+    return value
+
+
+def load_config(argv):
+    """Returns (config dict, set of keys the user set)."""
+    if not argv or argv[0].startswith("-"):
+        raise UserError("usage: python train.py CONFIG.py [--key=value ...]")
+    path, overrides = argv[0], argv[1:]
+    if not os.path.isfile(path):
+        raise UserError(f"config file {path} not found")
+    try:
+        names = runpy.run_path(path)
+    except Exception as e:
+        raise UserError(f"config file {path} failed to run: {type(e).__name__}: {e}")
+    given = [(k, v, path) for k, v in names.items() if not k.startswith("_")
+             and not isinstance(v, (types.ModuleType, types.FunctionType, type))]
+    for arg in overrides:
+        if not arg.startswith("--") or "=" not in arg:
+            raise UserError(f"cannot read argument {arg!r}: write overrides as --key=value")
+        key, text = arg[2:].split("=", 1)
+        given.append((key, text, "command line"))
+    config, explicit = dict(DEFAULTS), set()
+    for key, value, where in given:
+        if key not in DEFAULTS:
+            close = difflib.get_close_matches(key, DEFAULTS, n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(close)}?" if close else "; see DEFAULTS in train.py"
+            raise UserError(f"unknown config key '{key}' ({where}){hint}")
+        if where == "command line":
+            value = parse_value(key, value)
+        config[key] = check_type(key, value, where)
+        explicit.add(key)
+    for key, allowed in CHOICES.items():
+        if config[key] not in allowed:
+            raise UserError(f"{key}={config[key]!r} is not one of {', '.join(allowed)}")
+    try:
+        model_config(config)
+    except ValueError as e:
+        raise UserError(str(e))
+    return config, explicit
+
+
+def model_config(config):
+    return GPTConfig(**{k: config[k] if k != "vocab_size" or config[k] else 1 for k in MODEL_KEYS})
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path, obj):
+    """Atomic: a crash or a full disk leaves the previous checkpoint as it was."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_checkpoint(path):
+    if not os.path.isfile(path):
+        raise UserError(f"no checkpoint at {path}; train one first, or use --init_from=scratch")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path} is not a readable checkpoint (truncated, corrupt or unsafe: {reason}); "
+                        "delete it or point at another one")
+    if not isinstance(ckpt, dict) or not {"model", "config", "step"} <= set(ckpt):
+        raise UserError(f"{path} is not a checkpoint of this project (no model/config/step); point at another one")
+    return ckpt
+
+
+def tokenizer_id(manifest):
+    """The content hash of the corpus tokenizer: what makes token ids mean the same thing."""
+    names = sorted(f for f in manifest["files"] if f.endswith(".tiktoken"))
+    return manifest["files"][names[0]] if names else None
+
+
+# ----------------------------------------------------------------------------- data
+
+class Batches:
+    """Packs whole documents into rows of block_size + 1 tokens, walking them in a seeded order that
+    is a new permutation every epoch (without replacement). A document never spans two rows; one
+    longer than a row is cut. The rest of a row is padding, a document of its own with zero weight."""
+
+    def __init__(self, mixtures, block_size, seed):
+        self.mixtures, self.row_len, self.seed = mixtures, block_size + 1, seed
+        sizes = [len(m) for m in mixtures]
+        self.which = np.repeat(np.arange(len(mixtures)), sizes)
+        self.local = np.concatenate([np.arange(n) for n in sizes])
+        self.epoch, self.cursor = 0, 0
+        self.order = self._order(0)
+
+    def _order(self, epoch):
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.which))
+
+    def state(self):
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load_state(self, state):
+        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+        self.order = self._order(self.epoch)
+
+    def row(self):
+        tokens = np.zeros(self.row_len, np.int64)
+        weights = np.zeros(self.row_len, np.float32)
+        docs = np.full(self.row_len, -1, np.int64)
+        used, n_docs = 0, 0
+        while True:
+            if self.cursor == len(self.order):
+                if used:
+                    break  # an epoch's last row is not topped up from the next epoch
+                self.epoch, self.cursor = self.epoch + 1, 0
+                self.order = self._order(self.epoch)
+            d = self.order[self.cursor]
+            tok, w = self.mixtures[self.which[d]][self.local[d]]
+            n = min(len(tok), self.row_len)
+            if used + n > self.row_len:
+                break
+            tokens[used:used + n], weights[used:used + n], docs[used:used + n] = tok[:n], w[:n], n_docs
+            used, n_docs, self.cursor = used + n, n_docs + 1, self.cursor + 1
+        return tokens, weights, docs
+
+    def take(self, n_rows):
+        """(x, y, loss weights, doc ids) of n_rows rows; a target in another document gets weight 0."""
+        tok, w, doc = (torch.from_numpy(np.stack(a)) for a in zip(*(self.row() for _ in range(n_rows))))
+        same_doc = doc[:, 1:] == doc[:, :-1]
+        return tok[:, :-1], tok[:, 1:], w[:, 1:] * same_doc, doc[:, :-1]
+
+
+def open_data(config):
+    """Returns (corpus dir, manifest), building the corpus from its config when it does not exist."""
+    data_dir = config["data_dir"]
+    if data_dir and os.path.isdir(data_dir):
+        return data_dir, open_corpus(data_dir)
+    if not config["corpus"]:
+        raise UserError(f"data_dir {data_dir!r} does not exist and no corpus config is set to build it")
+    from data.build import ensure_corpus
+    data_dir = ensure_corpus(config["corpus"], data_dir or None, config["corpus_seed"])
+    return data_dir, open_corpus(data_dir)
+
+
+def load_mixtures(data_dir, names, manifest):
+    for name in names:
+        if not os.path.isfile(os.path.join(data_dir, f"{name}.tokens.npy")):
+            have = sorted(f[:-len(".tokens.npy")] for f in manifest["files"] if f.endswith(".tokens.npy"))
+            raise UserError(f"mixture '{name}' is not in corpus {data_dir}; it has: {', '.join(have)}")
+    return [Docs(data_dir, name) for name in names]
+
+
+# ----------------------------------------------------------------------------- training
+
+def get_lr(config, step):
+    """Linear warmup, then cosine decay to min_lr at lr_decay_iters (default: max_iters)."""
+    lr, warmup = config["learning_rate"], config["warmup_iters"]
+    decay_iters = config["lr_decay_iters"] or config["max_iters"]
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, decay_iters - warmup))
+    return config["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - config["min_lr"])
+
+
+def make_optimizer(model, config, device_type):
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config["weight_decay"]},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config["learning_rate"], betas=(config["beta1"], config["beta2"]),
+                             fused=device_type == "cuda")
+
+
+def apply_trainable(model, pattern):
+    """Freezes every parameter whose name does not match the regex `pattern` ('' trains everything)."""
+    if not pattern:
+        return
+    try:
+        regex = re.compile(pattern)
+    except re.error as e:
+        raise UserError(f"trainable={pattern!r} is not a valid regex: {e}")
+    names = [n for n, p in model.named_parameters() if regex.search(n)]
+    if not names:
+        some = ", ".join(n for n, _ in list(model.named_parameters())[:6])
+        raise UserError(f"trainable={pattern!r} matches no parameter; names look like: {some}")
+    for n, p in model.named_parameters():
+        p.requires_grad_(bool(regex.search(n)))
+
+
+@torch.no_grad()
+def evaluate(model, batches, autocast):
+    """Token-weighted mean loss over the fixed held-out batches."""
+    model.eval()
+    total, weight = 0.0, 0.0
+    for x, y, w, doc in batches:
+        with autocast:
+            _, loss = model(x, y, doc_ids=doc, reduction="none")
+        total += (loss * w).sum().item()
+        weight += w.sum().item()
+    model.train()
+    return total / max(weight, 1e-8)
+
+
+def train(config, explicit):
+    ddp = "RANK" in os.environ
+    rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
+    master = rank == 0
+    device = config["device"]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("device=cuda but no CUDA GPU is visible; use --device=cpu")
+    if ddp:
+        if device == "cuda":
+            device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
+    dtype = config["dtype"]
+    if dtype == "auto":
+        dtype = "bfloat16" if device_type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if dtype == "bfloat16"
+                else contextlib.nullcontext())
+
+    out_dir = config["out_dir"]
+    ckpt_path = os.path.join(out_dir, "ckpt.pt")
+    if config["init_from"] == "scratch" and os.path.exists(ckpt_path) and not config["overwrite"]:
+        raise UserError(f"{out_dir} already holds a checkpoint; continue it with --init_from=resume, "
+                        "choose another out_dir, or pass --overwrite=true")
+
+    data_dir, manifest = open_data(config)
+    tok_id = tokenizer_id(manifest)
+    ckpt = None
+    if config["init_from"] != "scratch":
+        ckpt = load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
+        if ckpt.get("tokenizer_id") != tok_id:
+            raise UserError(f"vocabulary mismatch: the checkpoint's tokenizer is not the one of corpus {data_dir}; "
+                            "train with the corpus the checkpoint was trained on, or start from scratch")
+        for key in ARCH_KEYS + (["block_size"] if ckpt["config"]["pos_emb"] == "learned" else []):
+            if key in explicit and config[key] != ckpt["config"][key]:
+                raise UserError(f"{key}={config[key]!r} but the checkpoint has {key}={ckpt['config'][key]!r}; "
+                                "drop the override or start from scratch")
+            config[key] = ckpt["config"][key]
+    if config["vocab_size"] == 0:
+        config["vocab_size"] = int(manifest["vocab_size"])
+    if config["vocab_size"] != int(manifest["vocab_size"]):
+        raise UserError(f"vocabulary mismatch: vocab_size={config['vocab_size']} but corpus {data_dir} has "
+                        f"{manifest['vocab_size']} tokens; drop the vocab_size override")
+    train_stream = Batches(load_mixtures(data_dir, config["train_data"], manifest), config["block_size"], config["seed"])
+    val_batches = []
+    if config["val_data"]:
+        val = Batches(load_mixtures(data_dir, config["val_data"], manifest), config["block_size"], config["seed"])
+        val_batches = [tuple(t.to(device) for t in val.take(config["batch_size"])) for _ in range(config["eval_iters"])]
+
+    torch.manual_seed(config["seed"])
+    model = GPT(model_config(config))
+    start_step = 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+    apply_trainable(model, config["trainable"])
+    model.to(device)
+    optimizer = make_optimizer(model, config, device_type)
+    if config["init_from"] == "resume":
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start_step = ckpt["step"]
+        train_stream.load_state(ckpt["data"])
+        torch.set_rng_state(ckpt["rng"]["cpu"])
+        if device_type == "cuda" and ckpt["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
+    raw_model = model
+    if config["compile"]:
+        model = torch.compile(model)
+    if ddp:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device_type == "cuda" else None)
+
+    metrics_path = os.path.join(out_dir, "metrics.jsonl")
+    if master:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, "config.json"), "w") as f:
+            json.dump(config, f, indent=1)
+        print(json.dumps(config, indent=1))
+        n_train = sum(p.numel() for p in raw_model.parameters() if p.requires_grad)
+        print(f"{raw_model.num_params() / 1e6:.2f}M parameters ({n_train / 1e6:.2f}M trainable); corpus {data_dir}; "
+              f"device {device}, {dtype}, {world} process(es); steps {start_step} -> {config['max_iters']}")
+        # Records of steps not yet run (from a run interrupted after its last checkpoint) are dropped.
+        old = []
+        if config["init_from"] == "resume" and os.path.exists(metrics_path):
+            old = [l for l in open(metrics_path) if json.loads(l)["step"] < start_step]
+        with open(metrics_path, "w") as f:
+            f.writelines(old)
+
+    def checkpoint(step):
+        if master:
+            save_checkpoint(ckpt_path, {
+                "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "config": config, "tokenizer_id": tok_id, "data": train_stream.state(),
+                "rng": {"cpu": torch.get_rng_state(),
+                        "cuda": torch.cuda.get_rng_state() if device_type == "cuda" else None}})
+
+    stop = {"signal": 0}
+    def on_signal(signum, frame):
+        stop["signal"] = signum
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    B, T, accum = config["batch_size"], config["block_size"], config["grad_accum"]
+    peak = next((v for k, v in PEAK_FLOPS.items() if device_type == "cuda" and k in torch.cuda.get_device_name()), None)
+    flops_per_token = raw_model.flops_per_token(T)
+    from tqdm import tqdm
+    bar = tqdm(total=config["max_iters"], initial=start_step, disable=not (master and config["progress"]),
+               dynamic_ncols=True)
+    step, loss_value = start_step, None
+    while step < config["max_iters"]:
+        t0 = time.time()
+        lr = get_lr(config, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        record = {"step": step}
+        if val_batches and config["eval_interval"] and step % config["eval_interval"] == 0:
+            record["val_loss"] = evaluate(raw_model, val_batches, autocast)
+        # One optimizer step consumes B * accum * world rows; micro-step m of rank r takes chunk m * world + r,
+        # so any split of the same rows over processes and micro-steps computes the same update.
+        x, y, w, doc = (t.to(device) for t in train_stream.take(B * accum * world))
+        loss_sum = torch.zeros((), device=device)
+        for m in range(accum):
+            rows = slice((m * world + rank) * B, (m * world + rank + 1) * B)
+            sync = contextlib.nullcontext() if not ddp or m == accum - 1 else model.no_sync()
+            with sync, autocast:
+                _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows])
+                loss = loss / accum
+            loss.backward()
+            loss_sum += loss.detach()
+        status = torch.stack([loss_sum, torch.tensor(float(stop["signal"] != 0), device=device)])
+        if ddp:
+            torch.distributed.all_reduce(status)
+            status[0] /= world
+        loss_value, stopping = status[0].item(), status[1].item() > 0
+        if not math.isfinite(loss_value):
+            kept = f"the last good checkpoint is kept in {ckpt_path}" if os.path.exists(ckpt_path) else "no checkpoint was written"
+            raise UserError(f"loss became {loss_value} at step {step}; {kept}; lower learning_rate or check the data")
+        if config["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config["grad_clip"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+
+        dt = time.time() - t0
+        tokens_per_s = B * T * accum * world / dt
+        record.update(loss=loss_value, lr=lr, tokens_per_s=round(tokens_per_s, 1), time=round(time.time(), 3))
+        if peak:
+            record["mfu"] = round(flops_per_token * tokens_per_s / (peak * world), 4)
+        if master and (step % config["log_interval"] == 0 or "val_loss" in record):
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        bar.update(1)
+        bar.set_postfix({k: f"{record[k]:.4g}" for k in ("loss", "val_loss", "lr", "tokens_per_s", "mfu") if k in record})
+        if stopping:
+            checkpoint(step)
+            bar.close()
+            if master:
+                print(f"stopped by signal at step {step}; checkpoint saved to {ckpt_path}; "
+                      f"continue with: python train.py {sys.argv[1] if len(sys.argv) > 1 else 'CONFIG'} "
+                      f"--out_dir={out_dir} --init_from=resume", file=sys.stderr)
+            return 128 + int(stop["signal"]) if stop["signal"] else 130
+        if config["ckpt_interval"] and step % config["ckpt_interval"] == 0 and step < config["max_iters"]:
+            checkpoint(step)
+    bar.close()
+    if val_batches and master:
+        val_loss = evaluate(raw_model, val_batches, autocast)
+        with open(metrics_path, "a") as f:
+            f.write(json.dumps({"step": step, "loss": loss_value, "val_loss": val_loss}) + "\n")
+        print(f"final val_loss {val_loss:.4f}")
+    checkpoint(step)
+    if master:
+        print(f"done: {step} steps; checkpoint {ckpt_path}")
+    return 0
+
+
+def main(argv):
+    try:
+        config, explicit = load_config(argv)
+        return train(config, explicit)
+    except (UserError, CorpusError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
