@@ -1,0 +1,314 @@
+"""The corpus builder: `python -m data.build [CONFIG] [--out DIR] [--seed N]` prints the corpus dir.
+
+Layout of a corpus directory (flat; every file is hashed in manifest.json, written last):
+    manifest.json                  vocab_size, tokenizer, special ids, mixtures (docs, tokens, max doc
+                                   length), splits (behaviour names per domain and split), eval files,
+                                   config, config_name, seed, files {name: sha256}
+    tokenizer.tiktoken             the BPE ranks in tiktoken's format (data.tokenizer.load reads it)
+    behaviours.json                every behaviour: name, domain, split, family, instruction, source,
+                                   description, eval_inputs, grammar (rules, for grammars)
+    NAME.{tokens,weights,offsets}.npy   one document list per mixture (data/format.py)
+    eval.DOMAIN.SPLIT.MODE.jsonl   evaluation prompts, SPLIT in S_train/S_eval/S_control and MODE in
+                                   implicit/cot/incontext
+    rl.DOMAIN.S_train.jsonl        prompts of S_train on training inputs (for RL/GRPO), mode implicit
+Eval/RL item fields: id, domain, split, mode, behaviour, family, input (program input or null),
+template, prompt (text; prepend <|bos|>; ends where generation starts), and `answer` (programs:
+the exact expected answer text, e.g. "7" or "'fcd'") or `grammar` (grammars: the behaviour
+name, judged by data.grammars via load_grammars(corpus_dir)[name].is_valid(answer)) plus
+`chance_validity`. Parse a completion with data.templates.parse_completion(text, mode).
+Mixtures: pretrain, pretrain_val, decl_S_train, decl_S_eval, decl_S_train_S_eval, decl_val
+(held-out templates), exec_S_train, exec_cot_S_train, exec_S_eval_N{n} for n in ad_demos,
+decl_exec_S_train (decl+exec+exec_cot of S_train), mixture (decl of S_train and S_eval + exec
+and exec_cot of S_train), replay (a replay_fraction sample of decl_exec_S_train).
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import random
+import shutil
+import sys
+
+from tqdm import tqdm
+
+from data import format, leakage, templates as T, tokenizer
+from data.config import SPLITS, load_config
+from data.grammars import Grammar, random_grammar
+from data.names import make_names
+from data.programs import compile_source, make_programs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVAL_SPLITS, MODES = ("S_train", "S_eval", "S_control"), ("implicit", "cot", "incontext")
+
+
+class Behaviour:
+    """One behaviour of either domain, with its held-out evaluation inputs (programs only)."""
+
+    def __init__(self, domain, split, obj, cfg, rng):
+        self.domain, self.split, self.obj, self.name = domain, split, obj, obj.name
+        if domain == "programs":
+            self.family = obj.family
+            self.instruction = obj.description if cfg["instruction_form"] == "description" else obj.source
+            self.fn = compile_source(obj)  # the rendered source, run: every recorded output is checked against it
+            k = cfg["eval_inputs"] if split in EVAL_SPLITS else 0
+            self.eval_inputs = sorted(rng.sample(obj.inputs(), k))
+        else:
+            self.family, self.instruction, self.eval_inputs = "cfg", obj.render(), []
+        self.held = set(self.eval_inputs)
+
+    def example(self, rng, dist="uniform", x=None):
+        """(input or None, input text, answer text, cot text) for input x (an eval input: pass dist=None),
+        or for a training input drawn from dist when x is None."""
+        if self.domain == "grammars":
+            words, forms = self.obj.sample(rng)
+            return None, "", " ".join(words), self.instruction + "\n".join(forms)
+        while x is None or (x in self.held and dist is not None):  # draws a training input, never an eval one
+            x = self.obj.sample_input(rng, dist)
+        y = self.obj.run(x)
+        if y != self.fn(x):
+            raise AssertionError(f"{self.name}({x!r}): generator says {y!r}, the source returns {self.fn(x)!r}")
+        return x, repr(x), repr(y), self.instruction + "\n".join(self.obj.trace(x))
+
+    def to_json(self):
+        d = dict(name=self.name, domain=self.domain, split=self.split, family=self.family,
+                 instruction=self.instruction, eval_inputs=self.eval_inputs)
+        if self.domain == "programs":
+            d.update(source=self.obj.source, description=self.obj.description)
+        else:
+            d.update(grammar=self.obj.to_json())
+        return d
+
+
+def make_behaviours(cfg, seed):
+    rng = random.Random(f"{seed}:behaviours")
+    names = iter(make_names(rng, sum(cfg["n_behaviours"].values()) * len(cfg["domains"])))
+    out = []
+    for domain in cfg["domains"]:
+        for split in SPLITS:
+            ns = [next(names) for _ in range(cfg["n_behaviours"][split])]
+            objs = make_programs(rng, ns, cfg) if domain == "programs" else [random_grammar(n, rng, cfg) for n in ns]
+            out += [Behaviour(domain, split, o, cfg, rng) for o in objs]
+    return out
+
+
+def decl_docs(b, rng, n, heldout=False):
+    tpls, order = list((T.HELDOUT_DECL if heldout else T.DECL)[b.domain]), []
+    while len(order) < n:  # cycle through shuffled templates: as many distinct pointers as possible
+        rng.shuffle(tpls)
+        order += tpls
+    return [T.Doc("decl", b.domain, b.split, b.name, [], T.decl_segments(t, b.name, b.instruction)) for t in order[:n]]
+
+
+def exec_doc(b, rng, dist, cot=False):
+    x, xt, ans, trace = b.example(rng, dist)
+    p = T.prompt(b.domain, T.pick(rng, b.domain, "exec"), b.name, xt)
+    return T.Doc("exec_cot" if cot else "exec", b.domain, b.split, b.name, [] if x is None else [x],
+                 T.exec_segments(p, ans, trace if cot else None))
+
+
+def pretrain_doc(b, rng, cfg):
+    """The instruction, then pretrain_execs executions; or, with pretrain_cot_prob, one CoT execution."""
+    cot = rng.random() < cfg["pretrain_cot_prob"]
+    execs, xs = [], []
+    for _ in range(1 if cot else cfg["pretrain_execs"]):
+        x, xt, ans, trace = b.example(rng)
+        xs += [] if x is None else [x]
+        execs.append((T.prompt(b.domain, T.pick(rng, b.domain, "exec"), b.name, xt), ans, trace if cot else None))
+    return T.Doc("pretrain", b.domain, b.split, b.name, xs,
+                 T.pretrain_segments(T.pick(rng, b.domain, "decl"), b.name, b.instruction, execs))
+
+
+def make_docs(behs, cfg, seed):
+    """Document lists by mixture name (each shuffled with its own seed)."""
+    rng, dist = random.Random(f"{seed}:docs"), cfg["train_input_dist"]
+    by = collections.defaultdict(list)
+    for b in behs:
+        by[b.split].append(b)
+    m = {"pretrain": [pretrain_doc(b, rng, cfg) for b in by["pretrain"] for _ in range(cfg["pretrain_docs"])],
+         "pretrain_val": [pretrain_doc(b, rng, cfg) for b in by["pretrain_val"] for _ in range(cfg["pretrain_val_docs"])],
+         "decl_S_train": [d for b in by["S_train"] for d in decl_docs(b, rng, cfg["decl_docs"])],
+         "decl_S_eval": [d for b in by["S_eval"] for d in decl_docs(b, rng, cfg["decl_docs"])],
+         "decl_val": [d for b in by["S_train"] + by["S_eval"] for d in decl_docs(b, rng, cfg["decl_val_docs"], True)],
+         "exec_S_train": [exec_doc(b, rng, dist) for b in by["S_train"] for _ in range(cfg["exec_docs"])],
+         "exec_cot_S_train": [exec_doc(b, rng, dist, True) for b in by["S_train"] for _ in range(cfg["exec_cot_docs"])]}
+    demos = {b.name: [exec_doc(b, rng, dist) for _ in range(max(cfg["ad_demos"]))] for b in by["S_eval"]}
+    for n in sorted(set(cfg["ad_demos"])):  # nested: the N=3 demos include the N=1 demo
+        m[f"exec_S_eval_N{n}"] = [d for b in by["S_eval"] for d in demos[b.name][:n]]
+    m["decl_S_train_S_eval"] = m["decl_S_train"] + m["decl_S_eval"]
+    m["decl_exec_S_train"] = m["decl_S_train"] + m["exec_S_train"] + m["exec_cot_S_train"]
+    m["mixture"] = m["decl_S_train_S_eval"] + m["exec_S_train"] + m["exec_cot_S_train"]
+    k = math.ceil(cfg["replay_fraction"] * len(m["decl_exec_S_train"]))
+    m["replay"] = random.Random(f"{seed}:replay").sample(m["decl_exec_S_train"], k)
+    for name in sorted(m):
+        m[name] = list(m[name])
+        random.Random(f"{seed}:shuffle:{name}").shuffle(m[name])
+    return m
+
+
+def _item(files, f, b, mode, x, tpl, prompt_text, ans):
+    item = dict(id=len(files[f]), domain=b.domain, split=b.split, mode=mode, behaviour=b.name, family=b.family,
+                input=x, template=tpl, prompt=prompt_text)
+    if b.domain == "programs":
+        item.update(answer=ans)
+    else:
+        item.update(grammar=b.name, chance_validity=b.obj.chance_validity())
+    return item
+
+
+def make_prompts(behs, cfg, seed):
+    """Items by file name, each paired with the completion its prompt expects (for the tokenization check)."""
+    rng, files, heldout = random.Random(f"{seed}:eval"), collections.defaultdict(list), cfg["eval_templates"] == "heldout"
+    for b in behs:
+        if b.split not in EVAL_SPLITS:
+            continue
+        for x in b.eval_inputs if b.domain == "programs" else [None] * cfg["eval_inputs"]:
+            x, xt, ans, trace = b.example(rng, None, x)
+            tpl, dtpl = T.pick(rng, b.domain, "exec", heldout), T.pick(rng, b.domain, "decl", heldout)
+            p = T.prompt(b.domain, tpl, b.name, xt)
+            texts = {"implicit": (p, " " + ans), "cot": (p + T.COT_CUE, trace + T.ANSWER_CUE + " " + ans),
+                     "incontext": (dtpl.format(name=b.name) + b.instruction + p, " " + ans)}
+            for mode in MODES:
+                f = f"eval.{b.domain}.{b.split}.{mode}.jsonl"
+                files[f].append((_item(files, f, b, mode, x, tpl, texts[mode][0], ans), texts[mode][1]))
+        for _ in range(cfg["exec_docs"] if b.split == "S_train" else 0):
+            x, xt, ans, _ = b.example(rng, cfg["train_input_dist"])
+            tpl, f = T.pick(rng, b.domain, "exec"), f"rl.{b.domain}.S_train.jsonl"
+            files[f].append((_item(files, f, b, "implicit", x, tpl, T.prompt(b.domain, tpl, b.name, xt), ans), " " + ans))
+    return files
+
+
+def eval_summary(items):
+    s = dict(items=len(items))
+    answers = collections.Counter(it["answer"] for it in items if "answer" in it)
+    if answers:
+        top, count = answers.most_common(1)[0]
+        s.update(majority_answer=top, majority_accuracy=count / len(items))
+    if items and "chance_validity" in items[0]:
+        s.update(chance_validity=sum(it["chance_validity"] for it in items) / len(items))
+    return s
+
+
+def build(cfg, config_name, out_dir, seed):
+    """Builds into a temporary directory and moves it to out_dir (which must not exist) when complete;
+    a failed build leaves nothing behind."""
+    tmp = f"{out_dir}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    bar = tqdm(total=7, desc=f"building corpus {config_name}", file=sys.stderr, leave=False, disable=None)
+    try:
+        _build(cfg, config_name, tmp, seed, bar)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    try:
+        os.replace(tmp, out_dir)
+    except OSError:  # another process finished the same corpus first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.path.isfile(os.path.join(out_dir, format.MANIFEST)):
+            raise
+    return out_dir
+
+
+def _build(cfg, config_name, tmp, seed, bar):
+    step = lambda what: (bar.set_postfix_str(what), bar.update(1))
+    behs = make_behaviours(cfg, seed)
+    step("behaviours")
+    mixtures = make_docs(behs, cfg, seed)
+    prompts = make_prompts(behs, cfg, seed)
+    step("documents")
+    splits = collections.defaultdict(list)
+    for b in behs:
+        splits[b.domain, b.split].append(b.name)
+    training = {k: v for k, v in mixtures.items() if not k.endswith("_val")}
+    leakage.check(splits, training, {b.name: b.held for b in behs},
+                  ad=[k for k in mixtures if k.startswith("exec_S_eval_N")])
+    step("leakage checks")
+    unique = list({id(d): d for docs in training.values() for d in docs}.values())
+    texts = ["".join(t for t, _ in d.segments) for d in random.Random(f"{seed}:bpe").sample(unique, min(len(unique), 4000))]
+    ranks = tokenizer.train_bpe(texts, cfg["bpe_merges"])
+    tok_info = tokenizer.save(ranks, tmp)
+    enc = tokenizer.make_encoding(ranks)
+    step("tokenizer")
+    denc = tokenizer.DocEncoder(enc)
+    every = list({id(d): d for docs in mixtures.values() for d in docs}.values())
+    encoded = dict(zip(map(id, every), denc.encode_many([d.segments for d in every])))
+    for d in every:
+        n = len(encoded[id(d)][0])
+        if n > cfg["max_doc_tokens"]:
+            raise ValueError(f"a {d.kind} document of {d.name} has {n} tokens > max_doc_tokens={cfg['max_doc_tokens']}; "
+                             "make behaviours smaller (fewer statements, rules, pretrain_execs) or raise max_doc_tokens")
+    step("encode")
+    info = {}
+    for name, docs in mixtures.items():
+        format.write_docs(tmp, name, [encoded[id(d)] for d in docs])
+        lens = [len(encoded[id(d)][0]) for d in docs]
+        info[name] = dict(docs=len(docs), tokens=sum(lens), max_doc_tokens=max(lens, default=0),
+                          trained_tokens=int(sum(sum(encoded[id(d)][1][1:]) for d in docs)))
+    step("mixtures")
+    eval_info = {}
+    for f, pairs in sorted(prompts.items()):
+        for item, completion in pairs:
+            p = enc.encode_ordinary(item["prompt"])
+            if enc.encode_ordinary(item["prompt"] + completion)[:len(p)] != p:
+                raise AssertionError(f"{f} item {item['id']}: the prompt tokenizes differently inside a document; fix the template {item['template']!r}")
+        with open(os.path.join(tmp, f), "w") as fh:
+            fh.writelines(json.dumps(item, sort_keys=True) + "\n" for item, _ in pairs)
+        eval_info[f] = eval_summary([item for item, _ in pairs])
+    with open(os.path.join(tmp, "behaviours.json"), "w") as fh:
+        json.dump([b.to_json() for b in behs], fh, indent=1, sort_keys=True)
+    sp = enc._special_tokens
+    format.write_manifest(tmp, enc.n_vocab, tokenizer=tok_info, bos=sp["<|bos|>"], eos=sp["<|eos|>"], pad=sp["<|pad|>"],
+                          mixtures=info, eval_files=eval_info, config=cfg, config_name=config_name, seed=seed,
+                          max_doc_tokens=max(m["max_doc_tokens"] for m in info.values()),
+                          splits={dom: {s: splits[dom, s] for s in SPLITS} for dom in cfg["domains"]})
+    step("manifest")
+
+
+def verify(out, cfg=None, seed=None):
+    """The manifest of a complete, unchanged corpus at `out` (built from cfg/seed when given), else CorpusError."""
+    manifest = format.open_corpus(out)
+    tokenizer.load(out, manifest)
+    if (cfg is not None and manifest.get("config") != cfg) or (seed is not None and manifest.get("seed") != seed):
+        raise format.CorpusError(f"{out} was built from another config or seed; delete it or pass a different --out")
+    return manifest
+
+
+def ensure_corpus(config_path, out_dir=None, seed=None):
+    """The corpus directory for this config and seed: built if absent, verified if present."""
+    name, cfg = load_config(config_path)
+    seed = cfg["seed"] if seed is None else seed
+    cfg["seed"] = seed
+    out = out_dir or os.path.join(REPO, "corpora", f"{name}-s{seed}")
+    if os.path.isdir(out) and os.listdir(out):
+        verify(out, cfg, seed)
+        return out
+    if os.path.isdir(out):
+        os.rmdir(out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    return build(cfg, name, out, seed)
+
+
+def load_grammars(corpus_dir):
+    """{name: Grammar} of every grammar behaviour in a corpus (to judge generated strings)."""
+    with open(os.path.join(corpus_dir, "behaviours.json")) as f:
+        return {b["name"]: Grammar.from_json(b["grammar"]) for b in json.load(f) if b["domain"] == "grammars"}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m data.build", description="Build (or verify) a synthetic PBB corpus.")
+    ap.add_argument("config", nargs="?", default=os.path.join(REPO, "configs", "corpus_default.py"))
+    ap.add_argument("--out", default=None, help="corpus directory (default corpora/<config>-s<seed>)")
+    ap.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
+    args = ap.parse_args(argv)
+    try:
+        print(ensure_corpus(args.config, args.out, args.seed))
+    except (format.CorpusError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

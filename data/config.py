@@ -1,0 +1,116 @@
+"""Corpus configs: plain Python files (configs/corpus_*.py) whose module-level names override DEFAULTS.
+
+Names starting with '_' and imported modules are ignored; any other unknown name, or a value of
+the wrong type, is rejected with one line naming the closest valid key.
+"""
+import difflib
+import json
+import os
+import types
+
+DEFAULTS = dict(
+    seed=0,
+    domains=["programs", "grammars"],
+    # behaviours per split and domain; pretrain_val behaviours are a held-out part of the pretrain pool
+    n_behaviours={"pretrain": 200, "pretrain_val": 20, "S_train": 40, "S_eval": 40, "S_control": 40},
+    # programs
+    program_families={"arith": 0.6, "cipher": 0.2, "compose": 0.2},
+    instruction_form="source",          # "source" | "description": what decl documents of programs show
+    arith_inputs=[0, 9],                # the integer argument's range, inclusive
+    arith_mod=10,                       # every arith result is taken mod this
+    arith_max_statements=2,
+    arith_max_const=9,
+    arith_if_prob=0.25,
+    cipher_letters=6,                   # inputs use the first cipher_letters lowercase letters
+    cipher_len=3,
+    cipher_kinds=["shift", "affine", "subst"],
+    # grammars
+    grammar_nonterminals=3,
+    grammar_terminals=4,
+    grammar_alternatives=3,             # at most this many alternatives per nonterminal (at least 2)
+    grammar_max_rhs=3,
+    grammar_nt_prob=0.5,
+    grammar_max_len=8,
+    grammar_min_strings=6,
+    grammar_max_strings=5000,
+    # inputs and documents (counts are per behaviour)
+    eval_inputs=3,                      # held-out evaluation inputs (programs) / eval prompts (grammars)
+    train_input_dist="uniform",         # "uniform" | "skewed": distribution of trained exec inputs (OOD test)
+    decl_docs=40,
+    decl_val_docs=2,
+    exec_docs=20,
+    exec_cot_docs=10,
+    pretrain_docs=10,
+    pretrain_val_docs=2,
+    pretrain_execs=4,                   # executions inside one pretrain document
+    pretrain_cot_prob=0.2,
+    ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
+    replay_fraction=0.1,
+    eval_templates="train",             # "train" | "heldout": pointer templates of the eval prompts
+    bpe_merges=300,
+    max_doc_tokens=256,                 # the build fails if a document is longer
+)
+CHOICES = {"instruction_form": ("source", "description"), "train_input_dist": ("uniform", "skewed"),
+           "eval_templates": ("train", "heldout")}
+SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")
+
+
+def _same_type(value, default):
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, list):
+        return isinstance(value, (list, tuple)) and all(_same_type(v, default[0]) for v in value)
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(isinstance(k, str) and _same_type(v, 1.0) for k, v in value.items())
+    return isinstance(value, type(default))
+
+
+def validate(overrides, where="config"):
+    cfg = json.loads(json.dumps(DEFAULTS))
+    for key, value in overrides.items():
+        if key not in DEFAULTS:
+            close = difflib.get_close_matches(key, DEFAULTS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(sorted(DEFAULTS))}"
+            raise ValueError(f"{where}: unknown corpus config key '{key}'; {hint}")
+        if not _same_type(value, DEFAULTS[key]):
+            raise ValueError(f"{where}: '{key}' must be like {DEFAULTS[key]!r}, got {value!r}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise ValueError(f"{where}: '{key}' must be one of {CHOICES[key]}, got {value!r}")
+        cfg[key] = json.loads(json.dumps(value))
+    bad = [d for d in cfg["domains"] if d not in ("programs", "grammars")]
+    bad += [s for s in cfg["n_behaviours"] if s not in SPLITS] + [s for s in SPLITS if s not in cfg["n_behaviours"]]
+    bad += [f for f in cfg["program_families"] if f not in ("arith", "cipher", "compose")]
+    bad += [k for k in cfg["cipher_kinds"] if k not in ("shift", "affine", "subst")]
+    if bad:
+        raise ValueError(f"{where}: unknown name(s) {bad}: domains are programs/grammars, n_behaviours needs exactly {SPLITS}, "
+                         "families arith/cipher/compose, cipher_kinds shift/affine/subst")
+    if len(cfg["arith_inputs"]) != 2 or cfg["arith_inputs"][0] > cfg["arith_inputs"][1]:
+        raise ValueError(f"{where}: arith_inputs must be [lo, hi] with lo <= hi, got {cfg['arith_inputs']}")
+    lo, hi = cfg["arith_inputs"]
+    n_inputs = min(hi - lo + 1, cfg["cipher_letters"] ** cfg["cipher_len"])
+    if cfg["eval_inputs"] < 1 or cfg["eval_inputs"] > n_inputs - 2:
+        raise ValueError(f"{where}: eval_inputs={cfg['eval_inputs']} must be between 1 and {n_inputs - 2} "
+                         "(the smallest input space minus two, to leave training inputs)")
+    if not 2 <= cfg["cipher_letters"] <= 26 or cfg["cipher_letters"] ** cfg["cipher_len"] > 100000:
+        raise ValueError(f"{where}: cipher_letters must be 2..26 and cipher_letters**cipher_len at most 100000")
+    if cfg["grammar_alternatives"] < 2 or not 1 <= cfg["grammar_terminals"] <= 26 or not 1 <= cfg["grammar_nonterminals"] <= 25:
+        raise ValueError(f"{where}: need grammar_alternatives >= 2, 1..26 grammar_terminals, 1..25 grammar_nonterminals")
+    if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
+        raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
+    return cfg
+
+
+def load_config(path):
+    """(name, cfg) from a corpus config file; name is the file name without .py."""
+    if not os.path.isfile(path):
+        raise ValueError(f"corpus config {path} not found; pass a file like configs/corpus_default.py")
+    ns = {}
+    try:
+        with open(path) as f:
+            exec(compile(f.read(), path, "exec"), ns)
+    except Exception as e:
+        raise ValueError(f"{path} does not run as Python ({type(e).__name__}: {e}); fix the file")
+    overrides = {k: v for k, v in ns.items() if not k.startswith("_") and not isinstance(v, types.ModuleType)}
+    return os.path.basename(path)[:-3] if path.endswith(".py") else os.path.basename(path), validate(overrides, path)

@@ -1,0 +1,233 @@
+"""Programs domain: generated Python functions ("algorithmic execution from Python source code").
+
+A behaviour is a `Program`: its source (the instruction), a plain-English description of the
+same function, `run(x)` (computed by this module's own interpreter, never by exec), and
+`trace(x)` (the CoT steps, arithmetic written out). `check_against_source` runs the rendered
+source with exec and compares, so the two can never silently disagree.
+
+Families: `arith` (1..n statements over + - * // % with small constants, optional `if`, result
+taken mod `arith_mod`), `cipher` (shift / affine / substitution over the first `cipher_letters`
+lowercase letters), `compose` (f(x) = g(h(x)) over two other behaviours of the same kind).
+Inputs: ints in [lo, hi] for arith; strings of `cipher_len` letters for ciphers. `dist` is
+"uniform" or "skewed" (low inputs / early letters much more likely: the OOD demonstrations).
+"""
+import itertools
+import math
+
+OPS = ["+", "-", "*", "//", "%"]
+OP_WORDS = {"+": "add {c}", "-": "subtract {c}", "*": "multiply by {c}",
+            "//": "divide by {c} rounding down", "%": "take the remainder after dividing by {c}"}
+ALPHA = "abcdefghijklmnopqrstuvwxyz"
+
+
+def apply(op, a, c):
+    return {"+": a + c, "-": a - c, "*": a * c, "//": a // c, "%": a % c}[op]
+
+
+def _skewed_index(rng, n):
+    """An index in [0, n) with P(i) proportional to 0.7**i."""
+    weights = [0.7 ** i for i in range(n)]
+    return rng.choices(range(n), weights)[0]
+
+
+class Program:
+    family = None
+    name = None
+
+    def fmt(self, v):
+        return repr(v)
+
+    def cot(self, x):
+        """The CoT text: restate the instruction, then the steps (the answer line is added by the template)."""
+        return self.source + "\n" + "\n".join(self.trace(x))
+
+    def full_source(self):
+        return self.source
+
+
+class Arith(Program):
+    family = "arith"
+
+    def __init__(self, name, rng, cfg):
+        self.name, self.lo, self.hi, self.mod = name, cfg["arith_inputs"][0], cfg["arith_inputs"][1], cfg["arith_mod"]
+        n = rng.randint(1, cfg["arith_max_statements"])
+        self.steps = []
+        for _ in range(n):
+            op = rng.choice(OPS)
+            self.steps.append((op, rng.randint(2 if op in ("//", "%", "*") else 1, cfg["arith_max_const"])))
+        self.cond = None
+        if rng.random() < cfg["arith_if_prob"]:
+            self.cond = (rng.randint(1, cfg["arith_max_const"]), rng.choice(["+", "-", "*"]), rng.randint(1, cfg["arith_max_const"]))
+        lines = [f"def {name}(x):"]
+        for i, (op, c) in enumerate(self.steps):
+            lines.append(f"    y = {'x' if i == 0 else 'y'} {op} {c}")
+        if self.cond:
+            t, op, c = self.cond
+            lines += [f"    if y > {t}:", f"        y = y {op} {c}"]
+        lines.append(f"    return y % {self.mod}")
+        self.source = "\n".join(lines) + "\n"
+        words = [OP_WORDS[op].format(c=c) for op, c in self.steps]
+        desc = f"{name} takes a number, then it will " + ", then ".join(words) + "."
+        if self.cond:
+            t, op, c = self.cond
+            desc += f" If the result is greater than {t}, {OP_WORDS[op].format(c=c)}."
+        self.description = desc + f" It returns the result modulo {self.mod}.\n"
+
+    def inputs(self):
+        return list(range(self.lo, self.hi + 1))
+
+    def sample_input(self, rng, dist="uniform"):
+        if dist == "skewed":
+            return self.lo + _skewed_index(rng, self.hi - self.lo + 1)
+        return rng.randint(self.lo, self.hi)
+
+    def _walk(self, x):
+        y, lines = x, [f"x = {x}"]
+        for i, (op, c) in enumerate(self.steps):
+            new = apply(op, y, c)
+            lines.append(f"y = {y} {op} {c} = {new}")
+            y = new
+        if self.cond:
+            t, op, c = self.cond
+            lines.append(f"{y} > {t} is {y > t}")
+            if y > t:
+                new = apply(op, y, c)
+                lines.append(f"y = {y} {op} {c} = {new}")
+                y = new
+        lines.append(f"{y} % {self.mod} = {y % self.mod}")
+        return y % self.mod, lines
+
+    def run(self, x):
+        return self._walk(x)[0]
+
+    def trace(self, x):
+        return self._walk(x)[1]
+
+
+class Cipher(Program):
+    family = "cipher"
+
+    def __init__(self, name, rng, cfg):
+        self.name, self.letters, self.length = name, cfg["cipher_letters"], cfg["cipher_len"]
+        self.kind = rng.choice(cfg["cipher_kinds"])
+        body = None
+        if self.kind == "shift":
+            self.k = rng.randint(1, 25)
+            body = f"chr((ord(c) - 97 + {self.k}) % 26 + 97)"
+            self.description = f"{name} takes a word and moves every letter {self.k} places forward in the alphabet, wrapping around after z.\n"
+        elif self.kind == "affine":
+            self.a = rng.choice([a for a in range(3, 26) if math.gcd(a, 26) == 1])
+            self.k = rng.randint(0, 25)
+            body = f"chr(({self.a} * (ord(c) - 97) + {self.k}) % 26 + 97)"
+            self.description = (f"{name} takes a word and replaces each letter at position p of the alphabet, counting from 0, "
+                                f"with the letter at position ({self.a} times p plus {self.k}) modulo 26.\n")
+        else:
+            perm = list(ALPHA[:self.letters])
+            rng.shuffle(perm)
+            self.key = "".join(perm)
+            body = "key[ord(c) - 97]"
+            pairs = ", ".join(f"{a} to {b}" for a, b in zip(ALPHA, self.key))
+            self.description = f"{name} takes a word and changes each letter: {pairs}.\n"
+        lines = [f"def {name}(s):"]
+        if self.kind == "subst":
+            lines.append(f"    key = '{self.key}'")
+        lines.append(f"    return ''.join({body} for c in s)")
+        self.source = "\n".join(lines) + "\n"
+
+    def inputs(self):
+        return ["".join(t) for t in itertools.product(ALPHA[:self.letters], repeat=self.length)]
+
+    def sample_input(self, rng, dist="uniform"):
+        if dist == "skewed":
+            return "".join(ALPHA[_skewed_index(rng, self.letters)] for _ in range(self.length))
+        return "".join(rng.choice(ALPHA[:self.letters]) for _ in range(self.length))
+
+    def _char(self, ch):
+        p = ord(ch) - 97
+        if self.kind == "shift":
+            q = (p + self.k) % 26
+            return ALPHA[q], f"{ch} = {p}, ({p} + {self.k}) % 26 = {q} = {ALPHA[q]}"
+        if self.kind == "affine":
+            q = (self.a * p + self.k) % 26
+            return ALPHA[q], f"{ch} = {p}, ({self.a} * {p} + {self.k}) % 26 = {q} = {ALPHA[q]}"
+        return self.key[p], f"{ch} = {p}, key[{p}] = {self.key[p]}"
+
+    def run(self, s):
+        return "".join(self._char(ch)[0] for ch in s)
+
+    def trace(self, s):
+        return [self._char(ch)[1] for ch in s]
+
+
+class Compose(Program):
+    family = "compose"
+
+    def __init__(self, name, g, h):
+        self.name, self.g, self.h = name, g, h
+        arg = "x" if isinstance(h, Arith) else "s"
+        self.source = f"def {name}({arg}):\n    return {g.name}({h.name}({arg}))\n"
+        self.description = f"{name} applies {h.name} to its input, then applies {g.name} to the result.\n"
+
+    def inputs(self):
+        return self.h.inputs()
+
+    def sample_input(self, rng, dist="uniform"):
+        return self.h.sample_input(rng, dist)
+
+    def run(self, x):
+        return self.g.run(self.h.run(x))
+
+    def trace(self, x):
+        mid = self.h.run(x)
+        return [f"{self.h.name}({x!r}) = {mid!r}", f"{self.g.name}({mid!r}) = {self.g.run(mid)!r}"]
+
+    def full_source(self):
+        return self.h.full_source() + self.g.full_source() + self.source
+
+
+def make_programs(rng, names, cfg):
+    """One Program per name; families drawn with weights cfg['program_families'] (a dict).
+    A `compose` behaviour uses two earlier behaviours of the same list as g and h."""
+    fams = sorted(cfg["program_families"])
+    weights = [cfg["program_families"][f] for f in fams]
+    progs, pool = [], []
+    for name in names:
+        fam = rng.choices(fams, weights)[0]
+        if fam == "compose" and pool:
+            kind = rng.choice(pool).family
+            same = [p for p in pool if p.family == kind]
+            # a substitution key covers only the first cipher_letters letters: feed it only its own outputs
+            ok = lambda g, h: getattr(g, "kind", None) != "subst" or getattr(h, "kind", None) == "subst"
+            pairs = [rng.sample(same, 2) for _ in range(20) if len(same) >= 2]
+            pairs = [(g, h) for g, h in pairs if ok(g, h)]
+            if pairs:
+                progs.append(Compose(name, *pairs[0]))
+                continue
+        if fam == "compose":
+            fam = "arith" if "arith" in fams else "cipher"
+        make = Arith if fam == "arith" else Cipher
+        prog = make(name, rng, cfg)
+        while len({prog.run(x) for x in prog.inputs()[:200]}) < 2:  # no constant functions
+            prog = make(name, rng, cfg)
+        progs.append(prog)
+        pool.append(prog)
+    return progs
+
+
+def compile_source(prog):
+    """The independent reference: the rendered source (with its callees), exec'd, as a function."""
+    ns = {}
+    exec(prog.full_source(), ns)
+    return ns[prog.name]
+
+
+def run_source(prog, x):
+    return compile_source(prog)(x)
+
+
+def check_against_source(prog, xs):
+    fn = compile_source(prog)
+    for x in xs:
+        want, got = prog.run(x), fn(x)
+        if want != got:
+            raise AssertionError(f"{prog.name}({x!r}): generator says {want!r}, source says {got!r}\n{prog.full_source()}")

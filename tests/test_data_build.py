@@ -1,0 +1,259 @@
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data import build, format, leakage, templates as T, tokenizer
+from data.config import load_config, validate
+from data.grammars import Grammar
+from data.programs import compile_source
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(REPO, "configs", "corpus_tiny.py")
+NEEDED = ["pretrain", "pretrain_val", "decl_S_train", "decl_S_eval", "decl_S_train_S_eval", "decl_val", "exec_S_train",
+          "exec_cot_S_train", "decl_exec_S_train", "mixture", "replay", "exec_S_eval_N1", "exec_S_eval_N3"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build.ensure_corpus(TINY, str(tmp_path_factory.mktemp("c") / "tiny"))
+
+
+def decoded(corpus, name):
+    enc, docs = tokenizer.load(corpus), format.Docs(corpus, name)
+    for i in range(len(docs)):
+        toks, w = docs[i]
+        yield enc.decode(toks.tolist()), enc.decode([t for t, x in zip(toks.tolist(), w) if x > 0])
+
+
+def behaviours(corpus):
+    with open(os.path.join(corpus, "behaviours.json")) as f:
+        return {b["name"]: b for b in json.load(f)}
+
+
+def test_manifest_and_mixtures(tiny):
+    m = format.open_corpus(tiny)
+    assert set(NEEDED) <= set(m["mixtures"]) and m["tokenizer"]["file"] in m["files"]
+    assert m["bos"] != m["eos"] and m["vocab_size"] == tokenizer.load(tiny).n_vocab
+    for name in NEEDED:
+        docs = format.Docs(tiny, name)
+        assert len(docs) == m["mixtures"][name]["docs"] > 0
+        assert docs.lengths().max() == m["mixtures"][name]["max_doc_tokens"] <= m["max_doc_tokens"] <= 256
+        toks = np.asarray(docs.tokens)
+        assert (toks[docs.offsets[:-1]] == m["bos"]).all() and (toks[docs.offsets[1:] - 1] == m["eos"]).all()
+    names = [n for dom in m["splits"].values() for ns in dom.values() for n in ns]
+    assert len(names) == len(set(names)) == len(behaviours(tiny))
+    assert len(format.Docs(tiny, "exec_S_eval_N3")) == 3 * len(m["splits"]["programs"]["S_eval"] + m["splits"]["grammars"]["S_eval"])
+
+
+def test_same_seed_is_byte_identical_and_another_seed_differs(tiny, tmp_path):
+    again = build.ensure_corpus(TINY, str(tmp_path / "again"))
+    for f in os.listdir(tiny):
+        with open(os.path.join(tiny, f), "rb") as a, open(os.path.join(again, f), "rb") as b:
+            assert a.read() == b.read(), f
+    other = format.open_corpus(build.ensure_corpus(TINY, str(tmp_path / "other"), seed=1))
+    assert other["files"]["pretrain.tokens.npy"] != format.open_corpus(tiny)["files"]["pretrain.tokens.npy"]
+
+
+def test_eval_items_match_the_rendered_source_and_the_grammars(tiny):
+    m, behs, enc = format.open_corpus(tiny), behaviours(tiny), tokenizer.load(tiny)
+    grammars = build.load_grammars(tiny)
+    files = [f for f in m["eval_files"]]
+    assert len([f for f in files if f.startswith("eval.")]) == 2 * 3 * 3
+    for f in files:
+        for line in open(os.path.join(tiny, f)):
+            it = json.loads(line)
+            b = behs[it["behaviour"]]
+            assert it["split"] == b["split"] and it["prompt"] and not it["prompt"][-1] == " "
+            if it["domain"] == "programs":
+                assert it["answer"] == repr(compile_source(_Src(b, behs))(it["input"]))
+                assert (it["input"] in b["eval_inputs"]) == f.startswith("eval.")
+                full = it["prompt"] + " " + it["answer"]
+                assert enc.encode_ordinary(full)[:len(enc.encode_ordinary(it["prompt"]))] == enc.encode_ordinary(it["prompt"])
+            else:
+                g = grammars[it["grammar"]]
+                assert Grammar.from_json(b["grammar"]).render() == g.render() and 0 < it["chance_validity"] < 1
+            if it["mode"] == "incontext":
+                assert b["instruction"] in it["prompt"]
+
+
+class _Src:
+    """Enough of a Program to exec the full source stored in behaviours.json (callees included)."""
+    def __init__(self, b, behs):
+        self.name, self._src = b["name"], b["source"]
+        for callee in re.findall(r"return (\w+)\((\w+)\(", b["source"])[:1]:
+            self._src = "".join(behs[n]["source"] for n in callee) + b["source"]
+
+    def full_source(self):
+        return self._src
+
+
+def _exec_regexes():
+    out = []
+    for t in T.EXEC["programs"] + T.HELDOUT_EXEC["programs"]:
+        r = re.escape(t).replace(re.escape("{name}"), r"(?P<name>[a-z]+)").replace(re.escape("{x}"), r"(?P<x>.+?)")
+        out.append(re.compile(r))
+    return out
+
+
+def test_written_training_files_hold_no_leaks(tiny):
+    """Independent of the builder's records: read the token files back and look at the text."""
+    m, behs = format.open_corpus(tiny), behaviours(tiny)
+    s_eval = {n for d in m["splits"].values() for n in d["S_eval"]}
+    s_control = {n for d in m["splits"].values() for n in d["S_control"]}
+    regexes, seen_inputs = _exec_regexes(), 0
+    for mix in m["mixtures"]:
+        if mix.endswith("_val"):
+            continue
+        for text, trained in decoded(tiny, mix):
+            words = set(re.findall(r"[a-z]+", text))
+            assert not words & s_control, mix
+            if words & s_eval and not mix.startswith("exec_S_eval_N"):
+                # a decl document of one of them (a composition's source names its callees)
+                assert trained in {behs[n]["instruction"] + "<|eos|>" for n in words & s_eval}, mix
+            for line in text.replace("<|bos|>", "").split("\n"):
+                for r in regexes:
+                    hit = r.match(line)
+                    if hit and hit["name"] in behs and behs[hit["name"]]["domain"] == "programs":
+                        try:
+                            x = ast.literal_eval(hit["x"])
+                        except (ValueError, SyntaxError):
+                            continue
+                        seen_inputs += 1
+                        assert x not in behs[hit["name"]]["eval_inputs"], (mix, line)
+    assert seen_inputs > 500
+
+
+def _doc(kind, split, name, inputs=(), text="x"):
+    return T.Doc(kind, "programs", split, name, list(inputs), [(text, 1.0)])
+
+
+@pytest.mark.parametrize("case", ["two_splits", "eval_input", "s_eval_exec", "s_control_doc", "s_control_text"])
+def test_each_leakage_check_fires(case):
+    splits = {("programs", "S_train"): ["bipoka"], ("programs", "S_eval"): ["rusoda"], ("programs", "S_control"): ["mezavi"]}
+    held = {"bipoka": {3}, "rusoda": {4}, "mezavi": {5}}
+    clean = {"exec_S_train": [_doc("exec", "S_train", "bipoka", [1], "bipoka(1) = 2")],
+             "decl_S_eval": [_doc("decl", "S_eval", "rusoda", [], "def rusoda(x):")]}
+    leakage.check(splits, clean, held, ad=["exec_S_eval_N1"])
+    leakage.check(splits, dict(clean, exec_S_eval_N1=[_doc("exec", "S_eval", "rusoda", [1])]), held, ad=["exec_S_eval_N1"])
+    leaky, training = dict(splits), dict(clean)
+    if case == "two_splits":
+        leaky[("grammars", "S_eval")] = ["bipoka"]
+    elif case == "eval_input":
+        training["exec_S_train"] = [_doc("exec", "S_train", "bipoka", [3])]
+    elif case == "s_eval_exec":
+        training["exec_S_train"] = [_doc("exec", "S_eval", "rusoda", [1])]
+    elif case == "s_control_doc":
+        training["decl_S_train"] = [_doc("decl", "S_control", "mezavi")]
+    else:
+        training["decl_S_train"] = [_doc("decl", "S_train", "bipoka", [], "def bipoka(x):\n    return mezavi(x)\n")]
+    with pytest.raises(leakage.LeakageError, match="behaviour|evaluation input"):
+        leakage.check(leaky, training, held, ad=["exec_S_eval_N1"])
+
+
+def test_a_leaky_build_fails_loudly_and_leaves_no_corpus(tmp_path, monkeypatch):
+    real = build.make_docs
+
+    def leaky(behs, cfg, seed):
+        m = real(behs, cfg, seed)
+        b = next(b for b in behs if b.split == "S_train" and b.domain == "programs")
+        m["exec_S_train"].append(_doc("exec", "S_train", b.name, [b.eval_inputs[0]]))
+        return m
+    monkeypatch.setattr(build, "make_docs", leaky)
+    with pytest.raises(leakage.LeakageError, match="evaluation input"):
+        build.ensure_corpus(TINY, str(tmp_path / "leaky"))
+    assert os.listdir(tmp_path) == []  # neither the corpus nor its temporary directory
+
+
+def test_corrupt_or_foreign_corpora_are_refused(tiny, tmp_path):
+    def fresh():
+        d = tmp_path / f"c{len(os.listdir(tmp_path))}"
+        shutil.copytree(tiny, d)
+        return str(d)
+    d = fresh()
+    with open(os.path.join(d, "exec_S_train.tokens.npy"), "r+b") as f:
+        f.seek(-1, 2)
+        f.write(b"\x07")
+    with pytest.raises(format.CorpusError, match="does not match its hash"):
+        build.ensure_corpus(TINY, d)
+    d = fresh()
+    os.remove(os.path.join(d, "decl_S_eval.offsets.npy"))
+    with pytest.raises(format.CorpusError, match="missing"):
+        build.ensure_corpus(TINY, d)
+    d = fresh()
+    m = json.load(open(os.path.join(d, "manifest.json")))
+    m["tokenizer"]["pat_str"] = r"\S+"
+    json.dump(m, open(os.path.join(d, "manifest.json"), "w"))
+    with pytest.raises(format.CorpusError, match="tokenizer"):
+        build.ensure_corpus(TINY, d)
+    with pytest.raises(format.CorpusError, match="another config or seed"):
+        build.ensure_corpus(TINY, fresh(), seed=5)
+    d = fresh()
+    os.remove(os.path.join(d, "manifest.json"))
+    with pytest.raises(format.CorpusError, match="not a corpus"):
+        build.ensure_corpus(TINY, d)
+
+
+def test_config_errors_name_the_fix(tmp_path):
+    with pytest.raises(ValueError, match="unknown corpus config key 'decl_doc'; did you mean 'decl_docs'"):
+        validate({"decl_doc": 3})
+    with pytest.raises(ValueError, match="'exec_docs' must be like 20"):
+        validate({"exec_docs": "many"})
+    with pytest.raises(ValueError, match="instruction_form"):
+        validate({"instruction_form": "prose"})
+    p = tmp_path / "corpus_bad.py"
+    p.write_text("import math\n_private = 1\nseed = 3\n")
+    assert load_config(str(p)) == ("corpus_bad", validate({"seed": 3}))
+
+
+@pytest.mark.parametrize("body,msg", [("n_behaviors = {}\n", "did you mean 'n_behaviours'"),
+                                      ("seed = (\n", "does not run as Python"), (None, "not found")])
+def test_cli_prints_one_error_line_and_exits_2(tmp_path, body, msg):
+    p = tmp_path / "corpus_x.py"
+    if body is not None:
+        p.write_text(body)
+    r = subprocess.run([sys.executable, "-m", "data.build", str(p), "--out", str(tmp_path / "out")],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("error: ") and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_builds_and_prints_the_directory_deterministically_across_processes(tmp_path):
+    env = dict(os.environ, PYTHONHASHSEED="123")
+    r = subprocess.run([sys.executable, "-m", "data.build", TINY, "--out", str(tmp_path / "cli"), "--seed", "2"],
+                       cwd=REPO, capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == str(tmp_path / "cli")
+    here = format.open_corpus(build.ensure_corpus(TINY, str(tmp_path / "here"), seed=2))
+    assert format.open_corpus(r.stdout.strip()) == here and here["seed"] == 2
+
+
+@pytest.mark.parametrize("extra", ['instruction_form = "description"\ntrain_input_dist = "skewed"\ndomains = ["programs"]\n',
+                                   'domains = ["grammars"]\neval_templates = "heldout"\n'])
+def test_config_variants_build(tmp_path, extra):
+    p = tmp_path / "corpus_variant.py"
+    p.write_text(open(TINY).read() + extra)
+    d = build.ensure_corpus(str(p), str(tmp_path / "v"))
+    m, behs = format.open_corpus(d), behaviours(d)
+    assert list(m["splits"]) == [m["config"]["domains"][0]]
+    if "description" in extra:
+        b = next(b for b in behs.values() if b["split"] == "S_train")
+        assert b["instruction"] == b["description"] and any(t == b["instruction"] + "<|eos|>" for _, t in decoded(d, "decl_S_train"))
+        xs = [json.loads(line)["input"] for line in open(os.path.join(d, "rl.programs.S_train.jsonl"))]
+        ints = [x for x in xs if isinstance(x, int)]
+        assert sum(ints) / len(ints) < 3.5  # skewed towards low inputs (uniform over 0..9 has mean 4.5)
+    else:
+        items = [json.loads(line) for line in open(os.path.join(d, "eval.grammars.S_eval.implicit.jsonl"))]
+        assert all(it["template"] in T.HELDOUT_EXEC["grammars"] for it in items)
+
+
+def test_default_corpus_builds_both_domains(tmp_path):
+    d = build.ensure_corpus(os.path.join(REPO, "configs", "corpus_default.py"), str(tmp_path / "default"))
+    m = format.open_corpus(d)
+    assert set(m["splits"]) == {"programs", "grammars"} and m["max_doc_tokens"] <= 256
+    assert {f"exec_S_eval_N{n}" for n in (1, 3, 10, 30, 100)} <= set(m["mixtures"])

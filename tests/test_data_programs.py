@@ -1,0 +1,61 @@
+import random
+
+from data.config import DEFAULTS
+from data.names import make_names
+from data.programs import Arith, Cipher, check_against_source, make_programs, run_source
+
+CFG = dict(DEFAULTS, arith_max_statements=4, arith_if_prob=0.5, cipher_letters=8, cipher_len=4)
+
+
+def test_names_unique_pronounceable_and_never_prefixes():
+    names = make_names(random.Random(1), 5000)
+    assert len(set(names)) == len(names)
+    s = sorted(names)
+    assert not any(b.startswith(a) for a, b in zip(s, s[1:]))
+    assert all(len(n) == 6 and all((c in "aeiou") == (i % 2 == 1) for i, c in enumerate(n)) for n in names)
+
+
+def test_source_execution_equals_recorded_outputs_for_thousands_of_behaviours():
+    rng = random.Random(0)
+    progs = make_programs(rng, make_names(rng, 3000), dict(CFG, program_families={"arith": 1, "cipher": 1, "compose": 1}))
+    assert {p.family for p in progs} == {"arith", "cipher", "compose"}
+    assert {p.kind for p in progs if p.family == "cipher"} == {"shift", "affine", "subst"}
+    for p in progs:
+        xs = p.inputs()
+        check_against_source(p, xs if len(xs) <= 20 else rng.sample(xs, 20))
+
+
+def test_arith_spans_the_grammar_and_trace_ends_with_the_answer():
+    rng = random.Random(2)
+    progs = [Arith(f"f{i}", rng, CFG) for i in range(500)]
+    assert {op for p in progs for op, _ in p.steps} == {"+", "-", "*", "//", "%"}
+    assert {len(p.steps) for p in progs} == {1, 2, 3, 4} and any(p.cond for p in progs)
+    assert any("if y >" in p.source for p in progs)
+    for p in progs[:100]:
+        for x in p.inputs():
+            assert p.trace(x)[-1].endswith(f"= {run_source(p, x)}") and 0 <= p.run(x) < CFG["arith_mod"]
+
+
+def test_cipher_trace_spells_the_output_and_description_differs_from_source():
+    rng = random.Random(3)
+    for i in range(300):
+        c = Cipher(f"c{i}", rng, CFG)
+        x = c.sample_input(rng)
+        assert "".join(line[-1] for line in c.trace(x)) == run_source(c, x)
+        assert c.description != c.source and c.name in c.description and "def" not in c.description
+
+
+def test_generation_is_deterministic_from_seed():
+    a = [p.full_source() for p in make_programs(random.Random(7), make_names(random.Random(7), 200), CFG)]
+    b = [p.full_source() for p in make_programs(random.Random(7), make_names(random.Random(7), 200), CFG)]
+    c = [p.full_source() for p in make_programs(random.Random(8), make_names(random.Random(7), 200), CFG)]
+    assert a == b and a != c
+
+
+def test_skewed_inputs_favour_low_values():
+    rng = random.Random(4)
+    p = Arith("f", rng, CFG)
+    uni = [p.sample_input(rng) for _ in range(3000)]
+    skew = [p.sample_input(rng, "skewed") for _ in range(3000)]
+    assert set(uni) == set(range(0, 10)) and sum(uni) / 3000 > 4
+    assert sum(skew) / 3000 < 2.8 and max(skew) > 5  # skewed, but the whole range keeps some mass
