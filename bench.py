@@ -16,7 +16,7 @@ from model import GPT, GPTConfig
 
 
 class BaselineBlock(nn.Module):
-    """nanoGPT's block as written there: LayerNorm with bias, fused qkv, SDPA is_causal, GELU MLP."""
+    """nanoGPT's block as written there (and its AdamW: fused on CUDA only): LayerNorm with bias, fused qkv, SDPA is_causal, GELU MLP."""
 
     def __init__(self, C, H):
         super().__init__()
@@ -51,8 +51,8 @@ class Baseline(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
 
 
-def time_steps(model, step_fn, steps, device):
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
+def time_steps(model, step_fn, steps, device, fused=None):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
     times = []
     for i in range(steps + 3):  # 3 warm-up steps
         if device == "cuda":
@@ -90,12 +90,12 @@ def main():
     sizes = dict(vocab_size=a.vocab_size, block_size=T, n_layer=a.n_layer, n_head=a.n_head, n_embd=a.n_embd)
     rows = []
     base = Baseline(a.vocab_size, T, a.n_layer, a.n_head, a.n_embd).to(a.device)
-    rows.append(("nanoGPT-style baseline (one document a row)", time_steps(base, lambda: base(idx, tgt), a.steps, a.device)))
+    rows.append(("nanoGPT-style baseline (one document a row)", time_steps(base, lambda: base(idx, tgt), a.steps, a.device, fused=a.device == "cuda")))
     for name, kw, docs in [("model.py defaults, one document a row", {}, None),
                            ("model.py defaults, 4 documents a row", {}, doc),
                            ("model.py as baseline (learned pos, bias), one document", dict(pos_emb="learned", bias=True), None)]:
         m = GPT(GPTConfig(**sizes, **kw)).to(a.device)
-        rows.append((name, time_steps(m, lambda: m(idx, tgt, loss_weights=w, doc_ids=docs)[1], a.steps, a.device)))
+        rows.append((name, time_steps(m, lambda: m(idx, tgt, loss_weights=w, doc_ids=docs)[1], a.steps, a.device, fused=True)))
     print(f"device={a.device} threads={torch.get_num_threads()} torch={torch.__version__} B={B} T={T} "
           f"L={a.n_layer} H={a.n_head} C={a.n_embd} V={a.vocab_size}")
     print(f"{'variant':58s} {'ms/step':>8s} {'tokens/s':>10s} {'vs baseline':>11s}")

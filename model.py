@@ -63,17 +63,19 @@ def doc_causal_mask(doc_ids):
     return (doc_ids[:, None, :, None] == doc_ids[:, None, None, :]) & causal
 
 
-def rope_tables(config):
+def rope_table(config):
+    """Rotary embedding angles as unit complex numbers, (block_size, head_dim / 2)."""
     d = config.n_embd // config.n_head
     inv_freq = 1.0 / (config.rope_base ** (torch.arange(0, d, 2).float() / d))
-    angles = torch.outer(torch.arange(config.block_size).float(), inv_freq)  # (block_size, d/2)
-    return angles.cos(), angles.sin()
+    return torch.polar(torch.ones(config.block_size, d // 2), torch.outer(torch.arange(config.block_size).float(), inv_freq))
 
 
-def apply_rope(x, cos, sin):
-    """x: (B, H, T, D); cos, sin: broadcastable to (B, 1, T, D/2). Rotates pairs (x[i], x[i + D/2])."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
+def apply_rope(x, rot):
+    """Rotates each pair (x[2i], x[2i+1]) of the last dim by its angle: one complex multiply.
+    x: (B, T, ..., D); rot: complex, broadcastable to (B, T, ..., D / 2)."""
+    xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    pairs = torch.view_as_complex(xf.reshape(*x.shape[:-1], -1, 2))
+    return torch.view_as_real(pairs * rot).flatten(-2).type_as(x)
 
 
 def attend(q, k, v, doc_ids, backend, mask=None):
@@ -133,11 +135,13 @@ class Attention(nn.Module):
 
     def forward(self, x, rope, doc_ids, cache):
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head)
+        q, k, v = qkv.unbind(2)  # (B, T, H, D) each
         if self.config.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if rope is not None:  # q and k rotated together, in the layout the projection wrote
+            q, k = apply_rope(torch.stack((q, k), dim=2) if self.config.qk_norm else qkv[:, :, :2], rope).unbind(2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, H, T, D)
         if cache is not None:
             k, v = cache.update(self.layer, k, v)
             y = attend(q, k, v, None, self.config.attn_backend, mask=cache.mask)
@@ -197,9 +201,7 @@ class GPT(nn.Module):
         if config.pos_emb == "learned":
             self.wpe = nn.Embedding(config.block_size, config.n_embd)
         if config.pos_emb == "rope":
-            cos, sin = rope_tables(config)
-            self.register_buffer("rope_cos", cos, persistent=False)
-            self.register_buffer("rope_sin", sin, persistent=False)
+            self.register_buffer("rope", rope_table(config), persistent=False)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
         self.ln_f = make_norm(config, config.n_embd)
@@ -247,10 +249,8 @@ class GPT(nn.Module):
         if self.config.pos_emb == "learned":
             x = x + (self.wpe(pos_ids) if pos_ids is not None else self.wpe.weight[:T])
         elif self.config.pos_emb == "rope":
-            if pos_ids is None:
-                rope = (self.rope_cos[:T], self.rope_sin[:T])
-            else:
-                rope = (self.rope_cos[pos_ids][:, None], self.rope_sin[pos_ids][:, None])
+            rot = self.rope[:T][None] if pos_ids is None else self.rope[pos_ids]  # (B or 1, T, D/2)
+            rope = rot[:, :, None, None]  # broadcast over (q or k, head)
         x = self.drop(x)
         hidden = []
         for block in self.blocks:

@@ -259,7 +259,7 @@ def make_optimizer(model, config, device_type):
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config["weight_decay"]},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config["learning_rate"], betas=(config["beta1"], config["beta2"]),
-                             fused=device_type == "cuda")
+                             fused=True)  # one fused kernel on CPU and CUDA alike
 
 
 def apply_trainable(model, pattern):

@@ -139,7 +139,7 @@ def test_head_ablation_removes_exactly_that_heads_contribution():
     attn = block.attn
     cap = {}
     hook = attn.c_proj.register_forward_hook(lambda mod, inp, out: cap.update(y=inp[0]))  # returns None
-    attn_out = attn(block.ln_1(x), (m.rope_cos[:20], m.rope_sin[:20]), None, None)
+    attn_out = attn(block.ln_1(x), m.rope[:20][None, :, None, None], None, None)
     hook.remove()
     d = 32 // 4
     head_share = cap["y"][..., head * d:(head + 1) * d] @ attn.c_proj.weight[:, head * d:(head + 1) * d].T
@@ -160,7 +160,7 @@ def test_mlp_ablation_skips_exactly_that_mlp():
     m.config.ablate_mlps = [0]
     _, _, h2 = m(idx, return_hidden=True)
     block = m.blocks[0]
-    expected = h[0] + block.attn(block.ln_1(h[0]), (m.rope_cos[:20], m.rope_sin[:20]), None, None)
+    expected = h[0] + block.attn(block.ln_1(h[0]), m.rope[:20][None, :, None, None], None, None)
     torch.testing.assert_close(h2[1], expected)
     assert len(h2) == m.config.n_layer + 1
 
