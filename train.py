@@ -164,6 +164,19 @@ def load_checkpoint(path):
     return ckpt
 
 
+def producing_config(ckpt_path):
+    """The config in configs/ whose run writes ckpt_path (for the message when it is missing), or None."""
+    configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+    for name in sorted(os.listdir(configs)):
+        try:
+            out_dir = runpy.run_path(os.path.join(configs, name)).get("out_dir") if name.endswith(".py") else None
+        except Exception:
+            continue
+        if out_dir and os.path.abspath(os.path.join(out_dir, "ckpt.pt")) == os.path.abspath(ckpt_path):
+            return os.path.join("configs", name)
+    return None
+
+
 def tokenizer_id(manifest):
     """The content hash of the corpus tokenizer: what makes token ids mean the same thing."""
     names = sorted(f for f in manifest["files"] if f.endswith(".tiktoken"))
@@ -322,6 +335,11 @@ def train(config, explicit):
     data_dir, manifest = open_data(config)
     tok_id = tokenizer_id(manifest)
     ckpt = None
+    if config["init_from"] not in ("scratch", "resume") and not os.path.exists(config["init_from"]):
+        maker = producing_config(config["init_from"])
+        if maker:
+            raise UserError(f"this stage starts from {config['init_from']}, which does not exist yet; "
+                            f"run `python train.py {maker}` first")
     if config["init_from"] != "scratch":
         ckpt = load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
         if ckpt.get("tokenizer_id") != tok_id:

@@ -1,0 +1,30 @@
+# Settings shared by every stage of every PBB curriculum (configs/pretrain.py, pbb_*.py, retro_*.py,
+# mixture.py, ad.py). One switch scales them all: the environment variable PBB_PRESET.
+#   cpu   (default) the 2-core CPU sizes
+#   gpu   a single GPU: a wider, deeper model and more steps on the same corpus
+#   micro seconds per stage, for the tests
+# The stage configs import everything public from here; names starting with _ are not config keys.
+import os
+
+_preset = os.environ.get("PBB_PRESET", "cpu")
+_PRESETS = {
+    "micro": dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, _steps=dict(pretrain=6, stage=4)),
+    "cpu": dict(n_layer=4, n_head=4, n_embd=128, batch_size=16, _steps=dict(pretrain=800, stage=300)),
+    "gpu": dict(n_layer=8, n_head=8, n_embd=512, batch_size=64, _steps=dict(pretrain=6000, stage=2000)),
+}
+if _preset not in _PRESETS:
+    raise ValueError(f"PBB_PRESET={_preset!r} is not one of {', '.join(_PRESETS)}")
+_p = _PRESETS[_preset]
+
+corpus = "configs/corpus_tiny.py" if _preset == "micro" else "configs/corpus_default.py"
+corpus_seed = 0
+block_size = 256
+n_layer, n_head, n_embd, batch_size = _p["n_layer"], _p["n_head"], _p["n_embd"], _p["batch_size"]
+_PRETRAIN_STEPS, _STAGE_STEPS = _p["_steps"]["pretrain"], _p["_steps"]["stage"]
+learning_rate = 1e-3
+min_lr = 1e-4
+warmup_iters = 20
+eval_iters = 4
+log_interval = 10
+ckpt_interval = 200
+_root = f"out/pbb/{_preset}"  # every stage writes out/pbb/PRESET/STAGE
