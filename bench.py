@@ -80,6 +80,7 @@ def main():
     p.add_argument("--n_head", type=int, default=4)
     p.add_argument("--n_embd", type=int, default=128)
     p.add_argument("--vocab_size", type=int, default=512)
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA)")
     a = p.parse_args()
     B, T = a.batch_size, a.block_size
     torch.manual_seed(0)
@@ -89,15 +90,21 @@ def main():
     doc = torch.arange(T, device=a.device).div(T // 4, rounding_mode="floor").expand(B, T)  # 4 documents a row
     sizes = dict(vocab_size=a.vocab_size, block_size=T, n_layer=a.n_layer, n_head=a.n_head, n_embd=a.n_embd)
     rows = []
+    if a.bf16:
+        torch.autocast(a.device, dtype=torch.bfloat16).__enter__()  # for the whole benchmark
     base = Baseline(a.vocab_size, T, a.n_layer, a.n_head, a.n_embd).to(a.device)
     rows.append(("nanoGPT-style baseline (one document a row)", time_steps(base, lambda: base(idx, tgt), a.steps, a.device, fused=a.device == "cuda")))
-    for name, kw, docs in [("model.py defaults, one document a row", {}, None),
-                           ("model.py defaults, 4 documents a row", {}, doc),
-                           ("model.py as baseline (learned pos, bias), one document", dict(pos_emb="learned", bias=True), None)]:
+    variants = [("model.py defaults, one document a row", {}, None),
+                ("model.py defaults, 4 documents a row", {}, doc),
+                ("model.py as baseline (learned pos, bias), one document", dict(pos_emb="learned", bias=True), None)]
+    if a.device == "cuda":
+        variants.append(("model.py, triton attention, 4 documents a row", dict(attn_backend="triton"), doc))
+    for name, kw, docs in variants:
         m = GPT(GPTConfig(**sizes, **kw)).to(a.device)
         rows.append((name, time_steps(m, lambda: m(idx, tgt, loss_weights=w, doc_ids=docs)[1], a.steps, a.device, fused=True)))
     print(f"device={a.device} threads={torch.get_num_threads()} torch={torch.__version__} B={B} T={T} "
-          f"L={a.n_layer} H={a.n_head} C={a.n_embd} V={a.vocab_size}")
+          f"L={a.n_layer} H={a.n_head} C={a.n_embd} V={a.vocab_size} {'bf16 autocast' if a.bf16 else 'fp32'}"
+          + (f" {torch.cuda.get_device_name()}" if a.device == "cuda" else ""))
     print(f"{'variant':58s} {'ms/step':>8s} {'tokens/s':>10s} {'vs baseline':>11s}")
     for name, t in rows:
         print(f"{name:58s} {t * 1e3:8.1f} {B * T / t:10.0f} {rows[0][1] / t:10.2f}x")

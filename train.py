@@ -41,12 +41,15 @@ DEFAULTS = dict(
     lr_decay_iters=0, weight_decay=0.1, beta1=0.9, beta2=0.95, grad_clip=1.0, trainable="",
     # logging and checkpoints
     log_interval=1, eval_interval=100, eval_iters=10, ckpt_interval=500, progress=True,
+    # stage: 'sft' (next-token loss on train_data) | 'grpo' (RL on S_train exec prompts: grpo.py)
+    stage="sft", grpo_group_size=8, grpo_prompts_per_step=8, grpo_clip=0.2, grpo_kl=0.0, grpo_temperature=1.0,
+    grpo_max_new_tokens=32, grpo_updates=1, grpo_domains=["programs", "grammars"],
     # the model: every GPTConfig field under its own name
     **{f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
        for f in dataclasses.fields(GPTConfig)},
 )
 DEFAULTS["vocab_size"] = 0  # 0: the corpus tokenizer's vocabulary size
-CHOICES = dict(device=("auto", "cpu", "cuda"), dtype=("auto", "float32", "bfloat16"))
+CHOICES = dict(device=("auto", "cpu", "cuda"), dtype=("auto", "float32", "bfloat16"), stage=("sft", "grpo"))
 # Dense bf16 peak FLOP/s of cards we may meet, for MFU; an unknown card gets no MFU.
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12,
               "4090": 165e12, "3090": 71e12}
@@ -99,6 +102,8 @@ def load_config(argv):
     path, overrides = argv[0], argv[1:]
     if not os.path.isfile(path):
         raise UserError(f"config file {path} not found")
+    for name in [m for m in sys.modules if m == "configs" or m.startswith("configs.")]:
+        del sys.modules[name]  # shared settings imported from configs/ are re-read on every load
     try:
         names = runpy.run_path(path)
     except Exception as e:
@@ -320,6 +325,9 @@ def train(config, explicit):
             torch.cuda.set_device(device)
         torch.distributed.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
     device_type = "cuda" if device.startswith("cuda") else "cpu"
+    if config["attn_backend"] == "triton" and device_type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise UserError("attn_backend='triton' needs a CUDA GPU (or TRITON_INTERPRET=1, slow); "
+                        "use --attn_backend=sdpa on CPU")
     dtype = config["dtype"]
     if dtype == "auto":
         dtype = "bfloat16" if device_type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
@@ -488,6 +496,9 @@ def train(config, explicit):
 def main(argv):
     try:
         config, explicit = load_config(argv)
+        if config["stage"] == "grpo":
+            import grpo
+            return grpo.run(config, explicit)
         return train(config, explicit)
     except (UserError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -498,4 +509,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    import train  # run as the module `train`, so that train.UserError raised elsewhere is caught here
+    sys.exit(train.main(sys.argv[1:]))

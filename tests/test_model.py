@@ -168,3 +168,21 @@ def test_mlp_ablation_skips_exactly_that_mlp():
 def test_bad_switch_value_is_rejected():
     with pytest.raises(ValueError, match="attn_backend"):
         GPTConfig(attn_backend="flash")
+
+
+def test_triton_backend_agrees_with_sdpa_on_packed_documents():
+    pytest.importorskip("triton")
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # on CPU: the Triton interpreter (conftest.py)
+    g = torch.Generator().manual_seed(4)
+    idx = torch.randint(0, 61, (2, 37), generator=g).to(device)
+    doc = random_docs(2, 37, 3, g).to(device)
+    results = {}
+    for backend in ["sdpa", "triton"]:
+        m = make(attn_backend=backend).to(device)
+        logits, loss = m(idx, targets=idx, doc_ids=doc)
+        loss.backward()
+        results[backend] = (logits, [p.grad for p in m.parameters()])
+    (l1, g1), (l2, g2) = results["sdpa"], results["triton"]
+    torch.testing.assert_close(l2, l1, rtol=1e-4, atol=1e-5)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5)

@@ -1,0 +1,13 @@
+# Retroactive PBB, stage 2 by RL (GRPO): exec prompts of S_train, reward 1 for an exact answer
+# (grammars: a valid string), after retro stage 1. See grpo.py.
+from configs.pbb_common import *
+from configs.pbb_common import _root, _STAGE_STEPS
+
+stage = "grpo"
+out_dir = f"{_root}/retro_stage2_grpo"
+init_from = f"{_root}/retro_stage1/ckpt.pt"
+max_iters = _STAGE_STEPS // 4
+learning_rate = 1e-4
+min_lr = 1e-5
+warmup_iters = 5
+eval_interval = 0

@@ -1,0 +1,249 @@
+"""Evaluate a checkpoint on the eval prompts of its corpus; print a table and write eval.json beside it.
+
+    python eval.py --ckpt out/smoke/ckpt.pt [--splits S_eval,S_control] [--modes implicit] [--samples 5]
+
+For every domain x split (S_train on held-out inputs, S_eval, S_control) x mode (implicit, cot,
+incontext) present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py):
+  programs  `accuracy`: exact match of parse_completion(completion, mode) with the item's answer,
+            greedy decoding; n = number of items. Beside it `majority_baseline`: the accuracy of
+            always answering the most common answer of that file (from the corpus manifest).
+  grammars  `samples` completions per prompt at temperature 1 (torch.Generator seeded with the
+            checkpoint's seed and the file name); n = items x samples.
+            `validity`: fraction of sampled strings the grammar's recognizer accepts.
+            `distinct`: for each grammar, the number of distinct valid strings among all its
+            samples (over all its prompts); summed over grammars and divided by n. 1.0 means every
+            sample was valid and different from the others of its grammar.
+Each value comes with a Wilson 95% interval (for `distinct` treated as a proportion of n too).
+A prompt that leaves no room to generate within block_size gets an empty completion (judged
+wrong or invalid) and a warning on stderr.
+eval.json is a list of rows {curriculum, domain, split, mode, metric, value, ci_low, ci_high, n, seed}.
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import sys
+import zlib
+
+import torch
+
+import train
+from data.build import EVAL_SPLITS, MODES, load_grammars
+from data.format import CorpusError, open_corpus
+from data.templates import parse_completion
+from data.tokenizer import encode_prompt, load as load_tokenizer
+from model import GPT
+
+DOMAINS = ("programs", "grammars")
+ROW_KEYS = ("curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed")
+
+
+def wilson(k, n, z=1.959964):
+    """Wilson score 95% interval of k successes in n trials; (0, 1) when n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p, z2 = k / n, z * z
+    mid, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def default_max_new_tokens(manifest, mode):
+    """The longest training document of the matching exec kind: an answer (or trace) never needs more."""
+    mixture = "exec_cot_S_train" if mode == "cot" else "exec_S_train"
+    info = manifest.get("mixtures", {}).get(mixture) or {}
+    return int(info.get("max_doc_tokens") or manifest.get("max_doc_tokens") or 256)
+
+
+def generate_texts(model, enc, prompts, max_new_tokens, temperature, batch_size, eos, generator=None, bar=None):
+    """(completions, number skipped): the decoded completions (eos cut off) of `prompts` (texts), in
+    order. A prompt of L tokens generates at most min(max_new_tokens, block_size + 1 - L) tokens, the
+    most generate() allows; one with no room is skipped (empty completion). Prompts are sorted by
+    length and batched; a batch holds prompts of one such cap, so no batch changes any completion."""
+    tokens = [encode_prompt(enc, p) for p in prompts]
+    cap = [min(max_new_tokens, model.config.block_size + 1 - len(t)) for t in tokens]
+    order = [i for i in sorted(range(len(tokens)), key=lambda i: len(tokens[i])) if cap[i] >= 1]
+    out = [""] * len(tokens)
+    while order:
+        batch = [i for i in order[:batch_size] if cap[i] == cap[order[0]]]
+        order = order[len(batch):]
+        new = model.generate([tokens[i] for i in batch], cap[batch[0]], temperature=temperature, stop_token=eos,
+                             generator=generator)
+        for i, t in zip(batch, new):
+            out[i] = enc.decode(t)
+        if bar is not None:
+            bar.update(len(batch))
+    skipped = sum(c < 1 for c in cap)
+    if bar is not None:
+        bar.update(skipped)
+    return out, skipped
+
+
+def read_items(data_dir, domain, split, mode):
+    with open(os.path.join(data_dir, f"eval.{domain}.{split}.{mode}.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def row(curriculum, seed, domain, split, mode, metric, k, n, value=None):
+    """One eval.json row: value k / n (unless given) with the Wilson interval of k in n."""
+    if value is None:
+        value = k / n if n else 0.0
+    lo, hi = wilson(k, n)
+    return dict(curriculum=curriculum, domain=domain, split=split, mode=mode, metric=metric,
+                value=value, ci_low=lo, ci_high=hi, n=n, seed=seed)
+
+
+def judge(domain, items, texts, mode, samples, grammars):
+    """(metric, successes) pairs and one example per item: (prompt, model answer, verdict)."""
+    if domain == "programs":
+        answers = [parse_completion(t, mode) for t in texts]
+        correct = sum(a == it["answer"] for a, it in zip(answers, items))
+        return [("accuracy", correct)], [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)]
+    answers = [parse_completion(t, mode) for t in texts]  # samples consecutive answers per item
+    valid = [grammars[items[i // samples]["grammar"]].is_valid(a) for i, a in enumerate(answers)]
+    distinct = collections.defaultdict(set)
+    for i, (a, ok) in enumerate(zip(answers, valid)):
+        if ok:
+            distinct[items[i // samples]["grammar"]].add(a)
+    examples = [(it["prompt"], answers[j * samples], "valid" if valid[j * samples] else "not in the language")
+                for j, it in enumerate(items)]
+    return [("validity", sum(valid)), ("distinct", sum(len(s) for s in distinct.values()))], examples
+
+
+def resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise train.UserError("--device=cuda but no CUDA GPU is visible; use --device=cpu")
+    return device
+
+
+def open_checkpoint_corpus(ckpt, data_dir=None):
+    """(data dir, manifest) of the corpus to evaluate on, refused when its tokenizer is not the checkpoint's."""
+    if data_dir:
+        if not os.path.isdir(data_dir):
+            raise train.UserError(f"--data_dir {data_dir} does not exist")
+        manifest = open_corpus(data_dir)
+    else:
+        data_dir, manifest = train.open_data(ckpt["config"])
+    if train.tokenizer_id(manifest) != ckpt.get("tokenizer_id"):
+        raise train.UserError(f"the checkpoint's tokenizer is not the one of corpus {data_dir}; "
+                              "evaluate on the corpus it was trained on (--data_dir)")
+    return data_dir, manifest
+
+
+def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, samples=5, curriculum=None,
+             device="auto", data_dir=None, batch_size=64, max_new_tokens=0, out_path=None, progress=True,
+             n_examples=3, log=print):
+    """Evaluates the checkpoint; returns the eval.json rows (and writes them to out_path, default
+    eval.json beside the checkpoint; out_path='' writes nothing)."""
+    for name, given, allowed in (("split", splits, EVAL_SPLITS), ("mode", modes, MODES), ("domain", domains, DOMAINS)):
+        bad = [g for g in given if g not in allowed]
+        if bad or not given:
+            raise train.UserError(f"{name}s {','.join(bad) or '(none)'}: choose from {','.join(allowed)}")
+    if samples < 1 or batch_size < 1:
+        raise train.UserError("--samples and --batch_size must be at least 1")
+    ckpt = train.load_checkpoint(ckpt_path)
+    cfg = ckpt["config"]
+    data_dir, manifest = open_checkpoint_corpus(ckpt, data_dir)
+    enc = load_tokenizer(data_dir, manifest)
+    device = resolve_device(device)
+    model = GPT(train.model_config(cfg))
+    model.load_state_dict(ckpt["model"])
+    model.to(device).eval()
+    curriculum = curriculum or os.path.basename(os.path.normpath(cfg["out_dir"]))
+    seed = cfg["seed"]
+    grammars = load_grammars(data_dir) if "grammars" in domains else {}
+
+    jobs = [(d, s, m) for d in domains for s in splits for m in modes
+            if f"eval.{d}.{s}.{m}.jsonl" in manifest["files"]]
+    if not jobs:
+        raise train.UserError(f"corpus {data_dir} has no eval files for these domains, splits and modes")
+    items = {job: read_items(data_dir, *job) for job in jobs}
+    total = sum(len(v) * (samples if job[0] == "grammars" else 1) for job, v in items.items())
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc="generating", unit="seq", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    rows, examples, too_long = [], collections.defaultdict(list), 0
+    for domain, split, mode in jobs:
+        its = items[domain, split, mode]
+        k = samples if domain == "grammars" else 1
+        prompts = [it["prompt"] for it in its for _ in range(k)]
+        n_new = max_new_tokens or default_max_new_tokens(manifest, mode)
+        # one generator per file, so a file's samples do not depend on which other files are evaluated
+        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + zlib.crc32(f"{domain}.{split}.{mode}".encode()))
+        texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
+                                        batch_size, manifest["eos"], generator, bar)
+        too_long += skipped
+        scores, ex = judge(domain, its, texts, mode, k, grammars)
+        for metric, successes in scores:
+            rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
+        if domain == "programs":
+            info = manifest.get("eval_files", {}).get(f"eval.{domain}.{split}.{mode}.jsonl", {})
+            if "majority_accuracy" in info:
+                n = int(info["items"])
+                rows.append(row(curriculum, seed, domain, split, mode, "majority_baseline",
+                                round(info["majority_accuracy"] * n), n, value=info["majority_accuracy"]))
+        if mode == modes[0]:
+            examples[domain].append((split, mode, ex[0]))
+    bar.close()
+    if too_long:
+        print(f"warning: {too_long} prompts do not fit block_size={model.config.block_size}; "
+              "they were scored as wrong", file=sys.stderr)
+    if log:
+        log(format_table(rows))
+        log(format_examples(examples, n_examples))
+    if out_path is None:
+        out_path = os.path.join(os.path.dirname(os.path.abspath(ckpt_path)), "eval.json")
+    if out_path:
+        tmp = out_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(rows, f, indent=1)
+        os.replace(tmp, out_path)
+        if log:
+            log(f"wrote {out_path}")
+    return rows
+
+
+def format_table(rows):
+    lines = ["| domain | split | mode | metric | value | 95% CI | n |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['domain']} | {r['split']} | {r['mode']} | {r['metric']} | {r['value']:.3f} | "
+              f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['n']} |" for r in rows]
+    return "\n".join(lines)
+
+
+def format_examples(examples, n_examples):
+    lines = []
+    for domain, exs in examples.items():
+        lines.append(f"\n{domain}: sample prompts")
+        for split, mode, (prompt, answer, verdict) in exs[:n_examples]:
+            lines.append(f"  [{split} {mode}] {prompt[-120:]!r}\n      model: {answer!r}   ({verdict})")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python eval.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--ckpt", required=True, help="checkpoint path (ckpt.pt written by train.py)")
+    ap.add_argument("--splits", default=",".join(EVAL_SPLITS), help="comma-separated splits")
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    ap.add_argument("--domains", default=",".join(DOMAINS), help="comma-separated domains")
+    ap.add_argument("--samples", type=int, default=5, help="sampled strings per grammar prompt")
+    ap.add_argument("--batch_size", type=int, default=64)
+    ap.add_argument("--max_new_tokens", type=int, default=0, help="0: the corpus's longest training exec document")
+    ap.add_argument("--curriculum", default=None, help="label of the rows (default: basename of the run's out_dir)")
+    ap.add_argument("--data_dir", default=None, help="evaluate on this corpus dir instead of the checkpoint's")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ap.add_argument("--out", default=None, help="where to write the rows (default: eval.json beside the checkpoint)")
+    ap.add_argument("--no_progress", action="store_true")
+    args = ap.parse_args(argv)
+    split = lambda s: [t for t in s.split(",") if t]
+    try:
+        evaluate(args.ckpt, split(args.splits), split(args.modes), split(args.domains), args.samples, args.curriculum,
+                 args.device, args.data_dir, args.batch_size, args.max_new_tokens, args.out, not args.no_progress)
+    except (train.UserError, CorpusError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""RL stage (GRPO) of Retroactive PBB: exec prompts of S_train, reward 1 for an exactly correct answer.
+
+    python train.py CONFIG.py --stage=grpo --init_from=out/retro_stage1/ckpt.pt [--key=value ...]
+    python grpo.py CONFIG.py --init_from=...       (the same, without --stage)
+
+Config keys are train.py's, the grpo_* ones among them. Each step takes grpo_prompts_per_step prompts
+of rl.DOMAIN.S_train.jsonl (training inputs; eval inputs are never used), samples grpo_group_size
+completions of each with the KV-cache generator, and rewards each one: programs 1 when
+parse_completion(text, 'implicit') equals the answer, grammars 1 when the string is in the language.
+Advantages are normalised within each group of the same prompt; the loss is the clipped policy
+objective (PPO-style ratio to the sampling policy), averaged over all completion tokens of the
+batch, plus grpo_kl times the k3 estimate of KL(policy || starting model). metrics.jsonl gets the
+mean reward of every step.
+"""
+import contextlib
+import copy
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+import eval as ev
+import train
+from data.build import load_grammars
+from data.format import CorpusError
+from data.templates import parse_completion
+from data.tokenizer import encode_prompt, load as load_tokenizer
+from model import GPT
+
+
+def group_advantages(rewards, eps=1e-4):
+    """(P, G) rewards of G completions per prompt -> (rewards - group mean) / (group std + eps).
+    std is the unbiased sample std; a group whose rewards are all equal gets advantage 0."""
+    return (rewards - rewards.mean(dim=1, keepdim=True)) / (rewards.std(dim=1, keepdim=True) + eps)
+
+
+def grpo_loss(logp_new, logp_old, adv, mask, clip_eps, logp_ref=None, kl_coef=0.0):
+    """Clipped policy loss. logp_*: (N, T) log-probabilities of the sampled tokens under the policy
+    being trained, the policy that sampled them and the reference model; adv: (N,) advantage of each
+    completion; mask: (N, T) 1 on completion tokens. Returns (loss, kl): the negated mean over all
+    completion tokens of min(r A, clip(r, 1 - eps, 1 + eps) A) with r = exp(logp_new - logp_old),
+    plus kl_coef times the mean k3 estimate exp(d) - d - 1 with d = logp_ref - logp_new."""
+    mask = mask.to(logp_new.dtype)
+    n_tokens = mask.sum().clamp(min=1)
+    ratio = torch.exp(logp_new - logp_old)
+    adv = adv.view(-1, 1)
+    objective = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
+    loss = -(objective * mask).sum() / n_tokens
+    kl = torch.zeros((), device=logp_new.device)
+    if logp_ref is not None:
+        d = logp_ref - logp_new
+        kl = ((torch.exp(d) - d - 1) * mask).sum() / n_tokens
+        loss = loss + kl_coef * kl
+    return loss, kl
+
+
+def rewards_of(items, texts, grammars):
+    """1.0 for an exactly correct program answer or a valid grammar string, else 0.0."""
+    out = []
+    for it, text in zip(items, texts):
+        answer = parse_completion(text, "implicit")
+        ok = answer == it["answer"] if it["domain"] == "programs" else grammars[it["grammar"]].is_valid(answer)
+        out.append(float(ok))
+    return out
+
+
+def completion_batch(prompts, completions, max_new_tokens, eos, pad):
+    """Right-padded (N, T) tokens of prompt + completion (+ eos where generation stopped at eos), and
+    the (N, T - 1) mask of positions whose next token is a completion token."""
+    seqs, starts = [], []
+    for p, c in zip(prompts, completions):
+        seqs.append(p + c + ([eos] if len(c) < max_new_tokens else []))
+        starts.append(len(p))
+    T = max(map(len, seqs))
+    tokens = torch.full((len(seqs), T), pad, dtype=torch.long)
+    mask = torch.zeros(len(seqs), T - 1)
+    for n, (s, start) in enumerate(zip(seqs, starts)):
+        tokens[n, :len(s)] = torch.tensor(s)
+        mask[n, start - 1:len(s) - 1] = 1.0
+    return tokens, mask
+
+
+def token_logprobs(model, tokens):
+    """(N, T - 1) log-probability of each next token."""
+    logits, _ = model(tokens[:, :-1])
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, tokens[:, 1:, None]).squeeze(-1)
+
+
+def load_rl_items(data_dir, manifest, domains):
+    items = []
+    for domain in domains:
+        name = f"rl.{domain}.S_train.jsonl"
+        if name in manifest["files"]:
+            with open(os.path.join(data_dir, name)) as f:
+                items += [json.loads(line) for line in f]
+    if not items:
+        raise train.UserError(f"corpus {data_dir} has no RL prompts (rl.DOMAIN.S_train.jsonl) for grpo_domains={domains}")
+    return items
+
+
+def train_grpo(config, explicit=()):
+    """The GRPO loop; writes config.json, metrics.jsonl and ckpt.pt in out_dir like train.py."""
+    device = ev.resolve_device(config["device"])
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
+    dtype = config["dtype"]
+    if dtype == "auto":
+        dtype = "bfloat16" if device_type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    autocast = torch.autocast(device_type, dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
+    out_dir = config["out_dir"]
+    ckpt_path = os.path.join(out_dir, "ckpt.pt")
+    if config["init_from"] == "scratch":
+        raise train.UserError("GRPO starts from a trained model: set init_from to a checkpoint path (or 'resume')")
+    if config["init_from"] != "resume" and os.path.exists(ckpt_path) and not config["overwrite"]:
+        raise train.UserError(f"{out_dir} already holds a checkpoint; continue it with --init_from=resume, "
+                              "choose another out_dir, or pass --overwrite=true")
+    ckpt = train.load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
+    ref_path = ckpt.get("grpo_ref", config["init_from"])  # the model GRPO started from
+    for key in train.ARCH_KEYS + (["block_size"] if ckpt["config"]["pos_emb"] == "learned" else []):
+        if key in explicit and config[key] != ckpt["config"][key]:
+            raise train.UserError(f"{key}={config[key]!r} but the checkpoint has {key}={ckpt['config'][key]!r}; drop the override")
+        config[key] = ckpt["config"][key]
+    if not {"data_dir", "corpus", "corpus_seed"} & set(explicit):  # by default, the checkpoint's corpus
+        config.update({k: ckpt["config"][k] for k in ("data_dir", "corpus", "corpus_seed")})
+    data_dir, manifest = train.open_data(config)
+    if train.tokenizer_id(manifest) != ckpt.get("tokenizer_id"):
+        raise train.UserError(f"vocabulary mismatch: the checkpoint's tokenizer is not the one of corpus {data_dir}; "
+                              "use the corpus the checkpoint was trained on")
+    enc = load_tokenizer(data_dir, manifest)
+    grammars = load_grammars(data_dir)
+    items = load_rl_items(data_dir, manifest, config["grpo_domains"])
+    P, G = config["grpo_prompts_per_step"], config["grpo_group_size"]
+    if P < 1 or G < 2:
+        raise train.UserError("grpo_prompts_per_step must be >= 1 and grpo_group_size >= 2 (advantages compare a group)")
+
+    model = GPT(train.model_config(config))
+    model.load_state_dict(ckpt["model"])
+    train.apply_trainable(model, config["trainable"])
+    model.to(device)
+    ref = None
+    if config["grpo_kl"] > 0:
+        ref_ckpt = ckpt if config["init_from"] != "resume" else train.load_checkpoint(ref_path)
+        ref = copy.deepcopy(model)
+        ref.load_state_dict(ref_ckpt["model"])
+        ref.requires_grad_(False).eval()
+    optimizer = train.make_optimizer(model, config, device_type)
+    start = 0
+    if config["init_from"] == "resume":
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start = ckpt["step"]
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    metrics_path = os.path.join(out_dir, "metrics.jsonl")
+    old = [l for l in open(metrics_path) if json.loads(l)["step"] < start] if start and os.path.exists(metrics_path) else []
+    with open(metrics_path, "w") as f:
+        f.writelines(old)
+    print(f"GRPO from {config['init_from']}: {len(items)} prompts, {P} x {G} completions per step; "
+          f"device {device}, {dtype}; steps {start} -> {config['max_iters']}")
+
+    def checkpoint(step):
+        train.save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                          "step": step, "config": config, "tokenizer_id": ckpt["tokenizer_id"],
+                                          "data": {}, "grpo_ref": ref_path, "rng": {"cpu": torch.get_rng_state()}})
+
+    eos, pad = manifest["eos"], manifest["pad"]
+    from tqdm import tqdm
+    bar = tqdm(total=config["max_iters"], initial=start, disable=not config["progress"], dynamic_ncols=True)
+    for step in range(start, config["max_iters"]):
+        t0 = time.time()
+        lr = train.get_lr(config, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        # Prompts and samples are functions of (seed, step): a resumed run continues identically.
+        pick = np.random.default_rng([config["seed"], step]).choice(len(items), P, replace=P > len(items))
+        batch = [items[i] for i in pick for _ in range(G)]
+        prompts = [encode_prompt(enc, it["prompt"]) for it in batch]
+        n_new = min(config["grpo_max_new_tokens"], config["block_size"] + 1 - max(map(len, prompts)))
+        if n_new < 1:
+            raise train.UserError(f"RL prompts of {max(map(len, prompts))} tokens leave no room in block_size={config['block_size']}")
+        generator = torch.Generator(device=device).manual_seed(config["seed"] * 1_000_003 + step)
+        model.eval()
+        completions = model.generate(prompts, n_new, temperature=config["grpo_temperature"], stop_token=eos,
+                                     generator=generator)
+        rewards = torch.tensor(rewards_of(batch, [enc.decode(c) for c in completions], grammars)).view(P, G)
+        adv = group_advantages(rewards).view(-1).to(device)
+        tokens, mask = (t.to(device) for t in completion_batch(prompts, completions, n_new, eos, pad))
+        with torch.no_grad(), autocast:
+            logp_old = token_logprobs(model, tokens)
+            logp_ref = token_logprobs(ref, tokens) if ref is not None else None
+        model.train()
+        for _ in range(config["grpo_updates"]):
+            with autocast:
+                loss, kl = grpo_loss(token_logprobs(model, tokens), logp_old, adv, mask, config["grpo_clip"],
+                                     logp_ref, config["grpo_kl"])
+            loss.backward()
+            if config["grad_clip"] > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        if not math.isfinite(loss.item()):
+            raise train.UserError(f"GRPO loss became {loss.item()} at step {step}; lower learning_rate")
+        record = dict(step=step, reward=rewards.mean().item(), loss=loss.item(), kl=kl.item(), lr=lr,
+                      completion_tokens=int(mask.sum().item()), time=round(time.time(), 3), dt=round(time.time() - t0, 3))
+        if (step + 1) % config["log_interval"] == 0:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        bar.update(1)
+        bar.set_postfix(reward=f"{record['reward']:.3f}", loss=f"{record['loss']:.4g}")
+        if config["ckpt_interval"] and (step + 1) % config["ckpt_interval"] == 0:
+            checkpoint(step + 1)
+    bar.close()
+    checkpoint(config["max_iters"])
+    print(f"done: {config['max_iters']} steps; checkpoint {ckpt_path}")
+    return 0
+
+
+def run(config, explicit=()):
+    """train_grpo with user errors as one line and exit status 2. train.py's main can call this for
+    stage='grpo' (run as __main__, its own UserError is another class than train.UserError)."""
+    try:
+        return train_grpo(config, explicit)
+    except (train.UserError, CorpusError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def main(argv):
+    try:
+        config, explicit = train.load_config(argv)
+    except train.UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return run(config, explicit)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

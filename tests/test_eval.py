@@ -1,0 +1,152 @@
+"""eval.py: Wilson intervals, accuracy/validity/distinct equal to hand counts, batched generation equal to
+one-by-one generation, tokenizer mismatch refused, eval.json rows in the agreed format."""
+import json
+import os
+
+import pytest
+import torch
+
+import eval as ev
+import train
+from data.build import ensure_corpus, load_grammars
+from data.format import open_corpus
+from data.tokenizer import load as load_tokenizer
+from model import GPT
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=320)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return ensure_corpus(os.path.join(ROOT, "configs", "corpus_tiny.py"), str(tmp_path_factory.mktemp("c") / "tiny"))
+
+
+def save_ckpt(path, corpus, tokenizer_id=None, **overrides):
+    manifest = open_corpus(corpus)
+    config = dict(train.DEFAULTS, data_dir=corpus, vocab_size=manifest["vocab_size"], seed=7,
+                  out_dir=str(path.parent), **SMALL, **overrides)
+    torch.manual_seed(0)
+    model = GPT(train.model_config(config))
+    os.makedirs(path.parent, exist_ok=True)
+    train.save_checkpoint(str(path), {"model": model.state_dict(), "config": config, "step": 0,
+                                      "tokenizer_id": tokenizer_id or train.tokenizer_id(manifest)})
+    return str(path)
+
+
+def test_wilson_known_values():
+    lo, hi = ev.wilson(5, 10)
+    assert (round(lo, 4), round(hi, 4)) == (0.2366, 0.7634)
+    lo, hi = ev.wilson(0, 10)  # closed form at k = 0: upper = z^2 / (n + z^2)
+    assert lo == 0.0 and hi == pytest.approx(1.959964 ** 2 / (10 + 1.959964 ** 2))
+    assert ev.wilson(10, 10)[1] == pytest.approx(1.0) and ev.wilson(0, 0) == (0.0, 1.0)
+
+
+def fake_generate(corpus, right_programs, valid_grammars, calls):
+    """A stand-in for GPT.generate: answers correctly exactly for the programs in `right_programs`, and
+    for grammars in `valid_grammars` alternates between two different valid strings; everything else
+    gets a wrong/invalid answer."""
+    enc = load_tokenizer(corpus)
+    items = {}
+    for f in os.listdir(corpus):
+        if f.startswith("eval."):
+            for line in open(os.path.join(corpus, f)):
+                it = json.loads(line)
+                assert items.setdefault(it["prompt"], it) is it or it["domain"] == "grammars"
+    grammars = load_grammars(corpus)
+    counter = [0]
+
+    def generate(self, prompts, max_new_tokens, temperature=1.0, top_k=None, stop_token=None, generator=None, **kw):
+        assert max(map(len, prompts)) + max_new_tokens - 1 <= self.config.block_size
+        out = []
+        for p in prompts:
+            it = items[enc.decode(p[1:])]
+            calls.append((it["domain"], temperature))
+            if it["domain"] == "programs":
+                ans = it["answer"] if it["behaviour"] in right_programs else "'wrong'"
+            elif it["grammar"] in valid_grammars:
+                counter[0] += 1
+                ans = " ".join(sorted(grammars[it["grammar"]].language())[counter[0] % 2])
+            else:
+                ans = "not a sentence"
+            text = f"some trace\nanswer: {ans}" if it["mode"] == "cot" else f" {ans}\nmore text"
+            out.append(enc.encode_ordinary(text))
+        return out
+    return generate
+
+
+def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypatch):
+    splits = open_corpus(corpus)["splits"]
+    right = splits["programs"]["S_eval"][:2] + splits["programs"]["S_train"][:1]
+    valid = splits["grammars"]["S_eval"][:1]
+    calls = []
+    monkeypatch.setattr(GPT, "generate", fake_generate(corpus, right, valid, calls))
+    ckpt = save_ckpt(tmp_path / "myrun" / "ckpt.pt", corpus)
+    rows = ev.evaluate(ckpt, samples=4, progress=False, log=None)
+    get = {(r["domain"], r["split"], r["mode"], r["metric"]): r for r in rows}
+    # corpus_tiny: 6 S_eval / 6 S_train / 4 S_control behaviours per domain, 3 eval prompts each.
+    for mode in ev.MODES:
+        r = get["programs", "S_eval", mode, "accuracy"]
+        assert (r["value"], r["n"]) == (6 / 18, 18)  # 2 behaviours x 3 inputs right
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(6, 18))
+        assert (get["programs", "S_train", mode, "accuracy"]["value"], get["programs", "S_train", mode, "accuracy"]["n"]) == (3 / 18, 18)
+        assert (get["programs", "S_control", mode, "accuracy"]["value"], get["programs", "S_control", mode, "accuracy"]["n"]) == (0.0, 12)
+        r = get["grammars", "S_eval", mode, "validity"]
+        assert (r["value"], r["n"]) == (12 / 72, 72)  # 1 grammar x 3 prompts x 4 samples valid
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(12, 72))
+        assert (get["grammars", "S_eval", mode, "distinct"]["value"], get["grammars", "S_eval", mode, "distinct"]["n"]) == (2 / 72, 72)
+        assert get["grammars", "S_train", mode, "validity"]["value"] == 0.0
+    assert ev.wilson(6, 18) == pytest.approx((0.1628, 0.5625), abs=1e-4)  # hand computed
+    assert {t for d, t in calls if d == "programs"} == {0.0} and {t for d, t in calls if d == "grammars"} == {1.0}
+    assert sum(d == "grammars" for d, _ in calls) == 4 * 3 * (18 + 18 + 12)
+
+
+def test_eval_json_rows(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], []))
+    ckpt = save_ckpt(tmp_path / "proactive" / "ckpt.pt", corpus)
+    ev.evaluate(ckpt, splits=["S_eval", "S_control"], modes=["implicit"], samples=2, progress=False, log=None)
+    rows = json.load(open(tmp_path / "proactive" / "eval.json"))
+    assert all(tuple(r) == ev.ROW_KEYS for r in rows)
+    assert {r["curriculum"] for r in rows} == {"proactive"} and {r["seed"] for r in rows} == {7}
+    assert {(r["domain"], r["split"], r["metric"]) for r in rows} == {
+        (d, s, m) for s in ("S_eval", "S_control")
+        for d, m in [("programs", "accuracy"), ("programs", "majority_baseline"), ("grammars", "validity"), ("grammars", "distinct")]}
+    assert {r["mode"] for r in rows} == {"implicit"}
+    info = open_corpus(corpus)["eval_files"]["eval.programs.S_eval.implicit.jsonl"]
+    base = next(r for r in rows if r["metric"] == "majority_baseline" and r["split"] == "S_eval")
+    assert (base["value"], base["n"]) == (info["majority_accuracy"], info["items"])
+    assert base["ci_low"] < base["value"] < base["ci_high"]
+    ev.evaluate(ckpt, splits=["S_eval"], modes=["cot"], domains=["programs"], curriculum="retro", progress=False,
+                log=None, out_path=str(tmp_path / "other.json"))
+    assert {r["curriculum"] for r in json.load(open(tmp_path / "other.json"))} == {"retro"}
+
+
+def test_batched_generation_equals_one_by_one(corpus):
+    enc = load_tokenizer(corpus)
+    torch.manual_seed(1)
+    model = GPT(train.model_config(dict(train.DEFAULTS, vocab_size=enc.n_vocab, n_layer=2, n_head=2, n_embd=16,
+                                        block_size=24))).double().eval()
+    prompts = ["f(3) =", "Here is the grammar g:", "x", "a b c d e f g h", "Q: what does ab(1) return? A:",
+               " ".join(["word"] * 30)]  # the last prompt does not fit block_size
+    eos = enc._special_tokens["<|eos|>"]
+    batched, skipped = ev.generate_texts(model, enc, prompts, 8, 0.0, 3, eos)
+    alone = [ev.generate_texts(model, enc, [p], 8, 0.0, 1, eos)[0][0] for p in prompts]
+    assert batched == alone and skipped == 1 and batched[-1] == ""
+    assert all(batched[:-1])
+
+
+def test_tokenizer_mismatch_is_one_line(corpus, tmp_path, capsys):
+    ckpt = save_ckpt(tmp_path / "r" / "ckpt.pt", corpus, tokenizer_id="0" * 64)
+    assert ev.main(["--ckpt", ckpt, "--no_progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "tokenizer" in err and "\n" not in err
+    assert not os.path.exists(tmp_path / "r" / "eval.json")
+
+
+@pytest.mark.parametrize("args, says", [(["--splits", "S_test"], "S_test"), (["--modes", "implicit,fast"], "fast"),
+                                        (["--data_dir", "/nonexistent"], "does not exist")])
+def test_bad_flags_are_one_line(corpus, tmp_path, capsys, args, says):
+    ckpt = save_ckpt(tmp_path / "r" / "ckpt.pt", corpus)
+    assert ev.main(["--ckpt", ckpt, "--no_progress", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and says in err and "\n" not in err
