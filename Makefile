@@ -1,4 +1,5 @@
-# `make run`: the main job end to end.  `make test`: the test suite.  Both create .venv first.
+# `make run`: the PBB comparison end to end.  `make test`: the test suite.  `make smoke`: a few
+# seconds of training.  All create .venv first.
 # torch is pinned to 2.13.0 where no torch is installed yet: on a CPU-only machine that is the CPU
 # build; on a machine that already has a CUDA torch (>= 2.4), set PYTHON to its python instead.
 PYTHON ?= .venv/bin/python
@@ -15,6 +16,9 @@ test: venv
 	$(PYTHON) -m pytest -q tests
 
 run: venv
+	$(PYTHON) -m experiments.pbb
+
+smoke: venv
 	$(PYTHON) train.py configs/smoke.py
 
-.PHONY: venv test run
+.PHONY: venv test run smoke
