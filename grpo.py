@@ -196,13 +196,13 @@ def train_grpo(config, explicit=()):
             with autocast:
                 loss, kl = grpo_loss(token_logprobs(model, tokens), logp_old, adv, mask, config["grpo_clip"],
                                      logp_ref, config["grpo_kl"])
+            if not math.isfinite(loss.item()):  # before the update: the last checkpoint stays good
+                raise train.UserError(f"GRPO loss became {loss.item()} at step {step}; lower learning_rate")
             loss.backward()
             if config["grad_clip"] > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-        if not math.isfinite(loss.item()):
-            raise train.UserError(f"GRPO loss became {loss.item()} at step {step}; lower learning_rate")
         record = dict(step=step, reward=rewards.mean().item(), loss=loss.item(), kl=kl.item(), lr=lr,
                       completion_tokens=int(mask.sum().item()), time=round(time.time(), 3), dt=round(time.time() - t0, 3))
         if (step + 1) % config["log_interval"] == 0:
@@ -219,8 +219,7 @@ def train_grpo(config, explicit=()):
 
 
 def run(config, explicit=()):
-    """train_grpo with user errors as one line and exit status 2. train.py's main can call this for
-    stage='grpo' (run as __main__, its own UserError is another class than train.UserError)."""
+    """train_grpo with user errors as one line and exit status 2 (train.py calls this for stage='grpo')."""
     try:
         return train_grpo(config, explicit)
     except (train.UserError, CorpusError) as e:
