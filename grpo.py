@@ -117,8 +117,9 @@ def train_grpo(config, explicit=()):
     if config["init_from"] != "resume" and os.path.exists(ckpt_path) and not config["overwrite"]:
         raise train.UserError(f"{out_dir} already holds a checkpoint; continue it with --init_from=resume, "
                               "choose another out_dir, or pass --overwrite=true")
+    train.check_start(config["init_from"])
     ckpt = train.load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
-    ref_path = ckpt.get("grpo_ref", config["init_from"])  # the model GRPO started from
+    ref_path = ckpt["grpo_ref"] if config["init_from"] == "resume" else config["init_from"]  # where GRPO started
     for key in train.ARCH_KEYS + (["block_size"] if ckpt["config"]["pos_emb"] == "learned" else []):
         if key in explicit and config[key] != ckpt["config"][key]:
             raise train.UserError(f"{key}={config[key]!r} but the checkpoint has {key}={ckpt['config'][key]!r}; drop the override")
@@ -146,7 +147,7 @@ def train_grpo(config, explicit=()):
         ref = copy.deepcopy(model)
         ref.load_state_dict(ref_ckpt["model"])
         ref.requires_grad_(False).eval()
-    optimizer = train.make_optimizer(model, config, device_type)
+    optimizer = train.make_optimizer(model, config)
     start = 0
     if config["init_from"] == "resume":
         optimizer.load_state_dict(ckpt["optimizer"])

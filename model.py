@@ -37,6 +37,11 @@ class GPTConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        for pair in self.ablate_heads:
+            if len(pair) != 2 or not 0 <= pair[0] < self.n_layer or not 0 <= pair[1] < self.n_head:
+                raise ValueError(f"ablate_heads entry {pair!r} is not a [layer, head] of this model")
+        if any(not 0 <= l < self.n_layer for l in self.ablate_mlps):
+            raise ValueError(f"ablate_mlps={self.ablate_mlps!r} names a layer this model does not have")
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
             raise ValueError(f"n_embd={self.n_embd} must split into n_head={self.n_head} heads of even size")
 
@@ -47,20 +52,25 @@ def make_norm(config, dim):
     return nn.LayerNorm(dim, bias=config.bias)
 
 
-def doc_positions(doc_ids):
-    """Position of each token inside its document: 0 at every document start. (B, T) -> (B, T)."""
-    T = doc_ids.size(1)
-    t = torch.arange(T, device=doc_ids.device).expand_as(doc_ids)
+def doc_starts(doc_ids):
+    """True where a document starts. A document is a maximal run of equal ids (as in kernels/)."""
     starts = torch.ones_like(doc_ids, dtype=torch.bool)
     starts[:, 1:] = doc_ids[:, 1:] != doc_ids[:, :-1]
-    return t - torch.cummax(torch.where(starts, t, 0), dim=1).values
+    return starts
+
+
+def doc_positions(doc_ids):
+    """Position of each token inside its document: 0 at every document start. (B, T) -> (B, T)."""
+    t = torch.arange(doc_ids.size(1), device=doc_ids.device).expand_as(doc_ids)
+    return t - torch.cummax(torch.where(doc_starts(doc_ids), t, 0), dim=1).values
 
 
 def doc_causal_mask(doc_ids):
     """(B, 1, T, T) boolean: query i may attend key j iff j <= i and both are in the same document."""
     T = doc_ids.size(1)
     causal = torch.ones(T, T, dtype=torch.bool, device=doc_ids.device).tril()
-    return (doc_ids[:, None, :, None] == doc_ids[:, None, None, :]) & causal
+    run = doc_starts(doc_ids).cumsum(dim=1)  # two runs of one id are two documents
+    return (run[:, None, :, None] == run[:, None, None, :]) & causal
 
 
 def rope_table(config):

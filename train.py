@@ -125,6 +125,9 @@ def load_config(argv):
             value = parse_value(key, value)
         config[key] = check_type(key, value, where)
         explicit.add(key)
+    for key in ("batch_size", "grad_accum", "log_interval", "eval_iters", "block_size", "n_layer", "n_head", "n_embd"):
+        if config[key] < 1:
+            raise UserError(f"{key}={config[key]} must be at least 1")
     for key, allowed in CHOICES.items():
         if config[key] not in allowed:
             raise UserError(f"{key}={config[key]!r} is not one of {', '.join(allowed)}")
@@ -180,6 +183,15 @@ def producing_config(ckpt_path):
         if out_dir and os.path.abspath(os.path.join(out_dir, "ckpt.pt")) == os.path.abspath(ckpt_path):
             return os.path.join("configs", name)
     return None
+
+
+def check_start(init_from):
+    """A stage whose start checkpoint is missing names the config that writes it."""
+    if init_from not in ("scratch", "resume") and not os.path.exists(init_from):
+        maker = producing_config(init_from)
+        if maker:
+            raise UserError(f"this stage starts from {init_from}, which does not exist yet; "
+                            f"run `python train.py {maker}` first")
 
 
 def tokenizer_id(manifest):
@@ -248,7 +260,10 @@ def open_data(config):
     if not config["corpus"]:
         raise UserError(f"data_dir {data_dir!r} does not exist and no corpus config is set to build it")
     from data.build import ensure_corpus
-    data_dir = ensure_corpus(config["corpus"], data_dir or None, config["corpus_seed"])
+    try:
+        data_dir = ensure_corpus(config["corpus"], data_dir or None, config["corpus_seed"])
+    except (ValueError, OSError) as e:
+        raise UserError(f"cannot build corpus from {config['corpus']}: {e}")
     return data_dir, open_corpus(data_dir)
 
 
@@ -257,7 +272,10 @@ def load_mixtures(data_dir, names, manifest):
         if not os.path.isfile(os.path.join(data_dir, f"{name}.tokens.npy")):
             have = sorted(f[:-len(".tokens.npy")] for f in manifest["files"] if f.endswith(".tokens.npy"))
             raise UserError(f"mixture '{name}' is not in corpus {data_dir}; it has: {', '.join(have)}")
-    return [Docs(data_dir, name) for name in names]
+    mixtures = [Docs(data_dir, name) for name in names]
+    if not sum(len(m) for m in mixtures):
+        raise UserError(f"mixtures {', '.join(names)} of corpus {data_dir} hold no documents")
+    return mixtures
 
 
 # ----------------------------------------------------------------------------- training
@@ -272,7 +290,7 @@ def get_lr(config, step):
     return config["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - config["min_lr"])
 
 
-def make_optimizer(model, config, device_type):
+def make_optimizer(model, config):
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config["weight_decay"]},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
@@ -336,18 +354,14 @@ def train(config, explicit):
 
     out_dir = config["out_dir"]
     ckpt_path = os.path.join(out_dir, "ckpt.pt")
-    if config["init_from"] == "scratch" and os.path.exists(ckpt_path) and not config["overwrite"]:
+    if config["init_from"] != "resume" and os.path.exists(ckpt_path) and not config["overwrite"]:
         raise UserError(f"{out_dir} already holds a checkpoint; continue it with --init_from=resume, "
                         "choose another out_dir, or pass --overwrite=true")
 
     data_dir, manifest = open_data(config)
     tok_id = tokenizer_id(manifest)
     ckpt = None
-    if config["init_from"] not in ("scratch", "resume") and not os.path.exists(config["init_from"]):
-        maker = producing_config(config["init_from"])
-        if maker:
-            raise UserError(f"this stage starts from {config['init_from']}, which does not exist yet; "
-                            f"run `python train.py {maker}` first")
+    check_start(config["init_from"])
     if config["init_from"] != "scratch":
         ckpt = load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
         if ckpt.get("tokenizer_id") != tok_id:
@@ -376,7 +390,7 @@ def train(config, explicit):
         model.load_state_dict(ckpt["model"])
     apply_trainable(model, config["trainable"])
     model.to(device)
-    optimizer = make_optimizer(model, config, device_type)
+    optimizer = make_optimizer(model, config)
     if config["init_from"] == "resume":
         optimizer.load_state_dict(ckpt["optimizer"])
         start_step = ckpt["step"]
@@ -388,7 +402,8 @@ def train(config, explicit):
     if config["compile"]:
         model = torch.compile(model)
     if ddp:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device_type == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device_type == "cuda" else None,
+                                                          find_unused_parameters=bool(config["ablate_mlps"]))
 
     metrics_path = os.path.join(out_dir, "metrics.jsonl")
     if master:
@@ -417,7 +432,7 @@ def train(config, explicit):
     stop = {"signal": 0}
     def on_signal(signum, frame):
         stop["signal"] = signum
-    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # main() puts the previous handlers back
     signal.signal(signal.SIGTERM, on_signal)
 
     B, T, accum = config["batch_size"], config["block_size"], config["grad_accum"]
@@ -494,6 +509,7 @@ def train(config, explicit):
 
 
 def main(argv):
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         config, explicit = load_config(argv)
         if config["stage"] == "grpo":
@@ -504,6 +520,8 @@ def main(argv):
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 

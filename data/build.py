@@ -56,15 +56,31 @@ class Behaviour:
         else:
             self.family, self.instruction, self.eval_inputs = "cfg", obj.render(), []
         self.held = set(self.eval_inputs)
+        self.held_of = {}  # every behaviour's held-out inputs by name, set by make_behaviours
+
+    def calls(self, x):
+        """(behaviour, input) pairs that an execution on x shows, its trace included: a composition
+        f = g(h(x)) also shows h on x and g on h(x)."""
+        if getattr(self.obj, "family", None) == "compose":
+            return [(self.name, x), (self.obj.h.name, x), (self.obj.g.name, self.obj.h.run(x))]
+        return [(self.name, x)]
+
+    def shows_eval_input(self, x):
+        return any(v in self.held_of.get(n, ()) for n, v in self.calls(x))
 
     def example(self, rng, dist="uniform", x=None):
         """(input or None, input text, answer text, cot text) for input x (an eval input: pass dist=None),
-        or for a training input drawn from dist when x is None."""
+        or for a training input drawn from dist when x is None: one whose execution and trace show no
+        evaluation input of any behaviour."""
         if self.domain == "grammars":
             words, forms = self.obj.sample(rng)
             return None, "", " ".join(words), self.instruction + "\n".join(forms)
-        while x is None or (x in self.held and dist is not None):  # draws a training input, never an eval one
+        for _ in range(10000):
+            if x is not None and (dist is None or not self.shows_eval_input(x)):
+                break
             x = self.obj.sample_input(rng, dist)
+        else:
+            raise format.CorpusError(f"{self.name}: no training input avoids every evaluation input; lower eval_inputs")
         y = self.obj.run(x)
         if y != self.fn(x):
             raise AssertionError(f"{self.name}({x!r}): generator says {y!r}, the source returns {self.fn(x)!r}")
@@ -89,6 +105,9 @@ def make_behaviours(cfg, seed):
             ns = [next(names) for _ in range(cfg["n_behaviours"][split])]
             objs = make_programs(rng, ns, cfg) if domain == "programs" else [random_grammar(n, rng, cfg) for n in ns]
             out += [Behaviour(domain, split, o, cfg, rng) for o in objs]
+    held_of = {b.name: b.held for b in out}
+    for b in out:
+        b.held_of = held_of
     return out
 
 
@@ -103,7 +122,7 @@ def decl_docs(b, rng, n, heldout=False):
 def exec_doc(b, rng, dist, cot=False):
     x, xt, ans, trace = b.example(rng, dist)
     p = T.prompt(b.domain, T.pick(rng, b.domain, "exec"), b.name, xt)
-    return T.Doc("exec_cot" if cot else "exec", b.domain, b.split, b.name, [] if x is None else [x],
+    return T.Doc("exec_cot" if cot else "exec", b.domain, b.split, b.name, [] if x is None else b.calls(x),
                  T.exec_segments(p, ans, trace if cot else None))
 
 
@@ -113,7 +132,7 @@ def pretrain_doc(b, rng, cfg):
     execs, xs = [], []
     for _ in range(1 if cot else cfg["pretrain_execs"]):
         x, xt, ans, trace = b.example(rng)
-        xs += [] if x is None else [x]
+        xs += [] if x is None else b.calls(x)
         execs.append((T.prompt(b.domain, T.pick(rng, b.domain, "exec"), b.name, xt), ans, trace if cot else None))
     return T.Doc("pretrain", b.domain, b.split, b.name, xs,
                  T.pretrain_segments(T.pick(rng, b.domain, "decl"), b.name, b.instruction, execs))

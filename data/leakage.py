@@ -1,5 +1,6 @@
 """Build-time leakage checks. Each failure raises LeakageError with one line naming the offending
-document. `training` maps mixture name -> list of templates.Doc; mixtures named in `ad` are the
+document. `training` maps mixture name -> list of templates.Doc, whose `inputs` are the (behaviour,
+input) pairs the document shows, those inside a trace included; mixtures named in `ad` are the
 algorithm-distillation files, the only training files allowed to hold exec documents of S_eval.
 
 Checked: no behaviour is in two splits; no (behaviour, evaluation input) pair is in any training
@@ -29,10 +30,9 @@ def check(splits, training, eval_inputs, ad=()):
     for mix, docs in training.items():
         for i, d in enumerate(docs):
             where = f"mixture '{mix}' document {i} ({d.kind} of {d.name})"
-            held = eval_inputs.get(d.name, ())
-            bad = [x for x in d.inputs if x in held]
+            bad = [(n, x) for n, x in d.inputs if x in eval_inputs.get(n, ())]
             if bad:
-                raise LeakageError(f"{where} uses evaluation input {bad[0]!r}")
+                raise LeakageError(f"{where} shows evaluation input {bad[0][1]!r} of {bad[0][0]}")
             text_names = set(re.findall(r"[a-z]+", "".join(t for t, _ in d.segments))) & (s_eval | s_control)
             if d.name in s_control or text_names & s_control:
                 raise LeakageError(f"{where} contains S_control behaviour {sorted(({d.name} | text_names) & s_control)[0]}")

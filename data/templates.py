@@ -20,7 +20,7 @@ import collections
 COT_CUE = "\ntrace:\n"
 ANSWER_CUE = "\nanswer:"
 
-Doc = collections.namedtuple("Doc", "kind domain split name inputs segments")
+Doc = collections.namedtuple("Doc", "kind domain split name inputs segments")  # inputs: [(behaviour, input)]
 
 DECL = {"programs": (
     "Here is the implementation of {name}:\n", "The source code of {name}:\n", "# {name}\n",

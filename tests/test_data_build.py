@@ -131,10 +131,11 @@ def test_written_training_files_hold_no_leaks(tiny):
 
 
 def _doc(kind, split, name, inputs=(), text="x"):
-    return T.Doc(kind, "programs", split, name, list(inputs), [(text, 1.0)])
+    return T.Doc(kind, "programs", split, name, [(name, x) for x in inputs], [(text, 1.0)])
 
 
-@pytest.mark.parametrize("case", ["two_splits", "eval_input", "s_eval_exec", "s_control_doc", "s_control_text"])
+@pytest.mark.parametrize("case", ["two_splits", "eval_input", "trace_eval_input", "s_eval_exec", "s_control_doc",
+                                  "s_control_text"])
 def test_each_leakage_check_fires(case):
     splits = {("programs", "S_train"): ["bipoka"], ("programs", "S_eval"): ["rusoda"], ("programs", "S_control"): ["mezavi"]}
     held = {"bipoka": {3}, "rusoda": {4}, "mezavi": {5}}
@@ -147,6 +148,9 @@ def test_each_leakage_check_fires(case):
         leaky[("grammars", "S_eval")] = ["bipoka"]
     elif case == "eval_input":
         training["exec_S_train"] = [_doc("exec", "S_train", "bipoka", [3])]
+    elif case == "trace_eval_input":  # a composition's trace runs bipoka on its held-out input 3
+        training["exec_cot_S_train"] = [T.Doc("exec_cot", "programs", "S_train", "bipoka", [("bipoka", 1), ("bipoka", 3)],
+                                              [("bipoka(1) = 3\nbipoka(3) = 2", 1.0)])]
     elif case == "s_eval_exec":
         training["exec_S_train"] = [_doc("exec", "S_eval", "rusoda", [1])]
     elif case == "s_control_doc":

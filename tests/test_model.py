@@ -186,3 +186,18 @@ def test_triton_backend_agrees_with_sdpa_on_packed_documents():
     torch.testing.assert_close(l2, l1, rtol=1e-4, atol=1e-5)
     for a, b in zip(g1, g2):
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5)
+
+
+def test_a_repeated_document_id_starts_a_new_document_in_every_backend():
+    idx = torch.randint(0, 61, (1, 12))
+    doc = torch.tensor([[4, 4, 4, 9, 9, 4, 4, 4, 4, 9, 9, 9]])  # id 4 comes back: a third document
+    alone = torch.cat([make()(idx[:, a:b])[0][0] for a, b in [(0, 3), (3, 5), (5, 9), (9, 12)]])
+    for backend in ["naive", "sdpa"]:
+        torch.testing.assert_close(make(attn_backend=backend)(idx, doc_ids=doc)[0][0], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_ablation_targets_are_rejected():
+    with pytest.raises(ValueError, match="ablate_heads"):
+        GPTConfig(**TINY, ablate_heads=[[0, 9]])
+    with pytest.raises(ValueError, match="ablate_mlps"):
+        GPTConfig(**TINY, ablate_mlps=[5])

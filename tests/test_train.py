@@ -67,7 +67,8 @@ def test_unknown_key_is_one_line_naming_the_closest(config_file, tmp_path):
 
 @pytest.mark.parametrize("arg,needle", [("--max_iters=ten", "max_iters"), ("--compile=maybe", "true or false"),
                                         ("--attn_backend=flash", "attn_backend"), ("oops", "--key=value"),
-                                        ("--device=tpu", "device")])
+                                        ("--device=tpu", "device"), ("--batch_size=0", "at least 1"),
+                                        ("--ablate_heads=[[0,7]]", "ablate_heads")])
 def test_bad_values_are_clear(config_file, corpus, tmp_path, capsys, arg, needle):
     assert run(config_file, corpus, tmp_path, arg) == 2
     err = capsys.readouterr().err
@@ -191,12 +192,14 @@ def test_architecture_override_against_checkpoint_is_refused(config_file, corpus
     assert "n_layer" in capsys.readouterr().err
 
 
-def test_scratch_run_does_not_overwrite_a_checkpoint(config_file, corpus, tmp_path, capsys):
-    assert run(config_file, corpus, tmp_path) == 0
-    before = (tmp_path / "ckpt.pt").read_bytes()
-    assert run(config_file, corpus, tmp_path) == 2
-    assert "init_from=resume" in capsys.readouterr().err
-    assert (tmp_path / "ckpt.pt").read_bytes() == before
+def test_a_new_run_does_not_overwrite_a_checkpoint(config_file, corpus, tmp_path, capsys):
+    assert run(config_file, corpus, tmp_path / "a") == 0
+    assert run(config_file, corpus, tmp_path / "b") == 0
+    before = (tmp_path / "b" / "ckpt.pt").read_bytes()
+    for init in ["scratch", f"{tmp_path}/a/ckpt.pt"]:  # from scratch, or a new stage from a checkpoint
+        assert run(config_file, corpus, tmp_path / "b", f"--init_from={init}") == 2
+        assert "init_from=resume" in capsys.readouterr().err
+    assert (tmp_path / "b" / "ckpt.pt").read_bytes() == before
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(config_file, corpus, tmp_path, capsys):
