@@ -160,7 +160,7 @@ def save_checkpoint(path, obj):
 
 def load_checkpoint(path):
     if not os.path.isfile(path):
-        raise UserError(f"no checkpoint at {path}; train one first, or use --init_from=scratch")
+        raise UserError(f"no checkpoint at {path}; check the path, or train that stage first")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
