@@ -14,7 +14,7 @@ for b in triton sdpa; do
   timeout 90 python3 train.py configs/smoke.py --device=cuda --attn_backend=$b --out_dir=/tmp/smoke_$b --max_iters=60 --progress=false | tail -2
   python3 -c "import json; r=[json.loads(l) for l in open('/tmp/smoke_$b/metrics.jsonl')]; print('$b', 'first loss', r[0]['loss'], 'last loss', r[-2]['loss'], 'val', r[-1]['val_loss'], 'mfu', r[-2].get('mfu'))"
 done
-log "eval on CUDA"; timeout 90 python3 eval.py --ckpt /tmp/smoke_triton/ckpt.pt --device cuda --splits S_eval --modes implicit,cot --no_progress | head -12
+log "eval on CUDA"; timeout 90 python3 eval.py --ckpt /tmp/smoke_triton/ckpt.pt --device cuda --splits S_eval --modes implicit,cot --no_progress 2>&1 | grep "^|"
 log "GRPO on CUDA"; timeout 60 python3 train.py configs/smoke.py --stage=grpo --device=cuda --init_from=/tmp/smoke_triton/ckpt.pt --out_dir=/tmp/grpo --max_iters=3 --progress=false | tail -2
 log "training throughput, default sizes"; timeout 60 python3 bench.py --device cuda --steps 20
 log "training throughput, GPU sizes, bf16"; timeout 90 python3 bench.py --device cuda --bf16 --steps 20 --n_layer 8 --n_head 8 --n_embd 512 --block_size 1024 --batch_size 16 --vocab_size 560
