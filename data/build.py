@@ -74,7 +74,7 @@ class Behaviour:
         evaluation input of any behaviour."""
         if self.domain == "grammars":
             words, forms = self.obj.sample(rng)
-            return None, "", " ".join(words), self.instruction + "\n".join(forms)
+            return None, "", " ".join(words), self.obj.cot(forms)
         for _ in range(10000):
             if x is not None and (dist is None or not self.shows_eval_input(x)):
                 break

@@ -34,13 +34,6 @@ class Program:
     family = None
     name = None
 
-    def fmt(self, v):
-        return repr(v)
-
-    def cot(self, x):
-        """The CoT text: restate the instruction, then the steps (the answer line is added by the template)."""
-        return self.source + "\n" + "\n".join(self.trace(x))
-
     def full_source(self):
         return self.source
 

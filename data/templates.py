@@ -98,10 +98,6 @@ def exec_segments(prompt_text, answer, cot=None):
     return [(prompt_text + COT_CUE, 0.0), (cot + ANSWER_CUE + " " + answer, 1.0)]
 
 
-def incontext_segments(decl_tpl, name, instruction, prompt_text, answer):
-    return [(decl_tpl.format(name=name) + instruction + prompt_text, 0.0), (" " + answer, 1.0)]
-
-
 def pretrain_segments(decl_tpl, name, instruction, executions):
     """executions: list of (prompt_text, answer, cot or None)."""
     parts = [p + " " + a if cot is None else p + COT_CUE + cot + ANSWER_CUE + " " + a for p, a, cot in executions]
