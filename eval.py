@@ -110,14 +110,6 @@ def judge(domain, items, texts, mode, samples, grammars):
     return [("validity", sum(valid)), ("distinct", sum(len(s) for s in distinct.values()))], examples
 
 
-def resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise train.UserError("--device=cuda but no CUDA GPU is visible; use --device=cpu")
-    return device
-
-
 def open_checkpoint_corpus(ckpt, data_dir=None):
     """(data dir, manifest) of the corpus to evaluate on, refused when its tokenizer is not the checkpoint's."""
     if data_dir:
@@ -147,7 +139,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     cfg = ckpt["config"]
     data_dir, manifest = open_checkpoint_corpus(ckpt, data_dir)
     enc = load_tokenizer(data_dir, manifest)
-    device = resolve_device(device)
+    device = train.resolve_device(device)
     model = GPT(train.model_config(cfg))
     model.load_state_dict(ckpt["model"])
     model.to(device).eval()

@@ -12,7 +12,6 @@ objective (PPO-style ratio to the sampling policy), averaged over all completion
 batch, plus grpo_kl times the k3 estimate of KL(policy || starting model). metrics.jsonl gets the
 mean reward of every step.
 """
-import contextlib
 import copy
 import json
 import math
@@ -23,7 +22,6 @@ import time
 import numpy as np
 import torch
 
-import eval as ev
 import train
 from data.build import load_grammars
 from data.format import CorpusError
@@ -104,12 +102,9 @@ def load_rl_items(data_dir, manifest, domains):
 
 def train_grpo(config, explicit=()):
     """The GRPO loop; writes config.json, metrics.jsonl and ckpt.pt in out_dir like train.py."""
-    device = ev.resolve_device(config["device"])
+    device = train.resolve_device(config["device"])
     device_type = "cuda" if device.startswith("cuda") else "cpu"
-    dtype = config["dtype"]
-    if dtype == "auto":
-        dtype = "bfloat16" if device_type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
-    autocast = torch.autocast(device_type, dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
+    dtype, autocast = train.precision(device_type, config["dtype"])
     out_dir = config["out_dir"]
     ckpt_path = os.path.join(out_dir, "ckpt.pt")
     if config["init_from"] == "scratch":
@@ -120,16 +115,10 @@ def train_grpo(config, explicit=()):
     train.check_start(config["init_from"])
     ckpt = train.load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
     ref_path = ckpt["grpo_ref"] if config["init_from"] == "resume" else config["init_from"]  # where GRPO started
-    for key in train.ARCH_KEYS + (["block_size"] if ckpt["config"]["pos_emb"] == "learned" else []):
-        if key in explicit and config[key] != ckpt["config"][key]:
-            raise train.UserError(f"{key}={config[key]!r} but the checkpoint has {key}={ckpt['config'][key]!r}; drop the override")
-        config[key] = ckpt["config"][key]
     if not {"data_dir", "corpus", "corpus_seed"} & set(explicit):  # by default, the checkpoint's corpus
         config.update({k: ckpt["config"][k] for k in ("data_dir", "corpus", "corpus_seed")})
     data_dir, manifest = train.open_data(config)
-    if train.tokenizer_id(manifest) != ckpt.get("tokenizer_id"):
-        raise train.UserError(f"vocabulary mismatch: the checkpoint's tokenizer is not the one of corpus {data_dir}; "
-                              "use the corpus the checkpoint was trained on")
+    train.adopt_checkpoint(config, explicit, ckpt, data_dir, manifest)
     enc = load_tokenizer(data_dir, manifest)
     grammars = load_grammars(data_dir)
     items = load_rl_items(data_dir, manifest, config["grpo_domains"])
@@ -156,9 +145,7 @@ def train_grpo(config, explicit=()):
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
     metrics_path = os.path.join(out_dir, "metrics.jsonl")
-    old = [l for l in open(metrics_path) if json.loads(l)["step"] < start] if start and os.path.exists(metrics_path) else []
-    with open(metrics_path, "w") as f:
-        f.writelines(old)
+    train.start_metrics(metrics_path, start)
     print(f"GRPO from {config['init_from']}: {len(items)} prompts, {P} x {G} completions per step; "
           f"device {device}, {dtype}; steps {start} -> {config['max_iters']}")
 

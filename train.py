@@ -194,6 +194,44 @@ def check_start(init_from):
                             f"run `python train.py {maker}` first")
 
 
+def resolve_device(device):
+    """'auto' -> cuda when a GPU is visible, else cpu; 'cuda' without a GPU is a user error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("device=cuda but no CUDA GPU is visible; use --device=cpu")
+    return device
+
+
+def precision(device_type, dtype):
+    """(dtype name, autocast context): 'auto' is bf16 autocast on a CUDA GPU that has it, else fp32."""
+    if dtype == "auto":
+        dtype = "bfloat16" if device_type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    return dtype, (torch.autocast(device_type, dtype=torch.bfloat16) if dtype == "bfloat16"
+                   else contextlib.nullcontext())
+
+
+def adopt_checkpoint(config, explicit, ckpt, data_dir, manifest):
+    """Checks that a run may start from ckpt (same tokenizer, no conflicting architecture override)
+    and copies the checkpoint's architecture into config."""
+    if ckpt.get("tokenizer_id") != tokenizer_id(manifest):
+        raise UserError(f"vocabulary mismatch: the checkpoint's tokenizer is not the one of corpus {data_dir}; "
+                        "train with the corpus the checkpoint was trained on, or start from scratch")
+    for key in ARCH_KEYS + (["block_size"] if ckpt["config"]["pos_emb"] == "learned" else []):
+        if key in explicit and config[key] != ckpt["config"][key]:
+            raise UserError(f"{key}={config[key]!r} but the checkpoint has {key}={ckpt['config'][key]!r}; "
+                            "drop the override or start from scratch")
+        config[key] = ckpt["config"][key]
+
+
+def start_metrics(path, resumed_from):
+    """Starts metrics.jsonl afresh, or on resume keeps only the records of steps already checkpointed
+    (a run interrupted after its last checkpoint logged steps that will run again)."""
+    old = [l for l in open(path) if json.loads(l)["step"] < resumed_from] if resumed_from and os.path.exists(path) else []
+    with open(path, "w") as f:
+        f.writelines(old)
+
+
 def tokenizer_id(manifest):
     """The content hash of the corpus tokenizer: what makes token ids mean the same thing."""
     names = sorted(f for f in manifest["files"] if f.endswith(".tiktoken"))
@@ -332,11 +370,7 @@ def train(config, explicit):
     ddp = "RANK" in os.environ
     rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
     master = rank == 0
-    device = config["device"]
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("device=cuda but no CUDA GPU is visible; use --device=cpu")
+    device = resolve_device(config["device"])
     if ddp:
         if device == "cuda":
             device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
@@ -346,11 +380,7 @@ def train(config, explicit):
     if config["attn_backend"] == "triton" and device_type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         raise UserError("attn_backend='triton' needs a CUDA GPU (or TRITON_INTERPRET=1, slow); "
                         "use --attn_backend=sdpa on CPU")
-    dtype = config["dtype"]
-    if dtype == "auto":
-        dtype = "bfloat16" if device_type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
-    autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if dtype == "bfloat16"
-                else contextlib.nullcontext())
+    dtype, autocast = precision(device_type, config["dtype"])
 
     out_dir = config["out_dir"]
     ckpt_path = os.path.join(out_dir, "ckpt.pt")
@@ -364,14 +394,7 @@ def train(config, explicit):
     check_start(config["init_from"])
     if config["init_from"] != "scratch":
         ckpt = load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
-        if ckpt.get("tokenizer_id") != tok_id:
-            raise UserError(f"vocabulary mismatch: the checkpoint's tokenizer is not the one of corpus {data_dir}; "
-                            "train with the corpus the checkpoint was trained on, or start from scratch")
-        for key in ARCH_KEYS + (["block_size"] if ckpt["config"]["pos_emb"] == "learned" else []):
-            if key in explicit and config[key] != ckpt["config"][key]:
-                raise UserError(f"{key}={config[key]!r} but the checkpoint has {key}={ckpt['config'][key]!r}; "
-                                "drop the override or start from scratch")
-            config[key] = ckpt["config"][key]
+        adopt_checkpoint(config, explicit, ckpt, data_dir, manifest)
     if config["vocab_size"] == 0:
         config["vocab_size"] = int(manifest["vocab_size"])
     if config["vocab_size"] != int(manifest["vocab_size"]):
@@ -414,12 +437,7 @@ def train(config, explicit):
         n_train = sum(p.numel() for p in raw_model.parameters() if p.requires_grad)
         print(f"{raw_model.num_params() / 1e6:.2f}M parameters ({n_train / 1e6:.2f}M trainable); corpus {data_dir}; "
               f"device {device}, {dtype}, {world} process(es); steps {start_step} -> {config['max_iters']}")
-        # Records of steps not yet run (from a run interrupted after its last checkpoint) are dropped.
-        old = []
-        if config["init_from"] == "resume" and os.path.exists(metrics_path):
-            old = [l for l in open(metrics_path) if json.loads(l)["step"] < start_step]
-        with open(metrics_path, "w") as f:
-            f.writelines(old)
+        start_metrics(metrics_path, start_step if config["init_from"] == "resume" else 0)
 
     def checkpoint(step):
         if master:
@@ -527,5 +545,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    import train  # run as the module `train`, so that train.UserError raised elsewhere is caught here
-    sys.exit(train.main(sys.argv[1:]))
+    import train as this  # run as the module `train`, so that train.UserError raised elsewhere is caught
+    sys.exit(this.main(sys.argv[1:]))

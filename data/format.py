@@ -73,7 +73,7 @@ def open_corpus(corpus_dir, verify=True):
     try:
         with open(path) as f:
             manifest = json.load(f)
-        files, vocab_size = manifest["files"], int(manifest["vocab_size"])
+        files, _ = manifest["files"], int(manifest["vocab_size"])  # both must be present and readable
     except (ValueError, KeyError, TypeError) as e:
         raise CorpusError(f"{path} is unreadable ({e}); delete {corpus_dir} and rebuild it with `python -m data.build`")
     if verify:
