@@ -5,6 +5,6 @@ from configs.pbb_common import _root, _STAGE_STEPS
 
 out_dir = f"{_root}/ad_N10"
 init_from = f"{_root}/pbb_stage1/ckpt.pt"
-train_data = ["exec_S_eval_N10"]
+train_data = ["exec_S_eval_N10", "pretrain_replay"]
 max_iters = _STAGE_STEPS
 eval_interval = 0

@@ -5,7 +5,7 @@ from configs.pbb_common import _root, _STAGE_STEPS
 
 out_dir = f"{_root}/mixture"
 init_from = f"{_root}/pretrain/ckpt.pt"
-train_data = ["mixture"]
+train_data = ["mixture", "pretrain_replay"]
 val_data = ["decl_val"]
 max_iters = 2 * _STAGE_STEPS
 eval_interval = max(1, max_iters // 4)

@@ -5,7 +5,7 @@ from configs.pbb_common import _root, _STAGE_STEPS
 
 out_dir = f"{_root}/pbb_stage1"
 init_from = f"{_root}/pretrain/ckpt.pt"
-train_data = ["decl_exec_S_train"]
+train_data = ["decl_exec_S_train", "pretrain_replay"]
 val_data = ["decl_val"]
 max_iters = _STAGE_STEPS
 eval_interval = max(1, max_iters // 4)

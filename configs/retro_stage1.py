@@ -4,7 +4,7 @@ from configs.pbb_common import _root, _STAGE_STEPS
 
 out_dir = f"{_root}/retro_stage1"
 init_from = f"{_root}/pretrain/ckpt.pt"
-train_data = ["decl_S_train_S_eval"]
+train_data = ["decl_S_train_S_eval", "pretrain_replay"]
 val_data = ["decl_val"]
 max_iters = _STAGE_STEPS
 eval_interval = max(1, max_iters // 4)

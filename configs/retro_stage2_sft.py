@@ -4,6 +4,6 @@ from configs.pbb_common import _root, _STAGE_STEPS
 
 out_dir = f"{_root}/retro_stage2_sft"
 init_from = f"{_root}/retro_stage1/ckpt.pt"
-train_data = ["exec_S_train", "exec_cot_S_train"]
+train_data = ["exec_S_train", "exec_cot_S_train", "pretrain_replay"]
 max_iters = _STAGE_STEPS
 eval_interval = 0

@@ -19,7 +19,9 @@ name, judged by data.grammars via load_grammars(corpus_dir)[name].is_valid(answe
 Mixtures: pretrain, pretrain_val, decl_S_train, decl_S_eval, decl_S_train_S_eval, decl_val
 (held-out templates), exec_S_train, exec_cot_S_train, exec_S_eval_N{n} for n in ad_demos,
 decl_exec_S_train (decl+exec+exec_cot of S_train), mixture (decl of S_train and S_eval + exec
-and exec_cot of S_train), replay (a replay_fraction sample of decl_exec_S_train).
+and exec_cot of S_train), replay (a replay_fraction sample of decl_exec_S_train), pretrain_replay
+(pretrain_replay_docs pretrain documents: every curriculum stage trains on it too, so that finetuning
+does not erase in-context execution).
 """
 import argparse
 import collections
@@ -127,15 +129,16 @@ def exec_doc(b, rng, dist, cot=False):
 
 
 def pretrain_doc(b, rng, cfg):
-    """The instruction, then pretrain_execs executions; or, with pretrain_cot_prob, one CoT execution."""
+    """The instruction, then pretrain_execs executions; or, with pretrain_cot_prob, pretrain_cot_execs CoT ones."""
     cot = rng.random() < cfg["pretrain_cot_prob"]
     execs, xs = [], []
-    for _ in range(1 if cot else cfg["pretrain_execs"]):
+    for _ in range(cfg["pretrain_cot_execs"] if cot else cfg["pretrain_execs"]):
         x, xt, ans, trace = b.example(rng)
         xs += [] if x is None else b.calls(x)
         execs.append((T.prompt(b.domain, T.pick(rng, b.domain, "exec"), b.name, xt), ans, trace if cot else None))
     return T.Doc("pretrain", b.domain, b.split, b.name, xs,
-                 T.pretrain_segments(T.pick(rng, b.domain, "decl"), b.name, b.instruction, execs))
+                 T.pretrain_segments(T.pick(rng, b.domain, "decl"), b.name, b.instruction, execs,
+                                     cfg["pretrain_prompt_weight"]))
 
 
 def make_docs(behs, cfg, seed):
@@ -159,6 +162,8 @@ def make_docs(behs, cfg, seed):
     m["mixture"] = m["decl_S_train_S_eval"] + m["exec_S_train"] + m["exec_cot_S_train"]
     k = math.ceil(cfg["replay_fraction"] * len(m["decl_exec_S_train"]))
     m["replay"] = random.Random(f"{seed}:replay").sample(m["decl_exec_S_train"], k)
+    k = min(cfg["pretrain_replay_docs"], len(m["pretrain"]))
+    m["pretrain_replay"] = random.Random(f"{seed}:pretrain_replay").sample(m["pretrain"], k)
     for name in sorted(m):
         m[name] = list(m[name])
         random.Random(f"{seed}:shuffle:{name}").shuffle(m[name])

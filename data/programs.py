@@ -6,8 +6,8 @@ same function, `run(x)` (computed by this module's own interpreter, never by exe
 source with exec and compares, so the two can never silently disagree.
 
 Families: `arith` (1..n statements over + - * // % with small constants, optional `if`, result
-taken mod `arith_mod`), `cipher` (shift / affine / substitution over the first `cipher_letters`
-lowercase letters), `compose` (f(x) = g(h(x)) over two other behaviours of the same kind).
+taken mod `arith_mod`), `cipher` (shift / affine / substitution, the last a lookup table written
+as a dict literal, over the first `cipher_letters` lowercase letters), `compose` (f(x) = g(h(x)) over two other behaviours of the same kind).
 Inputs: ints in [lo, hi] for arith; strings of `cipher_len` letters for ciphers. `dist` is
 "uniform" or "skewed" (low inputs / early letters much more likely: the OOD demonstrations).
 """
@@ -118,12 +118,12 @@ class Cipher(Program):
             perm = list(ALPHA[:self.letters])
             rng.shuffle(perm)
             self.key = "".join(perm)
-            body = "key[ord(c) - 97]"
+            body = "key[c]"
             pairs = ", ".join(f"{a} to {b}" for a, b in zip(ALPHA, self.key))
             self.description = f"{name} takes a word and changes each letter: {pairs}.\n"
         lines = [f"def {name}(s):"]
         if self.kind == "subst":
-            lines.append(f"    key = '{self.key}'")
+            lines.append("    key = {" + ", ".join(f"'{a}': '{b}'" for a, b in zip(ALPHA, self.key)) + "}")
         lines.append(f"    return ''.join({body} for c in s)")
         self.source = "\n".join(lines) + "\n"
 
@@ -143,7 +143,7 @@ class Cipher(Program):
         if self.kind == "affine":
             q = (self.a * p + self.k) % 26
             return ALPHA[q], f"{ch} = {p}, ({self.a} * {p} + {self.k}) % 26 = {q} = {ALPHA[q]}"
-        return self.key[p], f"{ch} = {p}, key[{p}] = {self.key[p]}"
+        return self.key[p], f"key['{ch}'] = '{self.key[p]}'"
 
     def run(self, s):
         return "".join(self._char(ch)[0] for ch in s)

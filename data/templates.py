@@ -10,7 +10,8 @@ every answer starts with one space, so a prompt tokenizes the same alone as insi
     exec_cot   PROMPT COT_CUE TRACE ANSWER_CUE " " ANSWER      weight after COT_CUE (+ eos)
     incontext  DECL(name) INSTRUCTION PROMPT " " ANSWER        weight on " " ANSWER (+ eos)
     pretrain   DECL(name) INSTRUCTION then, joined by "\n", k times PROMPT " " ANSWER or once the
-               cot form PROMPT COT_CUE TRACE ANSWER_CUE " " ANSWER; weight everywhere
+               cot form PROMPT COT_CUE TRACE ANSWER_CUE " " ANSWER; weight 1 on the answers (and
+               traces), pretrain_prompt_weight (corpus config) on the rest
 
 DECL templates end in "\n"; an INSTRUCTION (source, description or grammar rules) ends in "\n".
 A program ANSWER is repr(output) ("7", "'fcd'"); a grammar ANSWER is terminals joined by spaces.
@@ -98,10 +99,14 @@ def exec_segments(prompt_text, answer, cot=None):
     return [(prompt_text + COT_CUE, 0.0), (cot + ANSWER_CUE + " " + answer, 1.0)]
 
 
-def pretrain_segments(decl_tpl, name, instruction, executions):
-    """executions: list of (prompt_text, answer, cot or None)."""
-    parts = [p + " " + a if cot is None else p + COT_CUE + cot + ANSWER_CUE + " " + a for p, a, cot in executions]
-    return [(decl_tpl.format(name=name) + instruction + "\n".join(parts), 1.0)]
+def pretrain_segments(decl_tpl, name, instruction, executions, prompt_weight=1.0):
+    """executions: list of (prompt_text, answer, cot or None).  The answers (with their traces) have
+    weight 1; everything else (pointer, instruction, prompts) has prompt_weight."""
+    segs = [(decl_tpl.format(name=name) + instruction, prompt_weight)]
+    for i, (p, a, cot) in enumerate(executions):
+        segs.append(("\n" * (i > 0) + p + (COT_CUE if cot is not None else ""), prompt_weight))
+        segs.append(((cot + ANSWER_CUE if cot is not None else "") + " " + a, 1.0))
+    return segs
 
 
 def parse_completion(text, mode):

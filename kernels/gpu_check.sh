@@ -10,5 +10,5 @@ $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton
 TRITON_INTERPRET= timeout "${TEST_TIMEOUT:-100}" $PY -m pytest -q -s -p no:cacheprovider tests/test_kernels.py 2>&1 \
     | tee "$OUT/tests.txt" | grep -v '^$' | tail -n 60
 echo "tests exit: ${PIPESTATUS[0]}" | tee -a "$OUT/tests.txt"
-TRITON_INTERPRET= timeout "${BENCH_TIMEOUT:-115}" $PY -m kernels.bench 2>&1 | tee "$OUT/bench.txt"
+TRITON_INTERPRET= timeout "${BENCH_TIMEOUT:-240}" $PY -m kernels.bench 2>&1 | tee "$OUT/bench.txt"
 echo "bench exit: ${PIPESTATUS[0]}" | tee -a "$OUT/bench.txt"

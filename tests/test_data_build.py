@@ -256,8 +256,29 @@ def test_config_variants_build(tmp_path, extra):
         assert all(it["template"] in T.HELDOUT_EXEC["grammars"] for it in items)
 
 
-def test_default_corpus_builds_both_domains(tmp_path):
-    d = build.ensure_corpus(os.path.join(REPO, "configs", "corpus_default.py"), str(tmp_path / "default"))
+def test_full_corpus_builds_both_domains(tmp_path):
+    d = build.ensure_corpus(os.path.join(REPO, "configs", "corpus_full.py"), str(tmp_path / "full"))
     m = format.open_corpus(d)
     assert set(m["splits"]) == {"programs", "grammars"} and m["max_doc_tokens"] <= 256
     assert {f"exec_S_eval_N{n}" for n in (1, 3, 10, 30, 100)} <= set(m["mixtures"])
+
+
+def test_default_corpus_pretrain_weights_and_replay(tmp_path):
+    """The default: programs only; pretrain answers (and traces) weigh 1, the rest pretrain_prompt_weight;
+    pretrain_replay is a sample of the pretrain documents themselves."""
+    d = build.ensure_corpus(os.path.join(REPO, "configs", "corpus_default.py"), str(tmp_path / "default"))
+    m, enc = format.open_corpus(d), tokenizer.load(d)
+    assert set(m["splits"]) == {"programs"} and m["config"]["pretrain_prompt_weight"] == 0.1
+    docs = format.Docs(d, "pretrain")
+    for i in range(50):
+        toks, w = docs[i]
+        text = enc.decode(toks.tolist())
+        heavy = enc.decode([t for t, x in zip(toks.tolist(), w) if x == 1.0])
+        assert set(np.unique(w[1:]).tolist()) <= {np.float32(0.1).item(), 1.0}
+        if "trace:" in text:  # a CoT document: pretrain_cot_execs traces, each with its answer
+            assert text.count("answer:") == m["config"]["pretrain_cot_execs"] == heavy.count("answer:")
+        else:  # the answers: one number per execution, then eos
+            assert heavy.replace("<|eos|>", "").split() == [line.rsplit(" ", 1)[1] for line in text[:-len("<|eos|>")].split("\n")[4:]]
+    pre = {docs[i][0].tobytes() for i in range(len(docs))}
+    replay = format.Docs(d, "pretrain_replay")
+    assert len(replay) == m["config"]["pretrain_replay_docs"] and all(replay[i][0].tobytes() in pre for i in range(len(replay)))

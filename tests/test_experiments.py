@@ -20,12 +20,14 @@ def test_no_stage_trains_on_S_eval_exec_or_S_control(name, monkeypatch):
         assert "S_control" not in mixture
         if mixture.startswith("exec") and "S_eval" in mixture:
             assert name == "ad", f"{name} trains on {mixture}"  # only algorithm distillation sees S_eval executions
+    if name not in ("pretrain", "retro_stage2_grpo"):  # every SFT stage replays pretraining documents alike
+        assert "pretrain_replay" in config["train_data"]
     if name == "pbb_stage2":
-        assert set(config["train_data"]) == {"decl_S_eval", "replay"}
+        assert set(config["train_data"]) == {"decl_S_eval", "replay", "pretrain_replay"}
     if name == "retro_stage1":
-        assert config["train_data"] == ["decl_S_train_S_eval"]
+        assert config["train_data"] == ["decl_S_train_S_eval", "pretrain_replay"]
     if name == "mixture":
-        assert config["train_data"] == ["mixture"]
+        assert config["train_data"] == ["mixture", "pretrain_replay"]
 
 
 def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys):
