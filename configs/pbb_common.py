@@ -11,7 +11,7 @@ import os
 _preset = os.environ.get("PBB_PRESET", "cpu")
 _PRESETS = {
     "micro": dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, _steps=dict(pretrain=6, stage=4)),
-    "cpu": dict(n_layer=4, n_head=4, n_embd=128, batch_size=16, _steps=dict(pretrain=1000, stage=160)),
+    "cpu": dict(n_layer=4, n_head=4, n_embd=128, batch_size=16, _steps=dict(pretrain=1200, stage=140)),
     "gpu": dict(n_layer=8, n_head=8, n_embd=512, batch_size=64, _steps=dict(pretrain=6000, stage=2000)),
 }
 if _preset not in _PRESETS:
