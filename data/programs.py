@@ -7,7 +7,8 @@ source with exec and compares, so the two can never silently disagree.
 
 Families: `arith` (1..n statements over + - * // % with small constants, optional `if`, result
 taken mod `arith_mod`), `cipher` (shift / affine / substitution, the last a lookup table written
-as a dict literal, over the first `cipher_letters` lowercase letters), `compose` (f(x) = g(h(x)) over two other behaviours of the same kind).
+as a dict literal, over the first `cipher_letters` lowercase letters), `compose` (f(x) = g(h(x))
+over two other behaviours of the same kind).
 Inputs: ints in [lo, hi] for arith; strings of `cipher_len` letters for ciphers. `dist` is
 "uniform" or "skewed" (low inputs / early letters much more likely: the OOD demonstrations).
 """

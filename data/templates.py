@@ -9,8 +9,8 @@ every answer starts with one space, so a prompt tokenizes the same alone as insi
     exec       PROMPT " " ANSWER                               weight on " " ANSWER (+ eos)
     exec_cot   PROMPT COT_CUE TRACE ANSWER_CUE " " ANSWER      weight after COT_CUE (+ eos)
     incontext  DECL(name) INSTRUCTION PROMPT " " ANSWER        weight on " " ANSWER (+ eos)
-    pretrain   DECL(name) INSTRUCTION then, joined by "\n", k times PROMPT " " ANSWER or once the
-               cot form PROMPT COT_CUE TRACE ANSWER_CUE " " ANSWER; weight 1 on the answers (and
+    pretrain   DECL(name) INSTRUCTION then, joined by "\n", k times PROMPT " " ANSWER or k' times
+               the cot form PROMPT COT_CUE TRACE ANSWER_CUE " " ANSWER; weight 1 on the answers (and
                traces), pretrain_prompt_weight (corpus config) on the rest
 
 DECL templates end in "\n"; an INSTRUCTION (source, description or grammar rules) ends in "\n".
