@@ -24,6 +24,13 @@ def random_docs(B, T, n_docs, g):
     return torch.stack(rows)
 
 
+def logits_and_grads(model, idx, doc):
+    """Logits and parameter gradients of one forward/backward of the LM loss on packed documents."""
+    logits, loss = model(idx, targets=idx, doc_ids=doc)
+    loss.backward()
+    return logits, [p.grad for p in model.parameters()]
+
+
 def test_doc_positions_restart():
     doc = torch.tensor([[3, 3, 3, 5, 5, 9, 9, 9, 9]])
     assert doc_positions(doc).tolist() == [[0, 1, 2, 0, 1, 0, 1, 2, 3]]
@@ -34,13 +41,8 @@ def test_backends_agree_with_document_masking(pos_emb):
     g = torch.Generator().manual_seed(1)
     idx = torch.randint(0, 61, (3, 40), generator=g)
     doc = random_docs(3, 40, 4, g)
-    results = {}
-    for backend in ["naive", "sdpa"]:
-        m = make(attn_backend=backend, pos_emb=pos_emb).double()
-        logits, loss = m(idx, targets=idx, doc_ids=doc)
-        loss.backward()
-        results[backend] = (logits, [p.grad for p in m.parameters()])
-    (l1, g1), (l2, g2) = results["naive"], results["sdpa"]
+    (l1, g1), (l2, g2) = (logits_and_grads(make(attn_backend=b, pos_emb=pos_emb).double(), idx, doc)
+                          for b in ("naive", "sdpa"))
     torch.testing.assert_close(l1, l2, rtol=1e-9, atol=1e-9)
     for a, b in zip(g1, g2):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
@@ -176,13 +178,7 @@ def test_triton_backend_agrees_with_sdpa_on_packed_documents():
     g = torch.Generator().manual_seed(4)
     idx = torch.randint(0, 61, (2, 37), generator=g).to(device)
     doc = random_docs(2, 37, 3, g).to(device)
-    results = {}
-    for backend in ["sdpa", "triton"]:
-        m = make(attn_backend=backend).to(device)
-        logits, loss = m(idx, targets=idx, doc_ids=doc)
-        loss.backward()
-        results[backend] = (logits, [p.grad for p in m.parameters()])
-    (l1, g1), (l2, g2) = results["sdpa"], results["triton"]
+    (l1, g1), (l2, g2) = (logits_and_grads(make(attn_backend=b).to(device), idx, doc) for b in ("sdpa", "triton"))
     torch.testing.assert_close(l2, l1, rtol=1e-4, atol=1e-5)
     for a, b in zip(g1, g2):
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5)
