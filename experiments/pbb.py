@@ -1,12 +1,17 @@
 """The PBB comparison end to end: corpus -> pretrain -> homogeneous mixture, Proactive PBB and
 Retroactive PBB (SFT) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
-    python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro]
+    python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad]
+
+--ad adds the sample-efficiency sweep: algorithm distillation (configs/ad.py) from the Proactive stage-1
+checkpoint with N demonstrations per S_eval behaviour, for every N in the corpus's ad_demos, evaluated
+beside Proactive PBB's one instruction per behaviour (rows with curriculum "ad" carry "demos": N).
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed.
 """
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -21,21 +26,30 @@ STAGES = [  # (stage, config, the stage it starts from)
     ("retro_stage2_sft", "configs/retro_stage2_sft.py", "retro_stage1"),
 ]
 CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft": "retro_stage2_sft"}
+NOT_COMPARED = {"init_from", "progress", "vocab_size", "device", "compile"}  # keys a reused stage may differ in
 
 
-def run_stage(config, out_dir, parent_dir, seed):
-    """Trains one stage unless its checkpoint is already complete. Returns the checkpoint path."""
+def run_stage(config, out_dir, parent_dir, seed, extra=()):
+    """Trains one stage unless its checkpoint is already complete. Returns the checkpoint path.
+    extra: more train.py overrides, e.g. ("--train_data=...",). A checkpoint trained with another config
+    (the config file or the seed changed since) is refused, not silently reused."""
     import train
     ckpt_path = os.path.join(out_dir, "ckpt.pt")
     init_from = os.path.join(parent_dir, "ckpt.pt") if parent_dir else "scratch"
     if os.path.exists(ckpt_path):
         ckpt = train.load_checkpoint(ckpt_path)
+        wanted, _ = train.load_config([config, f"--out_dir={out_dir}", f"--seed={seed}", *extra])
+        changed = [f"{k} {ckpt['config'].get(k)!r} -> {wanted[k]!r}" for k in wanted
+                   if k not in NOT_COMPARED and ckpt["config"].get(k) != wanted[k]]
+        if changed:
+            raise SystemExit(f"error: {out_dir} was trained with another config ({'; '.join(changed)}); "
+                             "delete that directory to retrain it, or pass --out to start a new results directory")
         if ckpt["step"] >= ckpt["config"]["max_iters"]:
             print(f"[pbb] reusing {ckpt_path} (step {ckpt['step']})")
             return ckpt_path
         init_from = "resume"
     print(f"[pbb] training {config} -> {out_dir}")
-    rc = train.main([config, f"--out_dir={out_dir}", f"--init_from={init_from}", f"--seed={seed}",
+    rc = train.main([config, f"--out_dir={out_dir}", f"--init_from={init_from}", f"--seed={seed}", *extra,
                      "--progress=false" if not sys.stderr.isatty() else "--progress=true"])
     if rc != 0:
         raise SystemExit(f"error: stage {config} failed (exit {rc}); fix it and rerun: finished stages are reused")
@@ -47,22 +61,103 @@ def mean_spread(values):
     return m, (max(values) - min(values)) / 2
 
 
+def _key(r):
+    """Table row key: AD rows are told apart by their number of demonstrations."""
+    name = r["curriculum"] + (f" N={r['demos']}" if "demos" in r else "")
+    return (name, r["domain"], r["split"], r["mode"], r["metric"])
+
+
 def write_report(rows, out):
-    """results.md (S_eval and S_control per curriculum and mode, mean ± half-range over seeds) and results.png."""
-    keys = sorted({(r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"]) for r in rows})
+    """results.md (per curriculum, split and mode, mean ± half-range over seeds), results.png and, with AD
+    rows, results_ad.png and the line saying what one instruction is worth."""
+    order = lambda r: (r["curriculum"], r.get("demos", 0), r["domain"], r["split"], r["mode"], r["metric"])
+    keys = list(dict.fromkeys(_key(r) for r in sorted(rows, key=order)))
     lines = ["| curriculum | domain | split | mode | metric | value | 95% CI (seed 0) | n | seeds |",
              "|---|---|---|---|---|---|---|---|---|"]
     for key in keys:
-        group = [r for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"]) == key]
+        group = [r for r in rows if _key(r) == key]
         m, spread = mean_spread([r["value"] for r in group])
         first = min(group, key=lambda r: r["seed"])
         value = f"{m:.3f}" + (f" ± {spread:.3f}" if len(group) > 1 else "")
         lines.append(f"| {' | '.join(key)} | {value} | [{first['ci_low']:.3f}, {first['ci_high']:.3f}] | "
                      f"{first['n']} | {len(group)} |")
+    worth = instruction_worth(rows)
+    if worth:
+        lines += ["", worth]
+        plot_ad(rows, os.path.join(out, "results_ad.png"))
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     plot(rows, os.path.join(out, "results.png"))
     return "\n".join(lines)
+
+
+def _mean_acc(rows, curriculum, split, mode, demos=None):
+    vals = [r["value"] for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"])
+            == (curriculum, "programs", split, mode, "accuracy") and r.get("demos") == demos]
+    return sum(vals) / len(vals) if vals else None
+
+
+def instruction_worth(rows):
+    """One line: the largest N such that AD with N' <= N demonstrations never beats Proactive PBB's single
+    instruction per behaviour on S_eval (programs, best mode of each); None without AD or Proactive rows."""
+    demos = sorted({r["demos"] for r in rows if r["curriculum"] == "ad"})
+
+    def best(curriculum, n=None):  # (accuracy, mode) of the better of implicit and CoT
+        return max((_mean_acc(rows, curriculum, "S_eval", m, n) or 0.0, m) for m in ("implicit", "cot"))
+
+    if not demos or _mean_acc(rows, "proactive", "S_eval", "cot") is None:
+        return None
+    p, p_mode = best("proactive")
+    ad = {n: best("ad", n) for n in demos}
+    reached = list(itertools.takewhile(lambda n: ad[n][0] <= p, demos))
+    what = (f"matches or beats algorithm distillation with up to N={reached[-1]}" if reached else
+            f"is below algorithm distillation already at N={demos[0]}")
+    sweep = ", ".join(f"N={n} {a:.2f} ({m})" for n, (a, m) in ad.items())
+    return (f"One instruction per behaviour {what} demonstrations: Proactive PBB's S_eval accuracy {p:.2f} "
+            f"({p_mode}) vs AD {sweep} (programs, best mode of each, mean over seeds).")
+
+
+def plot_ad(rows, path):
+    """S_eval accuracy of AD against N (log axis), Proactive PBB's one instruction as horizontal lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    demos = sorted({r["demos"] for r in rows if r["curriculum"] == "ad"})
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for (split, mode), style in {("S_eval", "implicit"): "o-", ("S_eval", "cot"): "s-",
+                                 ("S_control", "implicit"): "x:"}.items():
+        ys = [_mean_acc(rows, "ad", split, mode, n) for n in demos]
+        ax.plot(demos, [y or 0.0 for y in ys], style, label=f"AD {split} {mode}")
+    for mode, color in (("implicit", "C0"), ("cot", "C1")):
+        y = _mean_acc(rows, "proactive", "S_eval", mode)
+        if y is not None:
+            ax.axhline(y, color=color, ls="--", lw=1, label=f"Proactive PBB S_eval {mode}")
+    ax.set_xscale("log")
+    ax.set_xticks(demos, [str(n) for n in demos])
+    ax.set_xlabel("demonstrations per behaviour (N)")
+    ax.set_ylabel("exact-match accuracy (programs)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def ad_sweep(root, seed, eval_kw):
+    """Algorithm distillation from the Proactive stage-1 checkpoint, one stage per N in the corpus's
+    ad_demos; returns the eval rows (S_eval and S_control), each with "demos": N."""
+    import eval as evaluator
+    import train
+    parent = os.path.join(root, "pbb_stage1")
+    _, manifest = train.open_data(train.load_checkpoint(os.path.join(parent, "ckpt.pt"))["config"])
+    rows = []
+    for n in sorted(set(manifest["config"]["ad_demos"])):
+        ckpt = run_stage("configs/ad.py", os.path.join(root, f"ad_N{n}"), parent, seed,
+                         (f"--train_data=exec_S_eval_N{n},pretrain_replay",))
+        for r in evaluator.evaluate(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"),
+                                    curriculum="ad", **eval_kw):
+            rows.append({**r, "seed": seed, "demos": n})
+    return rows
 
 
 def plot(rows, path):
@@ -100,6 +195,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=1, help="number of training seeds (0, 1, ...)")
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
     p.add_argument("--samples", type=int, default=None, help="grammar samples per prompt (eval.py's default if unset)")
+    p.add_argument("--ad", action="store_true", help="also run the algorithm-distillation sweep (N demonstrations)")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
     out = a.out or os.path.join("out", "pbb", a.preset)
@@ -109,15 +205,18 @@ def main(argv=None):
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:
             run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed)
+        kw = {} if a.samples is None else {"samples": a.samples}
         for curriculum, stage in CURRICULA.items():
-            kw = {} if a.samples is None else {"samples": a.samples}
             for r in evaluator.evaluate(os.path.join(root, stage, "ckpt.pt"), curriculum=curriculum, **kw):
                 rows.append({**r, "seed": seed})
+        if a.ad:
+            rows += ad_sweep(root, seed, kw)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(rows, f, indent=1)
     print(write_report(rows, out))
-    print(f"[pbb] {time.time() - t0:.0f} s; results in {out}: summary.json, results.md, results.png")
+    print(f"[pbb] {time.time() - t0:.0f} s; results in {out}: summary.json, results.md, results.png"
+          + (", results_ad.png" if a.ad else ""))
     return 0
 
 

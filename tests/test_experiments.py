@@ -32,18 +32,42 @@ def test_no_stage_trains_on_S_eval_exec_or_S_control(name, monkeypatch):
 
 def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys):
     out = tmp_path / "pbb"
-    assert pbb.main(["--preset", "micro", "--out", str(out), "--samples", "1"]) == 0
+    args = ["--preset", "micro", "--out", str(out), "--samples", "1", "--ad"]
+    assert pbb.main(args) == 0
     rows = json.load(open(out / "summary.json"))
-    assert rows and all(set(r) == REQUIRED for r in rows)
-    assert {r["curriculum"] for r in rows} == {"mixture", "proactive", "retroactive_sft"}
-    assert {r["split"] for r in rows} == {"S_train", "S_eval", "S_control"}
-    assert {r["mode"] for r in rows} == {"implicit", "cot", "incontext"}
-    assert {r["metric"] for r in rows} == {"accuracy", "majority_baseline", "validity", "distinct"}
-    assert (out / "results.md").read_text().count("\n") > 10
-    assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
+    main_rows = [r for r in rows if r["curriculum"] != "ad"]
+    assert main_rows and all(set(r) == REQUIRED for r in main_rows)
+    assert {r["curriculum"] for r in main_rows} == {"mixture", "proactive", "retroactive_sft"}
+    assert {r["split"] for r in main_rows} == {"S_train", "S_eval", "S_control"}
+    assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext"}
+    assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "validity", "distinct"}
+    ad_rows = [r for r in rows if r["curriculum"] == "ad"]  # the micro corpus has ad_demos = [1, 3, 10]
+    assert ad_rows and all(set(r) == REQUIRED | {"demos"} for r in ad_rows)
+    assert {r["demos"] for r in ad_rows} == {1, 3, 10}
+    assert {r["split"] for r in ad_rows} == {"S_eval", "S_control"}
+    report = (out / "results.md").read_text()
+    assert report.count("\n") > 10 and "| ad N=10 | programs | S_eval | implicit | accuracy |" in report
+    assert "One instruction per behaviour" in report
+    for png in ("results.png", "results_ad.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
     stamps = {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
-    assert len(stamps) == len(pbb.STAGES)
+    assert len(stamps) == len(pbb.STAGES) + 3
     capsys.readouterr()
-    assert pbb.main(["--preset", "micro", "--out", str(out), "--samples", "1"]) == 0
+    assert pbb.main(args) == 0
     assert "reusing" in capsys.readouterr().out
     assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
+    with pytest.raises(SystemExit, match="seed 0 -> 5"):  # a stage trained with another config is not reused
+        pbb.run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=5)
+
+
+def test_instruction_worth_reads_the_longest_prefix_of_N():
+    def row(curriculum, mode, value, demos=None):
+        r = dict(curriculum=curriculum, domain="programs", split="S_eval", mode=mode, metric="accuracy", value=value,
+                 ci_low=0.0, ci_high=1.0, n=10, seed=0)
+        return {**r, "demos": demos} if demos else r
+    ad = [row("ad", "implicit", v, n) for n, v in ((1, 0.1), (3, 0.3), (10, 0.2), (30, 0.6))]
+    ad += [row("ad", "cot", 0.0, n) for n in (1, 3, 10, 30)]
+    assert pbb.instruction_worth(ad) is None  # no Proactive rows
+    for proactive, expected in ((0.05, "already at N=1"), (0.25, "up to N=1 "), (0.35, "up to N=10 "), (0.7, "up to N=30 ")):
+        line = pbb.instruction_worth(ad + [row("proactive", "implicit", 0.0), row("proactive", "cot", proactive)])
+        assert expected in line, (proactive, line)
