@@ -7,6 +7,9 @@ incontext) present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/b
   programs  `accuracy`: exact match of parse_completion(completion, mode) with the item's answer,
             greedy decoding; n = number of items. Beside it `majority_baseline`: the accuracy of
             always answering the most common answer of that file (from the corpus manifest).
+            CoT mode also `instruction_recall`: the fraction of completions whose trace begins with
+            the behaviour's exact instruction (a CoT trace restates it before executing it), i.e.
+            whether the instruction was retrieved; accuracy then also needs the execution right.
   grammars  `samples` completions per prompt at temperature 1 (torch.Generator seeded with the
             checkpoint's seed and the file name); n = items x samples.
             `validity`: fraction of sampled strings the grammar's recognizer accepts.
@@ -29,7 +32,7 @@ import zlib
 import torch
 
 import train
-from data.build import EVAL_SPLITS, MODES, load_grammars
+from data.build import EVAL_SPLITS, MODES, load_grammars, load_instructions
 from data.format import CorpusError, open_corpus
 from data.templates import parse_completion
 from data.tokenizer import encode_prompt, load as load_tokenizer
@@ -93,12 +96,14 @@ def row(curriculum, seed, domain, split, mode, metric, k, n, value=None):
                 value=value, ci_low=lo, ci_high=hi, n=n, seed=seed)
 
 
-def judge(domain, items, texts, mode, samples, grammars):
+def judge(domain, items, texts, mode, samples, grammars, instructions=None):
     """(metric, successes) pairs and one example per item: (prompt, model answer, verdict)."""
     if domain == "programs":
         answers = [parse_completion(t, mode) for t in texts]
-        correct = sum(a == it["answer"] for a, it in zip(answers, items))
-        return [("accuracy", correct)], [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)]
+        scores = [("accuracy", sum(a == it["answer"] for a, it in zip(answers, items)))]
+        if mode == "cot" and instructions:
+            scores.append(("instruction_recall", sum(t.startswith(instructions[it["behaviour"]]) for t, it in zip(texts, items))))
+        return scores, [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)]
     answers = [parse_completion(t, mode) for t in texts]  # samples consecutive answers per item
     valid = [grammars[items[i // samples]["grammar"]].is_valid(a) for i, a in enumerate(answers)]
     distinct = collections.defaultdict(set)
@@ -146,6 +151,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     curriculum = curriculum or os.path.basename(os.path.normpath(cfg["out_dir"]))
     seed = cfg["seed"]
     grammars = load_grammars(data_dir) if "grammars" in domains else {}
+    instructions = load_instructions(data_dir) if "programs" in domains else {}
 
     jobs = [(d, s, m) for d in domains for s in splits for m in modes
             if f"eval.{d}.{s}.{m}.jsonl" in manifest["files"]]
@@ -166,7 +172,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
         texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
                                         batch_size, manifest["eos"], generator, bar)
         too_long += skipped
-        scores, ex = judge(domain, its, texts, mode, k, grammars)
+        scores, ex = judge(domain, its, texts, mode, k, grammars, instructions)
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
         if domain == "programs":

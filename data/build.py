@@ -321,6 +321,12 @@ def load_grammars(corpus_dir):
         return {b["name"]: Grammar.from_json(b["grammar"]) for b in json.load(f) if b["domain"] == "grammars"}
 
 
+def load_instructions(corpus_dir):
+    """{name: instruction} of every program behaviour in a corpus (what a CoT trace must restate)."""
+    with open(os.path.join(corpus_dir, "behaviours.json")) as f:
+        return {b["name"]: b["instruction"] for b in json.load(f) if b["domain"] == "programs"}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m data.build", description="Build (or verify) a synthetic PBB corpus.")
     ap.add_argument("config", nargs="?", default=os.path.join(REPO, "configs", "corpus_default.py"))

@@ -8,7 +8,7 @@ import torch
 
 import eval as ev
 import train
-from data.build import ensure_corpus, load_grammars
+from data.build import ensure_corpus, load_grammars, load_instructions
 from data.format import open_corpus
 from data.tokenizer import load as load_tokenizer
 from model import GPT
@@ -54,6 +54,7 @@ def fake_generate(corpus, right_programs, valid_grammars, calls):
                 it = json.loads(line)
                 assert items.setdefault(it["prompt"], it) is it or it["domain"] == "grammars"
     grammars = load_grammars(corpus)
+    instructions = load_instructions(corpus)
     counter = [0]
 
     def generate(self, prompts, max_new_tokens, temperature=1.0, top_k=None, stop_token=None, generator=None, **kw):
@@ -69,7 +70,9 @@ def fake_generate(corpus, right_programs, valid_grammars, calls):
                 ans = " ".join(sorted(grammars[it["grammar"]].language())[counter[0] % 2])
             else:
                 ans = "not a sentence"
-            text = f"some trace\nanswer: {ans}" if it["mode"] == "cot" else f" {ans}\nmore text"
+            right = it["domain"] == "programs" and it["behaviour"] in right_programs  # restates the right source
+            trace = instructions[it["behaviour"]] if right else "some trace\n"
+            text = f"{trace}answer: {ans}" if it["mode"] == "cot" else f" {ans}\nmore text"
             out.append(enc.encode_ordinary(text))
         return out
     return generate
@@ -96,6 +99,9 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
         assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(12, 72))
         assert (get["grammars", "S_eval", mode, "distinct"]["value"], get["grammars", "S_eval", mode, "distinct"]["n"]) == (2 / 72, 72)
         assert get["grammars", "S_train", mode, "validity"]["value"] == 0.0
+    r = get["programs", "S_eval", "cot", "instruction_recall"]
+    assert (r["value"], r["n"]) == (6 / 18, 18) and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0
+    assert {mode for (_, _, mode, metric) in get if metric == "instruction_recall"} == {"cot"}
     assert ev.wilson(6, 18) == pytest.approx((0.1628, 0.5625), abs=1e-4)  # hand computed
     assert {t for d, t in calls if d == "programs"} == {0.0} and {t for d, t in calls if d == "grammars"} == {1.0}
     assert sum(d == "grammars" for d, _ in calls) == 4 * 3 * (18 + 18 + 12)

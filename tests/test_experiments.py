@@ -40,7 +40,8 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys):
     assert {r["curriculum"] for r in main_rows} == {"mixture", "proactive", "retroactive_sft"}
     assert {r["split"] for r in main_rows} == {"S_train", "S_eval", "S_control"}
     assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext"}
-    assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "validity", "distinct"}
+    assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "instruction_recall", "validity",
+                                                 "distinct"}
     ad_rows = [r for r in rows if r["curriculum"] == "ad"]  # the micro corpus has ad_demos = [1, 3, 10]
     assert ad_rows and all(set(r) == REQUIRED | {"demos"} for r in ad_rows)
     assert {r["demos"] for r in ad_rows} == {1, 3, 10}
