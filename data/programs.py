@@ -199,13 +199,19 @@ def make_programs(rng, names, cfg):
                 continue
         if fam == "compose":
             fam = "arith" if "arith" in fams else "cipher"
-        make = Arith if fam == "arith" else Cipher
-        prog = make(name, rng, cfg)
-        while len({prog.run(x) for x in prog.inputs()[:200]}) < 2:  # no constant functions
-            prog = make(name, rng, cfg)
+        prog = make_plain(fam, name, rng, cfg)
         progs.append(prog)
         pool.append(prog)
     return progs
+
+
+def make_plain(fam, name, rng, cfg):
+    """An Arith ('arith') or Cipher program that is not a constant function."""
+    make = Arith if fam == "arith" else Cipher
+    prog = make(name, rng, cfg)
+    while len({prog.run(x) for x in prog.inputs()[:200]}) < 2:  # no constant functions
+        prog = make(name, rng, cfg)
+    return prog
 
 
 def compile_source(prog):

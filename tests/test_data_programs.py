@@ -59,3 +59,16 @@ def test_skewed_inputs_favour_low_values():
     skew = [p.sample_input(rng, "skewed") for _ in range(3000)]
     assert set(uni) == set(range(0, 10)) and sum(uni) / 3000 > 4
     assert sum(skew) / 3000 < 2.8 and max(skew) > 5  # skewed, but the whole range keeps some mass
+
+
+def test_every_composition_has_a_training_input_that_shows_no_held_out_input():
+    """f = g(h(x)) shows g on h(x): h must have enough distinct outputs to steer clear of g's held-out inputs."""
+    from data.build import make_behaviours
+    from data.config import validate
+    cfg = validate({"domains": ["programs"], "program_families": {"arith": 0.5, "compose": 0.5},
+                    "n_behaviours": {"pretrain": 1, "pretrain_val": 1, "S_train": 400, "S_eval": 400, "S_control": 400}})
+    behs = make_behaviours(cfg, 0)
+    assert sum(b.family == "compose" for b in behs) > 300
+    rng = random.Random(0)
+    for b in behs:
+        b.example(rng)  # raises when every training input would show an evaluation input
