@@ -10,9 +10,10 @@ import os
 
 _preset = os.environ.get("PBB_PRESET", "cpu")
 _PRESETS = {
-    "micro": dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, _steps=dict(pretrain=6, stage=4)),
-    "cpu": dict(n_layer=4, n_head=4, n_embd=128, batch_size=16, _steps=dict(pretrain=1200, stage=140)),
-    "gpu": dict(n_layer=8, n_head=8, n_embd=512, batch_size=64, _steps=dict(pretrain=6000, stage=2000)),
+    "micro": dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, block_size=256, _steps=dict(pretrain=6, stage=4)),
+    "cpu": dict(n_layer=4, n_head=4, n_embd=128, batch_size=16, block_size=256, _steps=dict(pretrain=1200, stage=140)),
+    # gpu: ~4 epochs over corpus_full's 60000 pretraining documents (9M tokens), as the cpu preset's ~3
+    "gpu": dict(n_layer=8, n_head=8, n_embd=512, batch_size=32, block_size=512, _steps=dict(pretrain=2400, stage=500)),
 }
 if _preset not in _PRESETS:
     raise ValueError(f"PBB_PRESET={_preset!r} is not one of {', '.join(_PRESETS)}")
@@ -20,8 +21,7 @@ _p = _PRESETS[_preset]
 
 corpus = {"micro": "configs/corpus_tiny.py", "cpu": "configs/corpus_default.py", "gpu": "configs/corpus_full.py"}[_preset]
 corpus_seed = 0
-block_size = 256
-n_layer, n_head, n_embd, batch_size = _p["n_layer"], _p["n_head"], _p["n_embd"], _p["batch_size"]
+n_layer, n_head, n_embd, batch_size, block_size = (_p[k] for k in ("n_layer", "n_head", "n_embd", "batch_size", "block_size"))
 _PRETRAIN_STEPS, _STAGE_STEPS = _p["_steps"]["pretrain"], _p["_steps"]["stage"]
 _PRETRAIN_LR = 1e-3 if _preset == "gpu" else 3e-3  # the small model learns in-context execution faster at 3e-3
 learning_rate = 5e-4  # the curriculum stages; pretraining sets its own (configs/pretrain.py)

@@ -257,9 +257,13 @@ def test_config_variants_build(tmp_path, extra):
 
 
 def test_full_corpus_builds_both_domains(tmp_path):
-    d = build.ensure_corpus(os.path.join(REPO, "configs", "corpus_full.py"), str(tmp_path / "full"))
+    """configs/corpus_full.py (the gpu preset's) with a 300-behaviour pretraining pool, to keep the test short."""
+    cfg = tmp_path / "corpus_full.py"
+    cfg.write_text(open(os.path.join(REPO, "configs", "corpus_full.py")).read()
+                   + 'n_behaviours = {**n_behaviours, "pretrain": 300}\n')
+    d = build.ensure_corpus(str(cfg), str(tmp_path / "full"))
     m = format.open_corpus(d)
-    assert set(m["splits"]) == {"programs", "grammars"} and m["max_doc_tokens"] <= 256
+    assert set(m["splits"]) == {"programs", "grammars"} and m["max_doc_tokens"] <= 512
     assert {f"exec_S_eval_N{n}" for n in (1, 3, 10, 30, 100)} <= set(m["mixtures"])
 
 
