@@ -26,24 +26,31 @@ STAGES = [  # (stage, config, the stage it starts from)
     ("retro_stage2_sft", "configs/retro_stage2_sft.py", "retro_stage1"),
 ]
 CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft": "retro_stage2_sft"}
-NOT_COMPARED = {"init_from", "progress", "vocab_size", "device", "compile"}  # keys a reused stage may differ in
+NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile"}  # may differ on reuse
 
 
 def run_stage(config, out_dir, parent_dir, seed, extra=()):
     """Trains one stage unless its checkpoint is already complete. Returns the checkpoint path.
     extra: more train.py overrides, e.g. ("--train_data=...",). A checkpoint trained with another config
-    (the config file or the seed changed since) is refused, not silently reused."""
+    (the config file or the seed changed since), or older than the checkpoint it starts from, is refused
+    with one line, not silently reused."""
     import train
     ckpt_path = os.path.join(out_dir, "ckpt.pt")
     init_from = os.path.join(parent_dir, "ckpt.pt") if parent_dir else "scratch"
     if os.path.exists(ckpt_path):
-        ckpt = train.load_checkpoint(ckpt_path)
-        wanted, _ = train.load_config([config, f"--out_dir={out_dir}", f"--seed={seed}", *extra])
-        changed = [f"{k} {ckpt['config'].get(k)!r} -> {wanted[k]!r}" for k in wanted
-                   if k not in NOT_COMPARED and ckpt["config"].get(k) != wanted[k]]
+        try:
+            ckpt = train.load_checkpoint(ckpt_path)
+            wanted, _ = train.load_config([config, f"--out_dir={out_dir}", f"--seed={seed}", *extra])
+        except train.UserError as e:
+            raise SystemExit(f"error: {e}")
+        had = {k: ckpt["config"].get(k, train.DEFAULTS.get(k)) for k in wanted}  # keys added since: defaults
+        changed = [f"{k} {had[k]!r} -> {wanted[k]!r}" for k in wanted if k not in NOT_COMPARED and had[k] != wanted[k]]
         if changed:
-            raise SystemExit(f"error: {out_dir} was trained with another config ({'; '.join(changed)}); "
-                             "delete that directory to retrain it, or pass --out to start a new results directory")
+            raise SystemExit(f"error: {out_dir} was trained with another config ({'; '.join(changed)}); delete it and "
+                             "the stages that start from it to retrain them, or pass --out for a new results directory")
+        if parent_dir and os.path.getmtime(init_from) > os.path.getmtime(ckpt_path):
+            raise SystemExit(f"error: {out_dir} was trained from an older {init_from}; delete it to retrain it "
+                             "from the current one, or pass --out for a new results directory")
         if ckpt["step"] >= ckpt["config"]["max_iters"]:
             print(f"[pbb] reusing {ckpt_path} (step {ckpt['step']})")
             return ckpt_path
@@ -105,16 +112,19 @@ def instruction_worth(rows):
     def best(curriculum, n=None):  # (accuracy, mode) of the better of implicit and CoT
         return max((_mean_acc(rows, curriculum, "S_eval", m, n) or 0.0, m) for m in ("implicit", "cot"))
 
-    if not demos or _mean_acc(rows, "proactive", "S_eval", "cot") is None:
+    if not demos or all(_mean_acc(rows, "proactive", "S_eval", m) is None for m in ("implicit", "cot")):
         return None
     p, p_mode = best("proactive")
     ad = {n: best("ad", n) for n in demos}
-    reached = list(itertools.takewhile(lambda n: ad[n][0] <= p, demos))
-    what = (f"matches or beats algorithm distillation with up to N={reached[-1]}" if reached else
-            f"is below algorithm distillation already at N={demos[0]}")
     sweep = ", ".join(f"N={n} {a:.2f} ({m})" for n, (a, m) in ad.items())
-    return (f"One instruction per behaviour {what} demonstrations: Proactive PBB's S_eval accuracy {p:.2f} "
-            f"({p_mode}) vs AD {sweep} (programs, best mode of each, mean over seeds).")
+    if p == 0 and all(a == 0 for a, _ in ad.values()):
+        return f"No signal: Proactive PBB and AD ({sweep}) are all at 0 on S_eval (programs)."
+    reached = list(itertools.takewhile(lambda n: ad[n][0] <= p, demos))
+    what = ("matches or beats algorithm distillation at every N tested" if reached == demos else
+            f"matches or beats algorithm distillation up to N={reached[-1]}" if reached else
+            f"is below algorithm distillation already at N={demos[0]}")
+    return (f"One instruction per behaviour {what}: Proactive PBB's S_eval accuracy {p:.2f} ({p_mode}) vs AD "
+            f"{sweep} (programs, best mode of each, means over seeds; their spread is in the table).")
 
 
 def plot_ad(rows, path):
@@ -216,7 +226,7 @@ def main(argv=None):
         json.dump(rows, f, indent=1)
     print(write_report(rows, out))
     print(f"[pbb] {time.time() - t0:.0f} s; results in {out}: summary.json, results.md, results.png"
-          + (", results_ad.png" if a.ad else ""))
+          + (", results_ad.png" if a.ad and instruction_worth(rows) else ""))
     return 0
 
 

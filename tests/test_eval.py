@@ -42,10 +42,12 @@ def test_wilson_known_values():
     assert ev.wilson(10, 10)[1] == pytest.approx(1.0) and ev.wilson(0, 0) == (0.0, 1.0)
 
 
-def fake_generate(corpus, right_programs, valid_grammars, calls):
+def fake_generate(corpus, right_programs, valid_grammars, calls, recalled=None):
     """A stand-in for GPT.generate: answers correctly exactly for the programs in `right_programs`, and
     for grammars in `valid_grammars` alternates between two different valid strings; everything else
-    gets a wrong/invalid answer."""
+    gets a wrong/invalid answer. CoT traces restate the exact instruction for the programs in `recalled`
+    (default: right_programs)."""
+    recalled = right_programs if recalled is None else recalled
     enc = load_tokenizer(corpus)
     items = {}
     for f in os.listdir(corpus):
@@ -70,8 +72,7 @@ def fake_generate(corpus, right_programs, valid_grammars, calls):
                 ans = " ".join(sorted(grammars[it["grammar"]].language())[counter[0] % 2])
             else:
                 ans = "not a sentence"
-            right = it["domain"] == "programs" and it["behaviour"] in right_programs  # restates the right source
-            trace = instructions[it["behaviour"]] if right else "some trace\n"
+            trace = instructions[it["behaviour"]] if it.get("behaviour") in recalled else "some trace\n"
             text = f"{trace}answer: {ans}" if it["mode"] == "cot" else f" {ans}\nmore text"
             out.append(enc.encode_ordinary(text))
         return out
@@ -83,7 +84,8 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
     right = splits["programs"]["S_eval"][:2] + splits["programs"]["S_train"][:1]
     valid = splits["grammars"]["S_eval"][:1]
     calls = []
-    monkeypatch.setattr(GPT, "generate", fake_generate(corpus, right, valid, calls))
+    recalled = splits["programs"]["S_eval"][1:4]  # one right answer without the trace, two traces without it
+    monkeypatch.setattr(GPT, "generate", fake_generate(corpus, right, valid, calls, recalled))
     ckpt = save_ckpt(tmp_path / "myrun" / "ckpt.pt", corpus)
     rows = ev.evaluate(ckpt, samples=4, progress=False, log=None)
     get = {(r["domain"], r["split"], r["mode"], r["metric"]): r for r in rows}
@@ -100,7 +102,7 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
         assert (get["grammars", "S_eval", mode, "distinct"]["value"], get["grammars", "S_eval", mode, "distinct"]["n"]) == (2 / 72, 72)
         assert get["grammars", "S_train", mode, "validity"]["value"] == 0.0
     r = get["programs", "S_eval", "cot", "instruction_recall"]
-    assert (r["value"], r["n"]) == (6 / 18, 18) and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0
+    assert (r["value"], r["n"]) == (9 / 18, 18) and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0
     assert {mode for (_, _, mode, metric) in get if metric == "instruction_recall"} == {"cot"}
     assert ev.wilson(6, 18) == pytest.approx((0.1628, 0.5625), abs=1e-4)  # hand computed
     assert {t for d, t in calls if d == "programs"} == {0.0} and {t for d, t in calls if d == "grammars"} == {1.0}
