@@ -10,6 +10,7 @@ incontext) present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/b
             CoT mode also `instruction_recall`: the fraction of completions whose trace begins with
             the behaviour's exact instruction (a CoT trace restates it before executing it), i.e.
             whether the instruction was retrieved; accuracy then also needs the execution right.
+            (Not for corpora built with cot_restates_instruction = False.)
   grammars  `samples` completions per prompt at temperature 1 (torch.Generator seeded with the
             checkpoint's seed and the file name); n = items x samples.
             `validity`: fraction of sampled strings the grammar's recognizer accepts.
@@ -151,7 +152,8 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     curriculum = curriculum or os.path.basename(os.path.normpath(cfg["out_dir"]))
     seed = cfg["seed"]
     grammars = load_grammars(data_dir) if "grammars" in domains else {}
-    instructions = load_instructions(data_dir) if "programs" in domains else {}
+    restated = manifest["config"].get("cot_restates_instruction", True)  # else CoT traces skip the instruction
+    instructions = load_instructions(data_dir) if "programs" in domains and restated else {}
 
     jobs = [(d, s, m) for d in domains for s in splits for m in modes
             if f"eval.{d}.{s}.{m}.jsonl" in manifest["files"]]

@@ -35,7 +35,7 @@ import sys
 from tqdm import tqdm
 
 from data import format, leakage, templates as T, tokenizer
-from data.config import SPLITS, load_config
+from data.config import SPLITS, load_config, validate
 from data.grammars import Grammar, random_grammar
 from data.names import make_names
 from data.programs import compile_source, make_plain, make_programs
@@ -52,6 +52,7 @@ class Behaviour:
         if domain == "programs":
             self.family = obj.family
             self.instruction = obj.description if cfg["instruction_form"] == "description" else obj.source
+            self.restate = cfg["cot_restates_instruction"]
             self.fn = compile_source(obj)  # the rendered source, run: every recorded output is checked against it
             k = cfg["eval_inputs"] if split in EVAL_SPLITS else 0
             self.eval_inputs = sorted(rng.sample(obj.inputs(), k))
@@ -86,7 +87,7 @@ class Behaviour:
         y = self.obj.run(x)
         if y != self.fn(x):
             raise AssertionError(f"{self.name}({x!r}): generator says {y!r}, the source returns {self.fn(x)!r}")
-        return x, repr(x), repr(y), self.instruction + "\n".join(self.obj.trace(x))
+        return x, repr(x), repr(y), (self.instruction if self.restate else "") + "\n".join(self.obj.trace(x))
 
     def to_json(self):
         d = dict(name=self.name, domain=self.domain, split=self.split, family=self.family,
@@ -302,7 +303,8 @@ def verify(out, cfg=None, seed=None):
     """The manifest of a complete, unchanged corpus at `out` (built from cfg/seed when given), else CorpusError."""
     manifest = format.open_corpus(out)
     tokenizer.load(out, manifest)
-    if (cfg is not None and manifest.get("config") != cfg) or (seed is not None and manifest.get("seed") != seed):
+    built = {**validate({}), **manifest.get("config", {})}  # keys added to DEFAULTS since the build: their defaults
+    if (cfg is not None and built != cfg) or (seed is not None and manifest.get("seed") != seed):
         raise format.CorpusError(f"{out} was built from another config or seed; delete it or pass a different --out")
     return manifest
 

@@ -46,6 +46,7 @@ DEFAULTS = dict(
     pretrain_cot_prob=0.2,              # fraction of pretrain documents whose executions are CoT
     pretrain_cot_execs=1,               # executions inside one CoT pretrain document
     pretrain_prompt_weight=1.0,         # loss weight of pretrain text other than answers and traces
+    cot_restates_instruction=True,      # programs: a CoT trace starts by restating the instruction
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     replay_fraction=0.1,
     pretrain_replay_docs=500,           # size of the pretrain_replay mixture (a sample of pretrain documents)

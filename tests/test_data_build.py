@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from data import build, format, leakage, templates as T, tokenizer
+from data.config import load_config
 from data.config import load_config, validate
 from data.grammars import Grammar
 from data.programs import compile_source
@@ -286,3 +287,24 @@ def test_default_corpus_pretrain_weights_and_replay(tmp_path):
     pre = {docs[i][0].tobytes() for i in range(len(docs))}
     replay = format.Docs(d, "pretrain_replay")
     assert len(replay) == m["config"]["pretrain_replay_docs"] and all(replay[i][0].tobytes() in pre for i in range(len(replay)))
+
+
+def test_cot_traces_without_the_instruction(tmp_path):
+    """cot_restates_instruction = False: CoT traces (training documents and what eval expects) skip the
+    source; a corpus built before the key existed still verifies (missing keys read as their defaults)."""
+    p = tmp_path / "corpus_norestate.py"
+    p.write_text(open(TINY).read() + 'domains = ["programs"]\ncot_restates_instruction = False\n')
+    d = build.ensure_corpus(str(p), str(tmp_path / "n"))
+    behs = behaviours(d)
+    cot = [full for full, _ in decoded(d, "exec_cot_S_train")]
+    assert cot and all("\ntrace:\n" in t for t in cot)
+    assert not any(b["instruction"] in t for t in cot for b in behs.values())  # no source restated
+    manifest_path = os.path.join(d, "manifest.json")
+    m = json.load(open(manifest_path))
+    del m["config"]["cot_restates_instruction"]  # as written before the key existed: means True
+    json.dump(m, open(manifest_path, "w"))
+    with pytest.raises(format.CorpusError, match="another config"):
+        build.ensure_corpus(str(p), str(tmp_path / "n"))
+    q = tmp_path / "corpus_restate.py"
+    q.write_text(open(TINY).read() + 'domains = ["programs"]\n')
+    assert build.verify(d, load_config(str(q))[1], 0)
