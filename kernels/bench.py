@@ -5,9 +5,20 @@ documents).  Medians of CUDA-event timings (triton.testing.do_bench).  TFLOP/s c
 4*D flops per visible (query, key) pair forward, 3.5x that for forward+backward.  Also prints the
 relative error of triton's output and gradients against SDPA with the explicit mask.
 CPU: says so and runs a small correctness check under TRITON_INTERPRET=1 instead.
+
+    python -m kernels.bench                          # the full table (kernels/BENCH.md)
+    python -m kernels.bench --T 8192 --D 64          # a subset of the shapes
+    python -m kernels.bench --variant my_attn.py     # A/B: a modified copy of flash_attention.py
+
+--variant times our kernel and the file's `attention` on the same inputs, alternately in one process
+(kept, variant, kept, variant), and prints the ratio and how far apart their outputs and gradients are;
+on CPU it runs the correctness check on both.
 """
+import argparse
+import importlib.util
 import os
 import shutil
+import sys
 
 if not (shutil.which("nvidia-smi") or os.path.exists("/dev/nvidia0")):
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported
@@ -128,18 +139,102 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
     print(f"\nmax relative error of triton (out, dq, dk, dv) vs SDPA with mask, bf16: {max(errs):.2e}")
 
 
-def cpu_check():
-    print("No CUDA GPU: no timings.  Small correctness check under TRITON_INTERPRET=1 (fp32) instead.")
+def ab_bench(variant, B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8), rep=25):
+    """kernels.attention (kept) vs variant.attention on the same inputs; ratio > 1: the variant is faster."""
+    from triton.testing import do_bench
+
+    gen = torch.Generator().manual_seed(0)
+    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, triton {__import__('triton').__version__}")
+    print(f"B={B} H={H} {str(DTYPE).split('.')[-1]}; ms = median of CUDA-event timings, each impl timed twice, alternately; "
+          "diff = max relative difference of out, dq, dk, dv (0 = bit-identical); "
+          "ratio = kept / variant fwd+bwd ms (> 1: the variant is faster)\n")
+    print("| D | T | docs | kept fwd ms | variant fwd ms | kept fwd+bwd ms | variant fwd+bwd ms | ratio | diff |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for D in Ds:
+        for T in Ts:
+            for nd in docs:
+                q, k, v = (torch.randn(B, H, T, D, generator=gen).to(DEVICE, DTYPE).requires_grad_() for _ in range(3))
+                do = torch.randn(B, H, T, D, generator=gen).to(DEVICE, DTYPE)
+                doc_ids = make_doc_ids(B, T, nd, gen).to(DEVICE)
+                impls = {"kept": kernels.attention, "variant": variant.attention}
+                res = {}
+                for name, attn in impls.items():
+                    out = attn(q, k, v, doc_ids=doc_ids)
+                    res[name] = (out, *torch.autograd.grad(out, (q, k, v), do))
+                diff = max(rel(a, b) for a, b in zip(res["variant"], res["kept"]))
+                del res, out
+                times = {(name, mode): [] for name in impls for mode in ("f", "fb")}
+                for _ in range(2):
+                    for name, attn in impls.items():
+                        def fwd(attn=attn):
+                            return attn(q, k, v, doc_ids=doc_ids)
+
+                        def fwd_bwd(attn=attn):
+                            attn(q, k, v, doc_ids=doc_ids).backward(do)
+                        with torch.no_grad():
+                            times[name, "f"].append(do_bench(fwd, warmup=10, rep=rep, return_mode="median"))
+                        times[name, "fb"].append(do_bench(fwd_bwd, warmup=10, rep=rep, grad_to_none=[q, k, v],
+                                                          return_mode="median"))
+                t = {key: sorted(v)[0] for key, v in times.items()}  # the better of the two medians
+                print(f"| {D} | {T} | {nd} | {t['kept', 'f']:.3f} | {t['variant', 'f']:.3f} | {t['kept', 'fb']:.3f} | "
+                      f"{t['variant', 'fb']:.3f} | {t['kept', 'fb'] / t['variant', 'fb']:.3f} | {diff:.1e} |", flush=True)
+                del q, k, v, do
+                torch.cuda.empty_cache()
+
+
+def load_variant(path):
+    """The module at `path` (a modified copy of kernels/flash_attention.py); exits with one line if unusable."""
+    if not os.path.isfile(path):
+        sys.exit(f"--variant {path}: no such file; pass a modified copy of kernels/flash_attention.py")
+    spec = importlib.util.spec_from_file_location("attention_variant", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        sys.exit(f"--variant {path}: importing it failed: {type(e).__name__}: {e}")
+    if not callable(getattr(module, "attention", None)):
+        sys.exit(f"--variant {path}: it defines no attention(q, k, v, doc_ids=None, ...) function")
+    return module
+
+
+def cpu_check(attention=None, label="kernels.attention"):
+    attention = attention or kernels.attention
+    print(f"{label}: no CUDA GPU, no timings.  Small correctness check under TRITON_INTERPRET=1 (fp32) instead.")
     gen = torch.Generator().manual_seed(0)
     B, H, T, D = 2, 2, 70, 32
     q, k, v = (torch.randn(B, H, T, D, generator=gen, dtype=torch.float64) for _ in range(3))
     doc_ids = make_doc_ids(B, T, 3, gen)
     ref = torch.softmax((q @ k.transpose(-1, -2) * D ** -0.5).masked_fill(~dense_mask(doc_ids), float("-inf")), -1) @ v
-    out = kernels.attention(q.float(), k.float(), v.float(), doc_ids=doc_ids)
+    out = attention(q.float(), k.float(), v.float(), doc_ids=doc_ids)
     err = rel(out.double(), ref)
     print(f"B={B} H={H} T={T} D={D}, 3 documents per row: ||out - ref|| / ||ref|| = {err:.2e} (float64 reference)")
     assert err < 1e-5, err
 
 
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m kernels.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--T", type=int, nargs="+", default=[1024, 2048, 4096, 8192], help="sequence lengths")
+    ap.add_argument("--D", type=int, nargs="+", default=[64, 128], help="head dims")
+    ap.add_argument("--docs", type=int, nargs="+", default=[1, 8], help="documents per row")
+    ap.add_argument("--rep", type=int, default=25, help="ms of repetitions per timing (do_bench rep)")
+    ap.add_argument("--variant", help="a modified copy of kernels/flash_attention.py to compare against ours")
+    args = ap.parse_args(argv)
+    for name in ("T", "D", "docs"):
+        bad = [x for x in getattr(args, name) if x < 1 or (name == "D" and x > 128) or (name == "docs" and x > min(args.T))]
+        if bad:
+            ap.error(f"--{name} {bad[0]} is out of range (T >= 1, 1 <= D <= 128, 1 <= docs <= min(T))")
+    variant = load_variant(args.variant) if args.variant else None
+    shapes = dict(Ts=tuple(args.T), Ds=tuple(args.D), docs=tuple(args.docs), rep=args.rep)
+    if not torch.cuda.is_available():
+        cpu_check()
+        if variant:
+            cpu_check(variant.attention, f"variant {args.variant}")
+    elif variant:
+        ab_bench(variant, **shapes)
+    else:
+        gpu_bench(**shapes)
+
+
 if __name__ == "__main__":
-    gpu_bench() if torch.cuda.is_available() else cpu_check()
+    main()

@@ -174,3 +174,35 @@ def test_import_without_triton():
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert res.returncode == 0, res.stderr
     assert "raised: attn_backend='triton' needs the triton package" in res.stdout
+
+
+def test_bench_variant_ab(monkeypatch, capsys):
+    """`python -m kernels.bench --variant FILE`: the A/B table's logic, on CPU with a fake timer (the GPU
+    timings themselves come from triton.testing.do_bench).  Our own file as the variant must come out
+    bit-identical; a variant with another scale must not."""
+    import triton.testing
+    from kernels import bench
+    monkeypatch.setattr(bench, "DEVICE", DEVICE)
+    monkeypatch.setattr(bench, "DTYPE", torch.float32)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "test device")
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    calls = []
+
+    def fake_do_bench(fn, warmup, rep, return_mode, grad_to_none=None):
+        fn()
+        calls.append(fn)
+        return 2.0 if len(calls) % 4 in (1, 2) else 1.0  # kept 2 ms, variant 1 ms: ratio 2
+    monkeypatch.setattr(triton.testing, "do_bench", fake_do_bench)
+    same = bench.load_variant(fa.__file__)
+    bench.ab_bench(same, B=1, H=1, Ts=(40,), Ds=(16,), docs=(1, 3))
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| 16 |")]
+    assert len(rows) == 2 and all(r.endswith("| 2.000 | 0.0e+00 |") for r in rows), rows
+    assert len(calls) == 2 * 2 * 2 * 2  # 2 shapes x 2 impls x (fwd, fwd+bwd) x twice
+
+    class Other:
+        @staticmethod
+        def attention(q, k, v, doc_ids=None):
+            return kernels.attention(q, k, v, doc_ids=doc_ids, scale=0.5)
+    bench.ab_bench(Other, B=1, H=1, Ts=(40,), Ds=(16,), docs=(2,))
+    row = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| 16 |")][0]
+    assert float(row.split("|")[-2]) > 1e-2, row
