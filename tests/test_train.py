@@ -151,6 +151,7 @@ class Evil:
         return (os.system, ("echo pwned > /dev/null",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the hand-written pickle below
 def test_unsafe_truncated_and_missing_checkpoints_are_refused(tmp_path):
     evil = tmp_path / "evil.pt"
     with open(evil, "wb") as f:
