@@ -90,10 +90,29 @@ def rel(a, b):
     return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
-def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8), naive_max_T=4096, rep=25):
-    from triton.testing import do_bench
+def make_inputs(B, H, T, D, ndocs, gen):
+    """q, k, v (requiring grad), dO and doc_ids for one shape, on DEVICE in DTYPE."""
+    q, k, v = (torch.randn(B, H, T, D, generator=gen).to(DEVICE, DTYPE).requires_grad_() for _ in range(3))
+    do = torch.randn(B, H, T, D, generator=gen).to(DEVICE, DTYPE)
+    return q, k, v, do, make_doc_ids(B, T, ndocs, gen).to(DEVICE)
 
-    dev, dt, gen = DEVICE, DTYPE, torch.Generator().manual_seed(0)
+
+def out_and_grads(fn, q, k, v, do):
+    out = fn()
+    return (out, *torch.autograd.grad(out, (q, k, v), do))
+
+
+def time_fwd_and_fwd_bwd(fn, q, k, v, do, rep):
+    """Median ms of fn() without grad, and of fn().backward(do)."""
+    from triton.testing import do_bench
+    with torch.no_grad():
+        t_f = do_bench(fn, warmup=10, rep=rep, return_mode="median")
+    t_fb = do_bench(lambda: fn().backward(do), warmup=10, rep=rep, grad_to_none=[q, k, v], return_mode="median")
+    return t_f, t_fb
+
+
+def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8), naive_max_T=4096, rep=25):
+    gen = torch.Generator().manual_seed(0)
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, triton {__import__('triton').__version__}")
     print(f"B={B} H={H} bf16, causal within documents; ms = median of CUDA-event timings; TFLOP/s on unmasked work\n")
     print("| D | T | docs | impl | fwd ms | fwd TFLOP/s | fwd+bwd ms | fwd+bwd TFLOP/s |")
@@ -102,9 +121,7 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
     for D in Ds:
         for T in Ts:
             for nd in docs:
-                q, k, v = (torch.randn(B, H, T, D, generator=gen).to(dev, dt).requires_grad_() for _ in range(3))
-                do = torch.randn(B, H, T, D, generator=gen).to(dev, dt)
-                doc_ids = make_doc_ids(B, T, nd, gen).to(dev)
+                q, k, v, do, doc_ids = make_inputs(B, H, T, D, nd, gen)
                 mask = dense_mask(doc_ids)
                 flops = 4.0 * D * H * visible_pairs(doc_ids)
                 impls = {"triton": lambda: kernels.attention(q, k, v, doc_ids=doc_ids)}
@@ -115,19 +132,12 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
                 if T <= naive_max_T:
                     impls["naive"] = lambda: naive(q, k, v, mask)
                 # correctness of the autotuned kernels at this size, against SDPA with the explicit mask
-                res = {}
-                for name in ("triton", "sdpa mask"):
-                    out = impls[name]()
-                    res[name] = (out, *torch.autograd.grad(out, (q, k, v), do))
+                res = {name: out_and_grads(impls[name], q, k, v, do) for name in ("triton", "sdpa mask")}
                 errs.append(max(rel(a, b) for a, b in zip(res["triton"], res["sdpa mask"])))
-                del res, out
+                del res
                 for name, fn in impls.items():
-                    def fwd_bwd(fn=fn):
-                        fn().backward(do)
                     try:
-                        with torch.no_grad():
-                            t_f = do_bench(fn, warmup=10, rep=rep, return_mode="median")
-                        t_fb = do_bench(fwd_bwd, warmup=10, rep=rep, grad_to_none=[q, k, v], return_mode="median")
+                        t_f, t_fb = time_fwd_and_fwd_bwd(fn, q, k, v, do, rep)
                     except Exception as e:  # e.g. a backend this build lacks: keep the rest of the table
                         print(f"| {D} | {T} | {nd} | {name} | failed: {type(e).__name__}: {str(e)[:80]} | | | |")
                         continue
@@ -141,8 +151,6 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
 
 def ab_bench(variant, B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8), rep=25):
     """kernels.attention (kept) vs variant.attention on the same inputs; ratio > 1: the variant is faster."""
-    from triton.testing import do_bench
-
     gen = torch.Generator().manual_seed(0)
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, triton {__import__('triton').__version__}")
     print(f"B={B} H={H} {str(DTYPE).split('.')[-1]}; ms = median of CUDA-event timings, each impl timed twice, alternately; "
@@ -153,29 +161,19 @@ def ab_bench(variant, B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs
     for D in Ds:
         for T in Ts:
             for nd in docs:
-                q, k, v = (torch.randn(B, H, T, D, generator=gen).to(DEVICE, DTYPE).requires_grad_() for _ in range(3))
-                do = torch.randn(B, H, T, D, generator=gen).to(DEVICE, DTYPE)
-                doc_ids = make_doc_ids(B, T, nd, gen).to(DEVICE)
-                impls = {"kept": kernels.attention, "variant": variant.attention}
-                res = {}
-                for name, attn in impls.items():
-                    out = attn(q, k, v, doc_ids=doc_ids)
-                    res[name] = (out, *torch.autograd.grad(out, (q, k, v), do))
+                q, k, v, do, doc_ids = make_inputs(B, H, T, D, nd, gen)
+                impls = {name: (lambda attn=attn: attn(q, k, v, doc_ids=doc_ids))
+                         for name, attn in (("kept", kernels.attention), ("variant", variant.attention))}
+                res = {name: out_and_grads(fn, q, k, v, do) for name, fn in impls.items()}
                 diff = max(rel(a, b) for a, b in zip(res["variant"], res["kept"]))
-                del res, out
-                times = {(name, mode): [] for name in impls for mode in ("f", "fb")}
-                for _ in range(2):
-                    for name, attn in impls.items():
-                        def fwd(attn=attn):
-                            return attn(q, k, v, doc_ids=doc_ids)
-
-                        def fwd_bwd(attn=attn):
-                            attn(q, k, v, doc_ids=doc_ids).backward(do)
-                        with torch.no_grad():
-                            times[name, "f"].append(do_bench(fwd, warmup=10, rep=rep, return_mode="median"))
-                        times[name, "fb"].append(do_bench(fwd_bwd, warmup=10, rep=rep, grad_to_none=[q, k, v],
-                                                          return_mode="median"))
-                t = {key: sorted(v)[0] for key, v in times.items()}  # the better of the two medians
+                del res
+                times = {name: [] for name in impls}
+                for _ in range(2):  # alternately: kept, variant, kept, variant
+                    for name, fn in impls.items():
+                        times[name].append(time_fwd_and_fwd_bwd(fn, q, k, v, do, rep))
+                t = {}
+                for name, runs in times.items():  # the better of the two medians, fwd and fwd+bwd
+                    t[name, "f"], t[name, "fb"] = (min(x) for x in zip(*runs))
                 print(f"| {D} | {T} | {nd} | {t['kept', 'f']:.3f} | {t['variant', 'f']:.3f} | {t['kept', 'fb']:.3f} | "
                       f"{t['variant', 'fb']:.3f} | {t['kept', 'fb'] / t['variant', 'fb']:.3f} | {diff:.1e} |", flush=True)
                 del q, k, v, do
