@@ -439,7 +439,22 @@ def train(config, explicit):
               f"device {device}, {dtype}, {world} process(es); steps {start_step} -> {config['max_iters']}")
         start_metrics(metrics_path, start_step if config["init_from"] == "resume" else 0)
 
+    def kept():
+        return f"the last good checkpoint is kept in {ckpt_path}" if os.path.exists(ckpt_path) else "no checkpoint was written"
+
     def checkpoint(step):
+        """Writes ckpt.pt only when the model it would hold gives a finite loss on the next training batch
+        (the stream and the RNG are left as they were): a kept checkpoint is always a good one."""
+        state = train_stream.state()
+        x, y, w, doc = (t.to(device) for t in train_stream.take(B))
+        train_stream.load_state(state)
+        raw_model.eval()
+        with torch.no_grad(), autocast:
+            probe = raw_model(x, y, loss_weights=w, doc_ids=doc)[1].item()
+        raw_model.train()
+        if not math.isfinite(probe):
+            raise UserError(f"loss became {probe} after step {step} (checked before saving it); {kept()}; "
+                            "lower learning_rate or check the data")
         if master:
             save_checkpoint(ckpt_path, {
                 "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
@@ -486,10 +501,9 @@ def train(config, explicit):
             status[0] /= world
         loss_value, stopping = status[0].item(), status[1].item() > 0
         if not math.isfinite(loss_value):
-            kept = f"the last good checkpoint is kept in {ckpt_path}" if os.path.exists(ckpt_path) else "no checkpoint was written"
-            raise UserError(f"loss became {loss_value} at step {step}; {kept}; lower learning_rate or check the data")
+            raise UserError(f"loss became {loss_value} at step {step}; {kept()}; lower learning_rate or check the data")
         if config["grad_clip"] > 0:
-            torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config["grad_clip"])
+            record["grad_norm"] = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config["grad_clip"]).item()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1

@@ -1,5 +1,6 @@
 """train.py: config errors, packing, checkpoints (atomic, safe, resumable bit-identically), freezing, DDP."""
 import json
+import math
 import os
 import pickle
 import signal
@@ -12,7 +13,8 @@ import pytest
 import torch
 
 import train
-from data.format import write_docs, write_manifest
+from data.format import open_corpus, write_docs, write_manifest
+from model import GPT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--n_layer=2", "--n_head=2", "--n_embd=32", "--block_size=64", "--batch_size=4", "--progress=false",
@@ -110,7 +112,8 @@ def test_resume_is_bit_identical(config_file, corpus, tmp_path):
     assert len(losses(full)) == 12 + 1  # one record per step, plus the final val loss
 
 
-def test_sigterm_checkpoints_and_resume_matches(config_file, corpus, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_checkpoints_and_resume_matches(config_file, corpus, tmp_path, sig):
     out = tmp_path / "sig"
     cmd = [sys.executable, "train.py", config_file, f"--data_dir={corpus}", f"--out_dir={out}", *TINY,
            "--max_iters=100000", "--lr_decay_iters=50"]
@@ -119,9 +122,9 @@ def test_sigterm_checkpoints_and_resume_matches(config_file, corpus, tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
         time.sleep(0.1)
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     err = p.communicate(timeout=60)[1]
-    assert p.returncode == 128 + signal.SIGTERM, err
+    assert p.returncode == 128 + sig, err
     assert "init_from=resume" in err
     stopped = train.load_checkpoint(str(out / "ckpt.pt"))["step"]
     assert 3 <= stopped < 100000
@@ -147,17 +150,21 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
 
 class Evil:
+    def __init__(self, sentinel):
+        self.sentinel = sentinel
+
     def __reduce__(self):
-        return (os.system, ("echo pwned > /dev/null",))
+        return (os.system, (f"touch {self.sentinel}",))
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the hand-written pickle below
 def test_unsafe_truncated_and_missing_checkpoints_are_refused(tmp_path):
-    evil = tmp_path / "evil.pt"
+    evil, sentinel = tmp_path / "evil.pt", tmp_path / "payload_ran"
     with open(evil, "wb") as f:
-        pickle.dump({"model": Evil(), "config": {}, "step": 0}, f)
+        pickle.dump({"model": Evil(sentinel), "config": {}, "step": 0}, f)
     with pytest.raises(train.UserError, match="unsafe"):
         train.load_checkpoint(str(evil))
+    assert not sentinel.exists()  # refused before anything in the pickle ran
     good = tmp_path / "good.pt"
     train.save_checkpoint(str(good), {"model": {"w": torch.ones(1000)}, "config": {}, "step": 1})
     data = good.read_bytes()
@@ -203,13 +210,54 @@ def test_a_new_run_does_not_overwrite_a_checkpoint(config_file, corpus, tmp_path
     assert (tmp_path / "b" / "ckpt.pt").read_bytes() == before
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(config_file, corpus, tmp_path, capsys):
-    assert run(config_file, corpus, tmp_path, "--learning_rate=1e30", "--warmup_iters=0", "--grad_clip=0",
-               "--ckpt_interval=1", "--max_iters=50") == 2
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(config_file, corpus, tmp_path, capsys, monkeypatch):
+    # three sane steps, then one at lr 1e30: its loss is still finite, the weights it leaves are not usable
+    monkeypatch.setattr(train, "get_lr", lambda config, step: 1e-3 if step < 3 else 1e30)
+    assert run(config_file, corpus, tmp_path, "--grad_clip=0", "--ckpt_interval=1", "--max_iters=50") == 2
     err = capsys.readouterr().err
     assert "loss became" in err and "last good checkpoint" in err
     ckpt = train.load_checkpoint(str(tmp_path / "ckpt.pt"))
-    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    assert ckpt["step"] == 3 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    # a good checkpoint: on the batch its step trained on, it gives the finite loss logged at that step
+    config = ckpt["config"]
+    model = GPT(train.model_config(config))
+    model.load_state_dict(ckpt["model"])
+    stream = train.Batches(train.load_mixtures(corpus, config["train_data"], open_corpus(corpus)),
+                           config["block_size"], config["seed"])
+    stream.load_state(ckpt["data"])
+    x, y, w, doc = stream.take(config["batch_size"])
+    with torch.no_grad():
+        loss = model(x, y, loss_weights=w, doc_ids=doc)[1].item()
+    logged = {json.loads(l)["step"]: json.loads(l)["loss"] for l in open(tmp_path / "metrics.jsonl")}
+    assert math.isfinite(loss) and loss == pytest.approx(logged[3], rel=1e-5)
+
+
+def test_lr_follows_warmup_and_cosine_and_clipping_bounds_the_gradient(config_file, corpus, tmp_path, monkeypatch):
+    seen = []  # the gradient norm each optimizer step is given
+    step = torch.optim.AdamW.step
+    def recording_step(self, *a, **k):
+        seen.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for g in self.param_groups
+                                                          for p in g["params"] if p.grad is not None])).item())
+        return step(self, *a, **k)
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    assert run(config_file, corpus, tmp_path, "--max_iters=12", "--warmup_iters=4", "--learning_rate=1e-2",
+               "--min_lr=1e-3", "--lr_decay_iters=10", "--grad_clip=0.05") == 0
+    recs = [json.loads(l) for l in open(tmp_path / "metrics.jsonl") if "lr" in json.loads(l)]
+    for r in recs:
+        s = r["step"]
+        want = 1e-2 * (s + 1) / 4 if s < 4 else 1e-3 + 0.5 * (1 + math.cos(math.pi * min(1, (s - 4) / 6))) * 9e-3
+        assert r["lr"] == pytest.approx(want, rel=1e-12), s
+    assert [r["step"] for r in recs] == list(range(12))
+    assert max(seen) <= 0.05 * (1 + 1e-4)  # every step clipped to grad_clip...
+    assert min(r["grad_norm"] for r in recs) > 0.05  # ...from a larger norm, so clipping acted
+
+
+def test_dropout_acts_in_training_and_not_in_evaluation(config_file, corpus, tmp_path):
+    for p in (0.0, 0.5):
+        assert run(config_file, corpus, tmp_path / str(p), "--max_iters=1", f"--dropout={p}") == 0
+    first = [json.loads(open(tmp_path / str(p) / "metrics.jsonl").readline()) for p in (0.0, 0.5)]
+    assert first[0]["val_loss"] == first[1]["val_loss"]  # same initial weights, evaluated without dropout
+    assert first[0]["loss"] != first[1]["loss"]  # the training forward drops activations
 
 
 def test_ddp_two_ranks_equal_one_process_with_twice_the_accumulation(config_file, corpus, tmp_path):
