@@ -6,16 +6,20 @@
 Config keys are train.py's, the grpo_* ones among them. Each step takes grpo_prompts_per_step prompts
 of rl.DOMAIN.S_train.jsonl (training inputs; eval inputs are never used), samples grpo_group_size
 completions of each with the KV-cache generator, and rewards each one: programs 1 when
-parse_completion(text, 'implicit') equals the answer, grammars 1 when the string is in the language.
+parse_completion(text, grpo_mode) equals the answer, grammars 1 when the string is in the language.
+grpo_mode='implicit' asks for the answer directly; 'cot' appends the CoT cue to every prompt (as eval.py's
+CoT mode does) and rewards the answer after the trace's answer cue, so RL can reinforce recalling the
+instruction from the weights and executing it.
 Advantages are normalised within each group of the same prompt; the loss is the clipped policy
 objective (PPO-style ratio to the sampling policy), averaged over all completion tokens of the
 batch, plus grpo_kl times the k3 estimate of KL(policy || starting model). metrics.jsonl gets the
-mean reward of every step.
+mean reward of every step. SIGINT/SIGTERM write a checkpoint that --init_from=resume continues identically.
 """
 import copy
 import json
 import math
 import os
+import signal
 import sys
 import time
 
@@ -25,7 +29,7 @@ import torch
 import train
 from data.build import load_grammars
 from data.format import CorpusError
-from data.templates import parse_completion
+from data.templates import COT_CUE, parse_completion
 from data.tokenizer import encode_prompt, load as load_tokenizer
 from model import GPT
 
@@ -56,11 +60,12 @@ def grpo_loss(logp_new, logp_old, adv, mask, clip_eps, logp_ref=None, kl_coef=0.
     return loss, kl
 
 
-def rewards_of(items, texts, grammars):
-    """1.0 for an exactly correct program answer or a valid grammar string, else 0.0."""
+def rewards_of(items, texts, grammars, mode="implicit"):
+    """1.0 for an exactly correct program answer or a valid grammar string, else 0.0; the answer is read
+    from each completion as eval.py reads it in `mode` ('implicit' or 'cot')."""
     out = []
     for it, text in zip(items, texts):
-        answer = parse_completion(text, "implicit")
+        answer = parse_completion(text, mode)
         ok = answer == it["answer"] if it["domain"] == "programs" else grammars[it["grammar"]].is_valid(answer)
         out.append(float(ok))
     return out
@@ -141,6 +146,7 @@ def train_grpo(config, explicit=()):
     if config["init_from"] == "resume":
         optimizer.load_state_dict(ckpt["optimizer"])
         start = ckpt["step"]
+        torch.set_rng_state(ckpt["rng"]["cpu"])
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
@@ -154,6 +160,12 @@ def train_grpo(config, explicit=()):
                                           "step": step, "config": config, "tokenizer_id": ckpt["tokenizer_id"],
                                           "data": {}, "grpo_ref": ref_path, "rng": {"cpu": torch.get_rng_state()}})
 
+    stop = {"signal": 0}
+    def on_signal(signum, frame):
+        stop["signal"] = signum
+    signal.signal(signal.SIGINT, on_signal)  # train.main puts the previous handlers back
+    signal.signal(signal.SIGTERM, on_signal)
+    mode, cue = config["grpo_mode"], COT_CUE if config["grpo_mode"] == "cot" else ""
     eos, pad = manifest["eos"], manifest["pad"]
     from tqdm import tqdm
     bar = tqdm(total=config["max_iters"], initial=start, disable=not config["progress"], dynamic_ncols=True)
@@ -165,7 +177,7 @@ def train_grpo(config, explicit=()):
         # Prompts and samples are functions of (seed, step): a resumed run continues identically.
         pick = np.random.default_rng([config["seed"], step]).choice(len(items), P, replace=P > len(items))
         batch = [items[i] for i in pick for _ in range(G)]
-        prompts = [encode_prompt(enc, it["prompt"]) for it in batch]
+        prompts = [encode_prompt(enc, it["prompt"] + cue) for it in batch]
         n_new = min(config["grpo_max_new_tokens"], config["block_size"] + 1 - max(map(len, prompts)))
         if n_new < 1:
             raise train.UserError(f"RL prompts of {max(map(len, prompts))} tokens leave no room in block_size={config['block_size']}")
@@ -173,7 +185,7 @@ def train_grpo(config, explicit=()):
         model.eval()
         completions = model.generate(prompts, n_new, temperature=config["grpo_temperature"], stop_token=eos,
                                      generator=generator)
-        rewards = torch.tensor(rewards_of(batch, [enc.decode(c) for c in completions], grammars)).view(P, G)
+        rewards = torch.tensor(rewards_of(batch, [enc.decode(c) for c in completions], grammars, mode)).view(P, G)
         adv = group_advantages(rewards).view(-1).to(device)
         tokens, mask = (t.to(device) for t in completion_batch(prompts, completions, n_new, eos, pad))
         with torch.no_grad(), autocast:
@@ -198,6 +210,12 @@ def train_grpo(config, explicit=()):
                 f.write(json.dumps(record) + "\n")
         bar.update(1)
         bar.set_postfix(reward=f"{record['reward']:.3f}", loss=f"{record['loss']:.4g}")
+        if stop["signal"]:
+            checkpoint(step + 1)
+            bar.close()
+            print(f"stopped by signal at step {step + 1}; checkpoint saved to {ckpt_path}; continue with "
+                  f"--out_dir={out_dir} --init_from=resume", file=sys.stderr)
+            return 128 + stop["signal"]
         if config["ckpt_interval"] and (step + 1) % config["ckpt_interval"] == 0:
             checkpoint(step + 1)
     bar.close()
@@ -216,12 +234,17 @@ def run(config, explicit=()):
 
 
 def main(argv):
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         config, explicit = train.load_config(argv)
     except train.UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return run(config, explicit)
+    try:
+        return run(config, explicit)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
 
 
 if __name__ == "__main__":

@@ -43,13 +43,14 @@ DEFAULTS = dict(
     log_interval=1, eval_interval=100, eval_iters=10, ckpt_interval=500, progress=True,
     # stage: 'sft' (next-token loss on train_data) | 'grpo' (RL on S_train exec prompts: grpo.py)
     stage="sft", grpo_group_size=8, grpo_prompts_per_step=8, grpo_clip=0.2, grpo_kl=0.0, grpo_temperature=1.0,
-    grpo_max_new_tokens=32, grpo_updates=1, grpo_domains=["programs", "grammars"],
+    grpo_max_new_tokens=32, grpo_updates=1, grpo_domains=["programs", "grammars"], grpo_mode="implicit",
     # the model: every GPTConfig field under its own name
     **{f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
        for f in dataclasses.fields(GPTConfig)},
 )
 DEFAULTS["vocab_size"] = 0  # 0: the corpus tokenizer's vocabulary size
-CHOICES = dict(device=("auto", "cpu", "cuda"), dtype=("auto", "float32", "bfloat16"), stage=("sft", "grpo"))
+CHOICES = dict(device=("auto", "cpu", "cuda"), dtype=("auto", "float32", "bfloat16"), stage=("sft", "grpo"),
+               grpo_mode=("implicit", "cot"))
 # Dense bf16 peak FLOP/s of cards we may meet, for MFU; an unknown card gets no MFU.
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12,
               "4090": 165e12, "3090": 71e12}

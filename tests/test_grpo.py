@@ -1,8 +1,13 @@
 """grpo.py: group advantages and the clipped loss against hand-computed numbers, the gradient's sign,
-rewards, completion masks, and a two-step run from a tiny checkpoint."""
+rewards (implicit and CoT), completion masks, a two-step run from a tiny checkpoint, and `train.py --stage=grpo`
+stopped by SIGTERM and resumed, equal to an uninterrupted run."""
 import json
 import math
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -77,9 +82,19 @@ def test_rewards(corpus):
     assert grpo.rewards_of(items, texts, grammars) == [1.0, 0.0, 1.0, 0.0]
 
 
+def test_cot_rewards_read_the_answer_after_the_trace():
+    items = [{"domain": "programs", "answer": "7"}] * 4
+    texts = ["def f(x):\n    y = x + 3\n    return y % 10\ny = 4 + 3 = 7\nanswer: 7\n",  # right CoT answer
+             "def f(x):\n    y = x + 3\n    return y % 10\ny = 4 + 3 = 7\nanswer: 8",  # wrong one
+             " 7",  # the right number with no trace and no answer cue is not a CoT answer
+             "y = 7\nanswer: 7 and more\n"]
+    assert grpo.rewards_of(items, texts, {}, "cot") == [1.0, 0.0, 0.0, 0.0]
+    assert grpo.rewards_of(items, texts, {}, "implicit") == [0.0, 0.0, 1.0, 0.0]  # the first line is the answer
+
+
 def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
     # A reward that varies within groups (a random model is never right): completions of even text length.
-    monkeypatch.setattr(grpo, "rewards_of", lambda items, texts, g: [float(len(t) % 2 == 0) for t in texts])
+    monkeypatch.setattr(grpo, "rewards_of", lambda items, texts, *a: [float(len(t) % 2 == 0) for t in texts])
     manifest = open_corpus(corpus)
     config = dict(train.DEFAULTS, data_dir=corpus, vocab_size=manifest["vocab_size"], n_layer=1, n_head=2, n_embd=16,
                   block_size=64, out_dir=str(tmp_path / "stage1"))
@@ -110,3 +125,36 @@ def test_bad_start_is_one_line(tmp_path, capsys):
     assert grpo.main([str(cfg), f"--out_dir={tmp_path / 'x'}"]) == 2  # init_from defaults to scratch
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "init_from" in err and "\n" not in err
+
+
+def test_train_py_stage_grpo_stops_on_sigterm_and_resumes_identically(corpus, tmp_path):
+    """As users run it: `python train.py CONFIG --stage=grpo`, CoT prompts; a run stopped by SIGTERM and resumed
+    ends with the weights of an uninterrupted run of the same length."""
+    tiny = ["--progress=false", f"--data_dir={corpus}"]
+    sft = subprocess.run([sys.executable, "train.py", "configs/smoke.py", *tiny, f"--out_dir={tmp_path / 'sft'}",
+                          "--max_iters=2", "--eval_interval=0", "--overwrite=false"], cwd=ROOT, capture_output=True, text=True)
+    assert sft.returncode == 0, sft.stderr
+    rl = [sys.executable, "train.py", "configs/smoke.py", "--stage=grpo", "--grpo_mode=cot", "--grpo_group_size=2",
+          "--grpo_prompts_per_step=2", "--grpo_max_new_tokens=8", "--lr_decay_iters=50", "--log_interval=1",
+          "--ckpt_interval=0", f"--data_dir={corpus}", "--progress=false"]
+    out = tmp_path / "rl"
+    p = subprocess.Popen([*rl, f"--init_from={tmp_path / 'sft' / 'ckpt.pt'}", f"--out_dir={out}", "--max_iters=100000"],
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    metrics, deadline = out / "metrics.jsonl", time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=60)[1]
+    assert p.returncode == 128 + signal.SIGTERM, err
+    stopped = train.load_checkpoint(str(out / "ckpt.pt"))["step"]
+    assert 2 <= stopped < 100000 and "init_from=resume" in err
+    target = f"--max_iters={stopped + 2}"
+    r = subprocess.run([*rl, "--init_from=resume", f"--out_dir={out}", target], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ref = subprocess.run([*rl, f"--init_from={tmp_path / 'sft' / 'ckpt.pt'}", f"--out_dir={tmp_path / 'ref'}", target],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    a, b = (train.load_checkpoint(str(d / "ckpt.pt"))["model"] for d in (out, tmp_path / "ref"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    steps = [json.loads(l)["step"] for l in open(out / "metrics.jsonl")]
+    assert steps == list(range(stopped + 2))
