@@ -1,8 +1,11 @@
 """model.py against independent references: backends, document masking, KV-cache generation, ablations."""
+import math
+
 import pytest
 import torch
+import torch.nn as nn
 
-from model import GPT, GPTConfig, doc_positions
+from model import GPT, GPTConfig, apply_rope, doc_positions, rope_table
 
 TINY = dict(vocab_size=61, block_size=48, n_layer=2, n_head=4, n_embd=32)
 
@@ -10,6 +13,16 @@ TINY = dict(vocab_size=61, block_size=48, n_layer=2, n_head=4, n_embd=32)
 def make(**kw):
     torch.manual_seed(0)
     return GPT(GPTConfig(**{**TINY, **kw})).eval()
+
+
+def sharp(**kw):
+    """make(**kw) in float64 with c_attn scaled 20x, so that attention is far from uniform (most queries
+    put ~70% on one key): a wrong position, mask or padding then moves the logits far beyond 1e-6."""
+    m = make(**kw).double()
+    with torch.no_grad():
+        for block in m.blocks:
+            block.attn.c_attn.weight.mul_(20)
+    return m
 
 
 def random_docs(B, T, n_docs, g):
@@ -36,6 +49,45 @@ def test_doc_positions_restart():
     assert doc_positions(doc).tolist() == [[0, 1, 2, 0, 1, 0, 1, 2, 3]]
 
 
+@pytest.mark.parametrize("base", [10000.0, 500.0])
+def test_apply_rope_rotates_each_pair_by_position_times_frequency(base):
+    D = 8  # head size of TINY
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 5, 3, D, generator=g, dtype=torch.float64)
+    pos = torch.tensor([[0, 1, 2, 3, 4], [47, 9, 0, 30, 2]])
+    got = apply_rope(x, rope_table(GPTConfig(**TINY, rope_base=base))[pos][:, :, None])
+    # Reference in float64: pair i = (x[2i], x[2i+1]) turns by pos * base^(-2i/D).
+    angle = pos[:, :, None, None].double() * base ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
+    a, b = x[..., 0::2], x[..., 1::2]
+    expected = torch.stack((a * angle.cos() - b * angle.sin(), a * angle.sin() + b * angle.cos()), dim=-1).flatten(-2)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)  # the table is float32
+
+
+def test_rope_scores_depend_only_on_relative_position():
+    rot = rope_table(GPTConfig(**TINY))
+    q, k = torch.randn(2, 8, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+
+    def score(m, n):  # q at position m against k at position n
+        return (apply_rope(q, rot[m]) * apply_rope(k, rot[n])).sum().item()
+
+    by_offset = []
+    for d in range(0, 20, 3):
+        scores = [score(m, m - d) for m in (d, d + 5, 47)]
+        assert scores == pytest.approx([scores[0]] * 3, abs=1e-5)
+        by_offset.append(scores[0])
+    assert torch.tensor(by_offset).std() > 0.1  # and it does depend on the offset
+
+
+@pytest.mark.parametrize("qk_norm", [False, True])
+def test_rope_model_sees_relative_not_absolute_positions(qk_norm):
+    m = sharp(qk_norm=qk_norm)
+    idx = torch.randint(0, 61, (2, 12), generator=torch.Generator().manual_seed(9))
+    pos = torch.arange(12).expand(2, 12)
+    logits = m(idx, pos_ids=pos)[0]
+    torch.testing.assert_close(m(idx, pos_ids=pos + 30)[0], logits, rtol=0, atol=1e-5)  # shifted: the same
+    assert (m(idx, pos_ids=2 * pos)[0] - logits).abs().max() > 1e-2  # stretched: not the same
+
+
 @pytest.mark.parametrize("pos_emb", ["learned", "rope", "none"])
 def test_backends_agree_with_document_masking(pos_emb):
     g = torch.Generator().manual_seed(1)
@@ -51,7 +103,7 @@ def test_backends_agree_with_document_masking(pos_emb):
 @pytest.mark.parametrize("backend", ["naive", "sdpa"])
 @pytest.mark.parametrize("pos_emb", ["learned", "rope", "none"])
 def test_packed_row_equals_documents_run_alone(backend, pos_emb):
-    m = make(attn_backend=backend, pos_emb=pos_emb).double()
+    m = sharp(attn_backend=backend, pos_emb=pos_emb)
     g = torch.Generator().manual_seed(2)
     lengths = [5, 1, 17, 9]
     docs = [torch.randint(0, 61, (n,), generator=g) for n in lengths]
@@ -71,6 +123,59 @@ def test_switches_build_and_train_step(kw):
     loss.backward()
     assert torch.isfinite(loss)
     assert (m.lm_head.weight is m.wte.weight) == m.config.tie_embeddings
+
+
+@pytest.mark.parametrize("norm, used, unused", [("layernorm", nn.LayerNorm, nn.RMSNorm), ("rmsnorm", nn.RMSNorm, nn.LayerNorm)])
+def test_norm_switch_picks_every_norm(norm, used, unused):
+    m = make(norm=norm)
+    assert all(type(n) is used for n in [m.ln_f] + [n for b in m.blocks for n in (b.ln_1, b.ln_2)])
+    assert not any(isinstance(mod, unused) for mod in m.modules())
+
+
+@pytest.mark.parametrize("kind", ["gelu", "relu2", "swiglu"])
+def test_mlp_switch_computes_its_activation(kind):
+    mlp = make(mlp=kind, bias=True).double().blocks[0].mlp
+    hidden = 32 * math.ceil(8 * 32 / 3 / 32) if kind == "swiglu" else 4 * 32
+    assert (mlp.c_fc.out_features, mlp.c_proj.in_features) == (2 * hidden if kind == "swiglu" else hidden, hidden)
+    g = torch.Generator().manual_seed(10)
+    with torch.no_grad():
+        for p in mlp.parameters():  # biases too, so that they count
+            p.normal_(generator=g)
+    x = torch.randn(2, 5, 32, dtype=torch.float64)
+    h = x @ mlp.c_fc.weight.T + mlp.c_fc.bias
+    if kind == "gelu":
+        a = 0.5 * h * (1 + torch.erf(h / math.sqrt(2)))
+    elif kind == "relu2":
+        a = h.clamp(min=0) ** 2
+    else:
+        gate, up = h[..., :hidden], h[..., hidden:]
+        a = gate * torch.sigmoid(gate) * up
+    torch.testing.assert_close(mlp(x), a @ mlp.c_proj.weight.T + mlp.c_proj.bias)
+
+
+def test_qk_norm_normalizes_each_heads_queries_and_keys():
+    m, plain = sharp(qk_norm=True), sharp()  # sharp: queries and keys large next to the norms' eps
+    norms = {f"blocks.{i}.attn.{n}.weight" for i in range(2) for n in ("q_norm", "k_norm")}
+    missing, unexpected = plain.load_state_dict(m.state_dict(), strict=False)  # the same other weights
+    assert not missing and set(unexpected) == norms
+    idx = torch.randint(0, 61, (2, 12), generator=torch.Generator().manual_seed(11))
+    logits, plain_logits = m(idx)[0], plain(idx)[0]
+    assert (logits - plain_logits).abs().max() > 1e-3
+    with torch.no_grad():  # scale the query and key projections: normalized away, but not in the plain model
+        for model in (m, plain):
+            for block in model.blocks:
+                block.attn.c_attn.weight[:64].mul_(7)
+    torch.testing.assert_close(m(idx)[0], logits, rtol=0, atol=1e-5)  # up to the norms' eps
+    assert (plain(idx)[0] - plain_logits).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_bias_switch_adds_biases_to_linears_and_layernorms(bias):
+    m = make(bias=bias)
+    layers = [(n, mod) for n, mod in m.named_modules() if isinstance(mod, (nn.Linear, nn.LayerNorm))]
+    assert len(layers) == 2 * 6 + 2  # per block: c_attn, c_proj, c_fc, c_proj, ln_1, ln_2; then ln_f, lm_head
+    for name, mod in layers:
+        assert (mod.bias is not None) == (bias and name != "lm_head"), name
 
 
 def test_loss_weights_and_per_token_loss():
@@ -112,6 +217,42 @@ def test_kv_cache_generation_equals_plain_greedy(pos_emb):
     assert m.generate(left, 12, temperature=0, prompt_lens=lens, padding_side="left") == expected
 
 
+def generation_logits(m, prompts, n, **kw):
+    """Greedy m.generate(prompts, n, **kw): the new tokens and the logits of each step, (B, n, V)."""
+    seen = []
+
+    def greedy(logits, temperature, top_k, generator):
+        seen.append(logits)
+        return logits.argmax(dim=-1)
+
+    m._sample = greedy  # shadows the staticmethod for this instance only
+    try:
+        out = m.generate(prompts, n, temperature=0, **kw)
+    finally:
+        del m._sample
+    return out, torch.stack(seen, dim=1)
+
+
+@pytest.mark.parametrize("pos_emb", ["learned", "rope"])
+def test_kv_cache_logits_equal_a_full_forward_of_each_prompt_alone(pos_emb):
+    m = sharp(pos_emb=pos_emb)
+    g = torch.Generator().manual_seed(12)
+    prompts = [torch.randint(0, 61, (n,), generator=g).tolist() for n in (3, 11, 1, 7)]
+    lens, n = torch.tensor([len(p) for p in prompts]), 10
+    pad = torch.randint(0, 61, (4, 11), generator=g)  # padding that is not all one token
+    right = torch.stack([torch.cat([torch.tensor(p), pad[b, len(p):]]) for b, p in enumerate(prompts)])
+    left = torch.stack([torch.cat([pad[b, len(p):], torch.tensor(p)]) for b, p in enumerate(prompts)])
+    runs = [generation_logits(m, prompts, n),  # a list: left-padded inside generate
+            generation_logits(m, right, n, prompt_lens=lens, padding_side="right"),
+            generation_logits(m, left, n, prompt_lens=lens, padding_side="left")]
+    for out, logits in runs:
+        assert out == runs[0][0]
+        for b, p in enumerate(prompts):
+            # Causal, so one forward of prompt + new tokens gives the logits of a re-forward at every step.
+            full = m(torch.tensor([p + out[b][:-1]]))[0][0, len(p) - 1:]
+            torch.testing.assert_close(logits[b].double(), full, rtol=1e-5, atol=1e-6)
+
+
 def test_generation_stops_at_stop_token():
     m = make()
     prompt = [5, 9, 2]
@@ -128,6 +269,31 @@ def test_sampling_is_seeded_and_respects_top_k():
     s1 = m.generate([[1, 2, 3]] * 4, 8, temperature=2.0, generator=torch.Generator().manual_seed(5))
     s2 = m.generate([[1, 2, 3]] * 4, 8, temperature=2.0, generator=torch.Generator().manual_seed(5))
     assert s1 == s2
+    assert m.generate([[1, 2, 3]] * 4, 8, temperature=1e-6, generator=torch.Generator().manual_seed(5)) == a
+
+
+def test_top_k_samples_only_from_the_k_highest_logits():
+    logits = torch.tensor([[0.3, 2.0, -1.0, 1.5, 0.0, 1.8, -0.5, 1.0]])
+    g = torch.Generator().manual_seed(13)
+    for k, temperature in [(1, 1.0), (3, 1.0), (5, 1.0), (3, 4.0)]:
+        draws = GPT._sample(logits.expand(4000, -1), temperature, k, g)
+        assert set(draws.tolist()) == set(logits[0].topk(k).indices.tolist())
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_sampling_frequencies_follow_softmax_of_logits_over_temperature(temperature):
+    logits = torch.tensor([[1.0, 0.0, -0.5, 0.7, -2.0]])
+    n = 20000
+    draws = GPT._sample(logits.expand(n, -1), temperature, None, torch.Generator().manual_seed(14))
+    freq = torch.bincount(draws, minlength=5) / n
+    torch.testing.assert_close(freq, (logits[0] / temperature).softmax(-1), rtol=0, atol=0.015)  # ~4 sigma
+
+
+def test_very_low_temperature_is_greedy():
+    logits = torch.tensor([[1.0, 0.0, -0.5, 0.7, -2.0], [0.1, 0.2, 0.3, 0.25, 0.0]])
+    draws = GPT._sample(logits.repeat(500, 1), 1e-3, None, torch.Generator().manual_seed(15))
+    assert draws.tolist() == [0, 2] * 500
+    assert GPT._sample(logits, 0, None, None).tolist() == [0, 2]
 
 
 def test_head_ablation_removes_exactly_that_heads_contribution():
