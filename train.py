@@ -434,7 +434,8 @@ def train(config, explicit):
         os.makedirs(out_dir, exist_ok=True)
         with open(os.path.join(out_dir, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
-        print(json.dumps(config, indent=1))
+        changed = ", ".join(f"{k}={v!r}" for k, v in config.items() if v != DEFAULTS[k])
+        print(f"config ({os.path.join(out_dir, 'config.json')} has every key): {changed}")
         n_train = sum(p.numel() for p in raw_model.parameters() if p.requires_grad)
         print(f"{raw_model.num_params() / 1e6:.2f}M parameters ({n_train / 1e6:.2f}M trainable); corpus {data_dir}; "
               f"device {device}, {dtype}, {world} process(es); steps {start_step} -> {config['max_iters']}")
