@@ -35,13 +35,14 @@ import sys
 from tqdm import tqdm
 
 from data import format, leakage, templates as T, tokenizer
-from data.config import SPLITS, load_config, validate
+from data.config import POOL_SPLITS, SPLITS, load_config, validate
 from data.grammars import Grammar, random_grammar
 from data.names import make_names
 from data.programs import compile_source, make_plain, make_programs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVAL_SPLITS, MODES = ("S_train", "S_eval", "S_control"), ("implicit", "cot", "incontext")
+HELD_SPLITS = EVAL_SPLITS + ("pretrain_recall_val",)  # splits with held-out evaluation inputs and eval files
 
 
 class Behaviour:
@@ -54,7 +55,7 @@ class Behaviour:
             self.instruction = obj.description if cfg["instruction_form"] == "description" else obj.source
             self.restate = cfg["cot_restates_instruction"]
             self.fn = compile_source(obj)  # the rendered source, run: every recorded output is checked against it
-            k = cfg["eval_inputs"] if split in EVAL_SPLITS else 0
+            k = cfg["eval_inputs"] if split in HELD_SPLITS else 0
             self.eval_inputs = sorted(rng.sample(obj.inputs(), k))
         else:
             self.family, self.instruction, self.eval_inputs = "cfg", obj.render(), []
@@ -108,6 +109,13 @@ def make_behaviours(cfg, seed):
             ns = [next(names) for _ in range(cfg["n_behaviours"][split])]
             objs = make_programs(rng, ns, cfg) if domain == "programs" else [random_grammar(n, rng, cfg) for n in ns]
             out += [Behaviour(domain, split, o, cfg, rng) for o in objs]
+    if cfg["recall_pool"]:  # drawn after every other split, from its own seed: the other splits stay as they were
+        rng = random.Random(f"{seed}:recall_pool")
+        used = {b.name for b in out}
+        fresh = [n for n in make_names(rng, len(used) + cfg["recall_pool"] + cfg["recall_pool_val"]) if n not in used]
+        for split, n in zip(POOL_SPLITS, (cfg["recall_pool"], cfg["recall_pool_val"])):
+            ns, fresh = fresh[:n], fresh[n:]
+            out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, cfg)]
     held_of = {b.name: b.held for b in out}
     for i, b in enumerate(out):
         b.held_of = held_of
@@ -170,6 +178,11 @@ def make_docs(behs, cfg, seed):
     m["mixture"] = m["decl_S_train_S_eval"] + m["exec_S_train"] + m["exec_cot_S_train"]
     k = math.ceil(cfg["replay_fraction"] * len(m["decl_exec_S_train"]))
     m["replay"] = random.Random(f"{seed}:replay").sample(m["decl_exec_S_train"], k)
+    if cfg["recall_pool"]:  # declarations and, for recall_pool only, executions in separate documents
+        rng = random.Random(f"{seed}:recall_pool_docs")
+        m["pretrain"] += [d for b in by["recall_pool"] + by["pretrain_recall_val"] for d in decl_docs(b, rng, cfg["recall_decl_docs"])]
+        m["pretrain"] += [exec_doc(b, rng, dist, cot) for b in by["recall_pool"]
+                          for cot in [True] * cfg["recall_exec_docs"] + [False] * cfg["recall_direct_docs"]]
     k = min(cfg["pretrain_replay_docs"], len(m["pretrain"]))
     m["pretrain_replay"] = random.Random(f"{seed}:pretrain_replay").sample(m["pretrain"], k)
     for name in sorted(m):
@@ -192,7 +205,7 @@ def make_prompts(behs, cfg, seed):
     """Items by file name, each paired with the completion its prompt expects (for the tokenization check)."""
     rng, files, heldout = random.Random(f"{seed}:eval"), collections.defaultdict(list), cfg["eval_templates"] == "heldout"
     for b in behs:
-        if b.split not in EVAL_SPLITS:
+        if b.split not in HELD_SPLITS:
             continue
         for x in b.eval_inputs if b.domain == "programs" else [None] * cfg["eval_inputs"]:
             x, xt, ans, trace = b.example(rng, None, x)
@@ -295,7 +308,8 @@ def _build(cfg, config_name, tmp, seed, bar):
     format.write_manifest(tmp, enc.n_vocab, tokenizer=tok_info, bos=sp["<|bos|>"], eos=sp["<|eos|>"], pad=sp["<|pad|>"],
                           mixtures=info, eval_files=eval_info, config=cfg, config_name=config_name, seed=seed,
                           max_doc_tokens=max(m["max_doc_tokens"] for m in info.values()),
-                          splits={dom: {s: splits[dom, s] for s in SPLITS} for dom in cfg["domains"]})
+                          splits={dom: {s: splits[dom, s] for s in SPLITS + POOL_SPLITS if (dom, s) in splits or s in SPLITS}
+                                  for dom in cfg["domains"]})
     step("manifest")
 
 

@@ -46,6 +46,15 @@ DEFAULTS = dict(
     pretrain_cot_prob=0.2,              # fraction of pretrain documents whose executions are CoT
     pretrain_cot_execs=1,               # executions inside one CoT pretrain document
     pretrain_prompt_weight=1.0,         # loss weight of pretrain text other than answers and traces
+    # recall pool (programs): behaviours whose source is declared in some pretraining documents and executed
+    # by CoT in *other* ones (no instruction in context), so the base model learns to recall a source from its
+    # weights; pretrain_recall_val behaviours are declared only, and evaluated like S_eval (the base model's
+    # recall check). All of it joins the `pretrain` mixture. 0 = off (pretraining as before).
+    recall_pool=0,                      # behaviours with declarations and separate CoT executions
+    recall_pool_val=40,                 # behaviours with declarations only (split pretrain_recall_val)
+    recall_decl_docs=10,                # declaration documents per behaviour (both pool splits)
+    recall_exec_docs=10,                # CoT execution documents per recall_pool behaviour
+    recall_direct_docs=0,               # direct execution documents per recall_pool behaviour
     cot_restates_instruction=True,      # programs: a CoT trace starts by restating the instruction
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     replay_fraction=0.1,
@@ -57,6 +66,7 @@ DEFAULTS = dict(
 CHOICES = {"instruction_form": ("source", "description"), "train_input_dist": ("uniform", "skewed"),
            "eval_templates": ("train", "heldout")}
 SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")
+POOL_SPLITS = ("recall_pool", "pretrain_recall_val")  # behaviours of the recall pool (programs), when recall_pool > 0
 
 
 def _same_type(value, default):
@@ -101,6 +111,10 @@ def validate(overrides, where="config"):
         raise ValueError(f"{where}: cipher_letters must be 2..26 and cipher_letters**cipher_len at most 100000")
     if cfg["grammar_alternatives"] < 2 or not 1 <= cfg["grammar_terminals"] <= 26 or not 1 <= cfg["grammar_nonterminals"] <= 25:
         raise ValueError(f"{where}: need grammar_alternatives >= 2, 1..26 grammar_terminals, 1..25 grammar_nonterminals")
+    if cfg["recall_pool"] > 0 and (cfg["recall_pool_val"] < 1 or "programs" not in cfg["domains"]):
+        raise ValueError(f"{where}: a recall_pool needs the programs domain and recall_pool_val >= 1")
+    if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs")) < 0:
+        raise ValueError(f"{where}: recall_* counts must be >= 0")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

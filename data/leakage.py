@@ -4,8 +4,8 @@ input) pairs the document shows, those inside a trace included; mixtures named i
 algorithm-distillation files, the only training files allowed to hold exec documents of S_eval.
 
 Checked: no behaviour is in two splits; no (behaviour, evaluation input) pair is in any training
-document; no S_eval behaviour appears in a training document other than a decl document (outside
-`ad`), judged both by the documents' records and by the names found in their text; nothing of
+document; no S_eval (or pretrain_recall_val) behaviour appears in a training document other than a decl document
+(outside `ad`), judged both by the documents' records and by the names found in their text; nothing of
 S_control appears in any training document (records and text).
 """
 import re
@@ -25,7 +25,7 @@ def check(splits, training, eval_inputs, ad=()):
             if n in owner:
                 raise LeakageError(f"behaviour {n} is in both {owner[n]} and {domain}/{split}")
             owner[n] = f"{domain}/{split}"
-    s_eval = {n for (_, s), ns in splits.items() if s == "S_eval" for n in ns}
+    s_eval = {n for (_, s), ns in splits.items() if s in ("S_eval", "pretrain_recall_val") for n in ns}  # decl only
     s_control = {n for (_, s), ns in splits.items() if s == "S_control" for n in ns}
     for mix, docs in training.items():
         for i, d in enumerate(docs):
@@ -37,5 +37,5 @@ def check(splits, training, eval_inputs, ad=()):
             if d.name in s_control or text_names & s_control:
                 raise LeakageError(f"{where} contains S_control behaviour {sorted(({d.name} | text_names) & s_control)[0]}")
             if (d.name in s_eval or text_names) and d.kind != "decl" and mix not in ad:
-                raise LeakageError(f"{where} is not a decl document but contains S_eval behaviour "
+                raise LeakageError(f"{where} is not a decl document but contains S_eval/pretrain_recall_val behaviour "
                                    f"{sorted(({d.name} | text_names) & s_eval)[0]}")
