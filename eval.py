@@ -2,8 +2,9 @@
 
     python eval.py --ckpt out/smoke/ckpt.pt [--splits S_eval,S_control] [--modes implicit] [--samples 5]
 
-For every domain x split (S_train on held-out inputs, S_eval, S_control) x mode (implicit, cot,
-incontext) present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py):
+For every domain x split (S_train on held-out inputs, S_eval, S_control; and on request
+pretrain_recall_val, the recall pool's declared-only behaviours) x mode (implicit, cot, incontext)
+present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py):
   programs  `accuracy`: exact match of parse_completion(completion, mode) with the item's answer,
             greedy decoding; n = number of items. Beside it `majority_baseline`: the accuracy of
             always answering the most common answer of that file (from the corpus manifest).
@@ -20,7 +21,8 @@ incontext) present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/b
 Each value comes with a Wilson 95% interval (for `distinct` treated as a proportion of n too).
 A prompt that leaves no room to generate within block_size gets an empty completion (judged
 wrong or invalid) and a warning on stderr.
-eval.json is a list of rows {curriculum, domain, split, mode, metric, value, ci_low, ci_high, n, seed}.
+eval.json is a list of rows {curriculum, domain, split, mode, metric, value, ci_low, ci_high, n, seed};
+eval_items.json beside it holds every item's score (see items_path), for paired comparisons.
 """
 import argparse
 import collections
@@ -33,7 +35,7 @@ import zlib
 import torch
 
 import train
-from data.build import EVAL_SPLITS, MODES, load_grammars, load_instructions
+from data.build import EVAL_SPLITS, HELD_SPLITS, MODES, load_grammars, load_instructions
 from data.format import CorpusError, open_corpus
 from data.templates import parse_completion
 from data.tokenizer import encode_prompt, load as load_tokenizer
@@ -98,13 +100,15 @@ def row(curriculum, seed, domain, split, mode, metric, k, n, value=None):
 
 
 def judge(domain, items, texts, mode, samples, grammars, instructions=None):
-    """(metric, successes) pairs and one example per item: (prompt, model answer, verdict)."""
+    """(metric, successes) pairs, one example per item: (prompt, model answer, verdict), and each item's
+    score (programs: 1.0 if exact, else 0.0; grammars: the fraction of its samples that are valid)."""
     if domain == "programs":
         answers = [parse_completion(t, mode) for t in texts]
-        scores = [("accuracy", sum(a == it["answer"] for a, it in zip(answers, items)))]
+        per_item = [float(a == it["answer"]) for a, it in zip(answers, items)]
+        scores = [("accuracy", int(sum(per_item)))]
         if mode == "cot" and instructions:
             scores.append(("instruction_recall", sum(t.startswith(instructions[it["behaviour"]]) for t, it in zip(texts, items))))
-        return scores, [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)]
+        return scores, [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)], per_item
     answers = [parse_completion(t, mode) for t in texts]  # samples consecutive answers per item
     valid = [grammars[items[i // samples]["grammar"]].is_valid(a) for i, a in enumerate(answers)]
     distinct = collections.defaultdict(set)
@@ -113,7 +117,8 @@ def judge(domain, items, texts, mode, samples, grammars, instructions=None):
             distinct[items[i // samples]["grammar"]].add(a)
     examples = [(it["prompt"], answers[j * samples], "valid" if valid[j * samples] else "not in the language")
                 for j, it in enumerate(items)]
-    return [("validity", sum(valid)), ("distinct", sum(len(s) for s in distinct.values()))], examples
+    per_item = [sum(valid[j * samples:(j + 1) * samples]) / samples for j in range(len(items))]
+    return [("validity", sum(valid)), ("distinct", sum(len(s) for s in distinct.values()))], examples, per_item
 
 
 def open_checkpoint_corpus(ckpt, data_dir=None):
@@ -135,7 +140,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
              n_examples=3, log=print):
     """Evaluates the checkpoint; returns the eval.json rows (and writes them to out_path, default
     eval.json beside the checkpoint; out_path='' writes nothing)."""
-    for name, given, allowed in (("split", splits, EVAL_SPLITS), ("mode", modes, MODES), ("domain", domains, DOMAINS)):
+    for name, given, allowed in (("split", splits, HELD_SPLITS), ("mode", modes, MODES), ("domain", domains, DOMAINS)):
         bad = [g for g in given if g not in allowed]
         if bad or not given:
             raise train.UserError(f"{name}s {','.join(bad) or '(none)'}: choose from {','.join(allowed)}")
@@ -163,7 +168,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     total = sum(len(v) * (samples if job[0] == "grammars" else 1) for job, v in items.items())
     from tqdm import tqdm
     bar = tqdm(total=total, desc="generating", unit="seq", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    rows, examples, too_long = [], collections.defaultdict(list), 0
+    rows, examples, too_long, per_item = [], collections.defaultdict(list), 0, {}
     for domain, split, mode in jobs:
         its = items[domain, split, mode]
         k = samples if domain == "grammars" else 1
@@ -174,7 +179,8 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
         texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
                                         batch_size, manifest["eos"], generator, bar)
         too_long += skipped
-        scores, ex = judge(domain, its, texts, mode, k, grammars, instructions)
+        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, mode, k, grammars, instructions)
+        per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
         if domain == "programs":
@@ -195,13 +201,20 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     if out_path is None:
         out_path = os.path.join(os.path.dirname(os.path.abspath(ckpt_path)), "eval.json")
     if out_path:
-        tmp = out_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(rows, f, indent=1)
-        os.replace(tmp, out_path)
+        for path, obj in ((out_path, rows), (items_path(out_path), per_item)):
+            with open(path + ".tmp", "w") as f:
+                json.dump(obj, f, indent=1 if obj is rows else None)
+            os.replace(path + ".tmp", path)
         if log:
             log(f"wrote {out_path}")
     return rows
+
+
+def items_path(out_path):
+    """Where the per-item scores of an eval.json go: eval_items.json beside it, {"DOMAIN.SPLIT.MODE": [score
+    per item, in the eval file's order], "DOMAIN.SPLIT.MODE.behaviour": [its behaviour]} (paired comparisons)."""
+    return os.path.join(os.path.dirname(os.path.abspath(out_path)), "eval_items.json" if os.path.basename(out_path) ==
+                        "eval.json" else os.path.basename(out_path) + ".items.json")
 
 
 def format_table(rows):

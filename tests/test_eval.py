@@ -129,6 +129,24 @@ def test_eval_json_rows(corpus, tmp_path, monkeypatch):
     assert {r["curriculum"] for r in json.load(open(tmp_path / "other.json"))} == {"retro"}
 
 
+def test_majority_baseline_is_a_recount_of_the_eval_items(corpus, tmp_path, monkeypatch):
+    """Independent of the builder's summary: the most common `answer` of each eval file, counted here."""
+    monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], []))
+    rows = ev.evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["programs"], progress=False, log=None)
+    base = {(r["split"], r["mode"]): r for r in rows if r["metric"] == "majority_baseline"}
+    assert set(base) == {(s, m) for s in ("S_train", "S_eval", "S_control") for m in ev.MODES}
+    manifest = open_corpus(corpus)
+    for (split, mode), r in base.items():
+        name = f"eval.programs.{split}.{mode}.jsonl"
+        answers = [json.loads(line)["answer"] for line in open(os.path.join(corpus, name))]
+        top = max(answers.count(a) for a in set(answers))
+        assert 1 < top < len(answers), name  # corpus_tiny has a real majority in every file: the check can fail
+        assert (r["value"], r["n"]) == (top / len(answers), len(answers)), name
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(top, len(answers)))
+        assert manifest["eval_files"][name]["majority_accuracy"] == top / len(answers)
+        assert answers.count(manifest["eval_files"][name]["majority_answer"]) == top
+
+
 def test_batched_generation_equals_one_by_one(corpus):
     enc = load_tokenizer(corpus)
     torch.manual_seed(1)
