@@ -1,7 +1,17 @@
 """The PBB comparison end to end: corpus -> pretrain -> homogeneous mixture, Proactive PBB and
-Retroactive PBB (SFT) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
+Retroactive PBB (SFT and GRPO) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
-    python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad]
+    python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG]
+                              [--against OTHER_OUT]
+
+Beside each curriculum's scores: its paired difference from the mixture on the same eval items (same seed,
+same pretrained checkpoint), with a 95% bootstrap interval over behaviours (and over seeds when there are
+several): rows with metric accuracy_minus_mixture (programs) / validity_minus_mixture (grammars). The
+pretrained checkpoint itself is evaluated too (rows with curriculum "pretrain": S_eval, where in-context
+execution is the base model's skill, and pretrain_recall_val, its recall from the weights, when the corpus
+has a recall pool). --corpus trains every stage on another corpus config; --against OTHER_OUT adds each
+curriculum's paired difference from the same curriculum and seed of another finished run on the same eval
+items (metric accuracy_minus_against / validity_minus_against, e.g. recall pool vs none).
 
 --ad adds the sample-efficiency sweep: algorithm distillation (configs/ad.py) from the Proactive stage-1
 checkpoint with N demonstrations per S_eval behaviour, for every N in the corpus's ad_demos, evaluated
@@ -24,8 +34,11 @@ STAGES = [  # (stage, config, the stage it starts from)
     ("pbb_stage2", "configs/pbb_stage2.py", "pbb_stage1"),
     ("retro_stage1", "configs/retro_stage1.py", "pretrain"),
     ("retro_stage2_sft", "configs/retro_stage2_sft.py", "retro_stage1"),
+    ("retro_stage2_grpo", "configs/retro_stage2_grpo.py", "retro_stage1"),
 ]
-CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft": "retro_stage2_sft"}
+CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft": "retro_stage2_sft",
+             "retroactive_grpo": "retro_stage2_grpo"}
+MAIN_METRIC = {"programs": "accuracy", "grammars": "validity"}
 NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile"}  # may differ on reuse
 
 
@@ -63,6 +76,51 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
     return ckpt_path
 
 
+def paired_rows(pairs, curriculum, ref, n_boot=2000):
+    """Rows of the paired difference (curriculum minus ref) per DOMAIN.SPLIT.MODE. pairs: {seed: (items_a,
+    items_b)}, eval_items.json dicts of two checkpoints scored on the same items. The 95% interval is a
+    bootstrap that resamples behaviours (all items of a behaviour together) within each seed and, with
+    several seeds, the seeds too; value = mean over seeds of the mean per-item difference."""
+    import numpy as np
+    rng, rows = np.random.default_rng(0), []
+    keys = [k for k in next(iter(pairs.values()))[0] if not k.endswith(".behaviour")]
+    for key in keys:
+        domain, split, mode = key.split(".")
+        per_seed = {}  # seed -> (sum of differences per behaviour, items per behaviour)
+        for seed, (a, b) in sorted(pairs.items()):
+            if key not in b:
+                break
+            if a[key + ".behaviour"] != b[key + ".behaviour"]:
+                raise SystemExit(f"error: {key} holds other items in the two runs compared; pair runs of the same "
+                                 "S_train/S_eval/S_control behaviours")
+            names = a[key + ".behaviour"]
+            order = {n: i for i, n in enumerate(dict.fromkeys(names))}
+            idx, d = np.array([order[n] for n in names]), np.array(a[key]) - np.array(b[key])
+            per_seed[seed] = (np.bincount(idx, d), np.bincount(idx))
+        else:
+            def estimate(seeds, picks):
+                return np.mean([per_seed[s][0][p].sum() / per_seed[s][1][p].sum() for s, p in zip(seeds, picks)], axis=0)
+            seeds = sorted(per_seed)
+            metric = f"{MAIN_METRIC[domain]}_minus_{ref}"
+            for group in ([[s] for s in seeds] + ([seeds] if len(seeds) > 1 else [])):
+                value = estimate(group, [slice(None)] * len(group))
+                boot = []
+                for _ in range(n_boot):
+                    ss = rng.choice(group, len(group)) if len(group) > 1 else group
+                    boot.append(estimate(ss, [rng.integers(0, len(per_seed[s][1]), len(per_seed[s][1])) for s in ss]))
+                lo, hi = np.percentile(boot, [2.5, 97.5])
+                r = dict(curriculum=curriculum, domain=domain, split=split, mode=mode, metric=metric, value=float(value),
+                         ci_low=float(lo), ci_high=float(hi), n=int(per_seed[group[0]][1].sum()),
+                         seed=group[0] if len(group) == 1 else None)
+                rows.append(r if len(group) == 1 else {**r, "seeds": group})
+    return rows
+
+
+def items_of(root, stage):
+    with open(os.path.join(root, stage, "eval_items.json")) as f:
+        return json.load(f)
+
+
 def mean_spread(values):
     m = sum(values) / len(values)
     return m, (max(values) - min(values)) / 2
@@ -75,8 +133,11 @@ def _key(r):
 
 
 def write_report(rows, out):
-    """results.md (per curriculum, split and mode, mean ± half-range over seeds), results.png and, with AD
-    rows, results_ad.png and the line saying what one instruction is worth."""
+    """results.md (per curriculum, split and mode, mean ± half-range over seeds; then the paired differences
+    with their intervals), results.png and, with AD rows, results_ad.png and the line saying what one
+    instruction is worth."""
+    diffs = [r for r in rows if "_minus_" in r["metric"]]
+    rows = [r for r in rows if "_minus_" not in r["metric"]]
     order = lambda r: (r["curriculum"], r.get("demos", 0), r["domain"], r["split"], r["mode"], r["metric"])
     keys = list(dict.fromkeys(_key(r) for r in sorted(rows, key=order)))
     lines = ["| curriculum | domain | split | mode | metric | value | 95% CI (seed 0) | n | seeds |",
@@ -88,6 +149,16 @@ def write_report(rows, out):
         value = f"{m:.3f}" + (f" ± {spread:.3f}" if len(group) > 1 else "")
         lines.append(f"| {' | '.join(key)} | {value} | [{first['ci_low']:.3f}, {first['ci_high']:.3f}] | "
                      f"{first['n']} | {len(group)} |")
+    if diffs:
+        many = any(r["seed"] is None for r in diffs)  # with several seeds: only the rows over all seeds
+        lines += ["", "Paired differences on the same eval items (95% bootstrap interval over behaviours"
+                  + (" and seeds" if many else "") + "):", "",
+                  "| curriculum | domain | split | mode | metric | difference | 95% CI | n per seed | seeds |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted((r for r in diffs if (r["seed"] is None) == many), key=order):
+            seeds = r.get("seeds", [r["seed"]])
+            lines.append(f"| {r['curriculum']} | {r['domain']} | {r['split']} | {r['mode']} | {r['metric']} | "
+                         f"{r['value']:+.3f} | [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {r['n']} | {len(seeds)} |")
     worth = instruction_worth(rows)
     if worth:
         lines += ["", worth]
@@ -206,21 +277,38 @@ def main(argv=None):
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
     p.add_argument("--samples", type=int, default=None, help="grammar samples per prompt (eval.py's default if unset)")
     p.add_argument("--ad", action="store_true", help="also run the algorithm-distillation sweep (N demonstrations)")
+    p.add_argument("--corpus", default=None, help="corpus config of every stage (default: the preset's)")
+    p.add_argument("--against", default=None, help="another finished results directory to pair every curriculum with")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
     out = a.out or os.path.join("out", "pbb", a.preset)
+    extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     import eval as evaluator
     t0, rows = time.time(), []
+    evaluated = dict(CURRICULA, pretrain="pretrain")
     for seed in range(a.seeds):
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:
-            run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed)
+            run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed, extra)
         kw = {} if a.samples is None else {"samples": a.samples}
-        for curriculum, stage in CURRICULA.items():
-            for r in evaluator.evaluate(os.path.join(root, stage, "ckpt.pt"), curriculum=curriculum, **kw):
+        for curriculum, stage in evaluated.items():
+            splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else evaluator.EVAL_SPLITS
+            for r in evaluator.evaluate(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum,
+                                        log=None, progress=False, **kw):
                 rows.append({**r, "seed": seed})
         if a.ad:
             rows += ad_sweep(root, seed, kw)
+    seeds = range(a.seeds)
+    for curriculum, stage in CURRICULA.items():
+        if curriculum != "mixture":
+            pairs = {s: (items_of(os.path.join(out, f"seed{s}"), stage), items_of(os.path.join(out, f"seed{s}"), "mixture"))
+                     for s in seeds}
+            rows += paired_rows(pairs, curriculum, "mixture")
+    if a.against:
+        for curriculum, stage in evaluated.items():
+            pairs = {s: (items_of(os.path.join(out, f"seed{s}"), stage), items_of(os.path.join(a.against, f"seed{s}"), stage))
+                     for s in seeds}
+            rows += [{**r, "against": a.against} for r in paired_rows(pairs, curriculum, "against")]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(rows, f, indent=1)

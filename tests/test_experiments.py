@@ -1,10 +1,13 @@
 """The experiment runner on the micro preset, end to end, and the wiring of every curriculum's configs."""
 import json
 import os
+import signal
 
 import pytest
+import torch
 
 import train
+from data import build
 from experiments import pbb
 
 REQUIRED = {"curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed"}
@@ -30,18 +33,40 @@ def test_no_stage_trains_on_S_eval_exec_or_S_control(name, monkeypatch):
         assert config["train_data"] == ["mixture", "pretrain_replay"]
 
 
-def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """ROOT, holding one micro pretraining stage in ROOT/pretrain. While it is in use, the micro preset is on and
+    stages build their corpus under ROOT/corpora, not the repo's."""
+    root = tmp_path_factory.mktemp("micro")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "REPO", str(root))  # ensure_corpus's default directory: REPO/corpora/NAME-sSEED
+        mp.setenv("PBB_PRESET", "micro")
+        pbb.run_stage("configs/pretrain.py", root / "pretrain", None, seed=0)
+        yield root
+
+
+def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(build, "REPO", str(tmp_path))  # the corpus too is built in tmp_path, not in the repo
+    monkeypatch.setenv("PBB_PRESET", "micro")  # pbb.main sets it; put back afterwards
     out = tmp_path / "pbb"
     args = ["--preset", "micro", "--out", str(out), "--samples", "1", "--ad"]
     assert pbb.main(args) == 0
+    assert (tmp_path / "corpora" / "corpus_tiny-s0" / "manifest.json").is_file()
     rows = json.load(open(out / "summary.json"))
-    main_rows = [r for r in rows if r["curriculum"] != "ad"]
+    main_rows = [r for r in rows if r["curriculum"] != "ad" and "_minus_" not in r["metric"]]
     assert main_rows and all(set(r) == REQUIRED for r in main_rows)
-    assert {r["curriculum"] for r in main_rows} == {"mixture", "proactive", "retroactive_sft"}
+    assert {r["curriculum"] for r in main_rows} == {"pretrain", "mixture", "proactive", "retroactive_sft",
+                                                    "retroactive_grpo"}
     assert {r["split"] for r in main_rows} == {"S_train", "S_eval", "S_control"}
+    assert {r["split"] for r in main_rows if r["curriculum"] == "pretrain"} == {"S_eval"}  # no recall pool in micro
     assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext"}
     assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "instruction_recall", "validity",
                                                  "distinct"}
+    diffs = [r for r in rows if "_minus_" in r["metric"]]  # each curriculum against the mixture, on the same items
+    assert diffs and all(set(r) == REQUIRED and r["seed"] == 0 and r["ci_low"] <= r["value"] <= r["ci_high"] for r in diffs)
+    assert {r["curriculum"] for r in diffs} == {"proactive", "retroactive_sft", "retroactive_grpo"}
+    assert {r["metric"] for r in diffs} == {"accuracy_minus_mixture", "validity_minus_mixture"}
+    assert len(diffs) == 3 * 2 * 3 * 3  # curricula x domains x splits x modes
     ad_rows = [r for r in rows if r["curriculum"] == "ad"]  # the micro corpus has ad_demos = [1, 3, 10]
     assert ad_rows and all(set(r) == REQUIRED | {"demos"} for r in ad_rows)
     assert {r["demos"] for r in ad_rows} == {1, 3, 10}
@@ -49,13 +74,17 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys):
     report = (out / "results.md").read_text()
     assert report.count("\n") > 10 and "| ad N=10 | programs | S_eval | implicit | accuracy |" in report
     assert "One instruction per behaviour" in report or "No signal" in report  # micro models score 0: no signal
+    assert "| proactive | programs | S_eval | cot | accuracy_minus_mixture |" in report
     for png in ("results.png", "results_ad.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     stamps = {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     assert len(stamps) == len(pbb.STAGES) + 3
     capsys.readouterr()
-    assert pbb.main(args) == 0
+    assert pbb.main(args + ["--against", str(out)]) == 0  # a run against itself: every paired difference is 0
     assert "reusing" in capsys.readouterr().out
+    against = [r for r in json.load(open(out / "summary.json")) if r["metric"].endswith("_minus_against")]
+    assert {r["curriculum"] for r in against} == {"pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo"}
+    assert all((r["value"], r["ci_low"], r["ci_high"]) == (0, 0, 0) and r["against"] == str(out) for r in against)
     assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     with pytest.raises(SystemExit, match="seed 0 -> 5"):  # a stage trained with another config is not reused
         pbb.run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=5)
@@ -64,6 +93,77 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys):
     os.utime(out / "seed0" / "pretrain" / "ckpt.pt", (later, later))  # as if pretraining had been redone since
     with pytest.raises(SystemExit, match="trained from an older"):
         pbb.run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=0)
+
+
+@pytest.mark.parametrize("override", ["--learning_rate=0.001", "--max_iters=7", "--train_data=pretrain_val"])
+def test_reuse_refuses_a_stage_trained_with_another_value_of_a_compared_key(pretrained, override):
+    """A key outside NOT_COMPARED that differs from the checkpoint's config: refused, not reused (not only the seed)."""
+    key = override[2:].split("=")[0]
+    assert key not in pbb.NOT_COMPARED
+    with pytest.raises(SystemExit, match=r"another config \(" + key + " "):
+        pbb.run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=(override,))
+
+
+def test_reuse_ignores_keys_that_may_differ(pretrained, capsys):
+    """Keys in NOT_COMPARED (how a stage is run, not what it trains) may differ: the checkpoint is reused untouched."""
+    ckpt = pretrained / "pretrain" / "ckpt.pt"
+    had, stamp = train.load_checkpoint(str(ckpt))["config"], os.path.getmtime(ckpt)
+    extra = (f"--progress={not had['progress']}".lower(), "--device=cpu")
+    assert had["device"] != "cpu" and {"progress", "device"} <= pbb.NOT_COMPARED
+    assert pbb.run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=extra) == str(ckpt)
+    assert "reusing" in capsys.readouterr().out and os.path.getmtime(ckpt) == stamp
+
+
+def test_a_partial_stage_is_resumed_and_ends_as_the_uninterrupted_one(pretrained, tmp_path, monkeypatch, capsys):
+    """A stage stopped by SIGTERM checkpoints its step; the runner resumes it (init_from=resume) and it ends
+    bit-identical to the same stage trained without a stop. With dropout: the random state must carry over too."""
+    def stage(name):
+        return pbb.run_stage("configs/pretrain.py", tmp_path / name, None, seed=0, extra=("--dropout=0.1",))
+    stage("whole")
+    get_lr = train.get_lr
+
+    def sigterm_at_step_2(config, step):
+        if step == 2:
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # what a SIGTERM runs: train.py's handler
+        return get_lr(config, step)
+    monkeypatch.setattr(train, "get_lr", sigterm_at_step_2)
+    with pytest.raises(SystemExit, match="exit 143"):  # 128 + SIGTERM: stopped after finishing step 2
+        stage("cut")
+    assert train.load_checkpoint(str(tmp_path / "cut" / "ckpt.pt"))["step"] == 3
+    monkeypatch.setattr(train, "get_lr", get_lr)
+    capsys.readouterr()
+    stage("cut")
+    assert "steps 3 -> 6" in capsys.readouterr().out
+    whole, resumed = (train.load_checkpoint(str(tmp_path / name / "ckpt.pt")) for name in ("whole", "cut"))
+    assert resumed["config"]["init_from"] == "resume" and resumed["step"] == whole["config"]["max_iters"] == 6
+    for part in ("model", "optimizer", "data", "rng", "step"):
+        assert same(resumed[part], whole[part]), part
+
+
+def same(a, b):
+    """Equal nested checkpoint contents, tensors compared exactly."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(same, a, b))
+    return a == b
+
+
+def test_report_is_the_mean_and_half_range_over_seeds(tmp_path):
+    """--seeds N: one table row per curriculum, domain, split, mode and metric: mean ± (max - min) / 2 over the
+    seeds, with seed 0's interval and n. Three seeds, so that the half-range is not also the standard deviation."""
+    def row(seed, value, metric="accuracy", ci=(0.0, 1.0)):
+        return dict(curriculum="proactive", domain="programs", split="S_eval", mode="implicit", metric=metric,
+                    value=value, ci_low=ci[0], ci_high=ci[1], n=18, seed=seed)
+    rows = [row(2, 1.0), row(0, 0.0, ci=(0.0, 0.176)), row(1, 0.25), row(0, 0.5, "majority_baseline")]
+    pbb.write_report(rows, str(tmp_path))
+    table = (tmp_path / "results.md").read_text()
+    # mean (0 + 0.25 + 1) / 3 = 0.4167, half-range (1 - 0) / 2 = 0.5 (the standard deviation would be 0.425)
+    assert "| proactive | programs | S_eval | implicit | accuracy | 0.417 ± 0.500 | [0.000, 0.176] | 18 | 3 |" in table
+    assert "| proactive | programs | S_eval | implicit | majority_baseline | 0.500 | [0.000, 1.000] | 18 | 1 |" in table
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_instruction_worth_reads_the_longest_prefix_of_N():
@@ -80,3 +180,28 @@ def test_instruction_worth_reads_the_longest_prefix_of_N():
         assert expected in line, (proactive, line)
     zeros = [{**r, "value": 0.0} for r in ad] + [row("proactive", "implicit", 0.0)]  # implicit alone suffices
     assert pbb.instruction_worth(zeros).startswith("No signal")
+
+
+def items(scores, behaviours, key="programs.S_eval.cot"):
+    return {key: [float(s) for s in scores], key + ".behaviour": behaviours}
+
+
+def test_paired_difference_and_its_bootstrap_interval():
+    import numpy as np
+    names = [f"b{i}" for i in range(40) for _ in range(3)]  # 40 behaviours x 3 items
+    ones, zeros = items([1] * 120, names), items([0] * 120, names)
+    (r,) = pbb.paired_rows({0: (ones, zeros)}, "proactive", "mixture")
+    assert (r["metric"], r["value"], r["ci_low"], r["ci_high"], r["n"], r["seed"]) == \
+           ("accuracy_minus_mixture", 1.0, 1.0, 1.0, 120, 0)
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 2, 120), rng.integers(0, 2, 120)
+    (r,) = pbb.paired_rows({0: (items(a, names), items(b, names))}, "proactive", "mixture")
+    per_behaviour = (a - b).reshape(40, 3).mean(1)
+    assert r["value"] == pytest.approx((a - b).mean())
+    half = 1.959964 * per_behaviour.std() / np.sqrt(40)  # the normal approximation of the cluster bootstrap
+    assert (r["ci_high"] - r["ci_low"]) / 2 == pytest.approx(half, rel=0.15)
+    two = pbb.paired_rows({0: (items(a, names), items(b, names)), 1: (ones, zeros)}, "proactive", "mixture")
+    assert [x["seed"] for x in two] == [0, 1, None] and two[2]["seeds"] == [0, 1]
+    assert two[2]["value"] == pytest.approx(((a - b).mean() + 1) / 2)
+    with pytest.raises(SystemExit, match="other items"):
+        pbb.paired_rows({0: (ones, items([0] * 120, names[::-1]))}, "proactive", "mixture")
