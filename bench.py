@@ -99,6 +99,7 @@ def main():
                 ("model.py as baseline (learned pos, bias), one document", dict(pos_emb="learned", bias=True), None)]
     if a.device == "cuda":
         variants.append(("model.py, triton attention, 4 documents a row", dict(attn_backend="triton"), doc))
+        variants.append(("model.py, flex attention, 4 documents a row", dict(attn_backend="flex"), doc))
     for name, kw, docs in variants:
         m = GPT(GPTConfig(**sizes, **kw)).to(a.device)
         rows.append((name, time_steps(m, lambda: m(idx, tgt, loss_weights=w, doc_ids=docs)[1], a.steps, a.device, fused=True)))

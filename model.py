@@ -5,6 +5,7 @@ only to earlier tokens of its own document, in every attention backend, and posi
 at each document, so a row of packed documents behaves exactly like the documents run one by one.
 """
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -21,7 +22,7 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0  # on embeddings and residual branches (not on attention probabilities)
     bias: bool = False  # biases in Linear layers and LayerNorm
-    attn_backend: str = "sdpa"  # 'triton' (kernels/) | 'sdpa' (torch) | 'naive' (explicit softmax)
+    attn_backend: str = "sdpa"  # 'triton' (kernels/) | 'sdpa' (torch) | 'flex' (FlexAttention) | 'naive' (explicit softmax)
     pos_emb: str = "rope"  # 'learned' | 'rope' | 'none'
     norm: str = "layernorm"  # 'layernorm' | 'rmsnorm'
     mlp: str = "gelu"  # 'gelu' | 'relu2' | 'swiglu'
@@ -32,7 +33,7 @@ class GPTConfig:
     ablate_mlps: list = field(default_factory=list)  # [layer, ...] whose MLP outputs are zeroed
 
     def __post_init__(self):
-        choices = {"attn_backend": ("triton", "sdpa", "naive"), "pos_emb": ("learned", "rope", "none"),
+        choices = {"attn_backend": ("triton", "sdpa", "flex", "naive"), "pos_emb": ("learned", "rope", "none"),
                    "norm": ("layernorm", "rmsnorm"), "mlp": ("gelu", "relu2", "swiglu")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -88,9 +89,40 @@ def apply_rope(x, rot):
     return torch.view_as_real(pairs * rot).flatten(-2).type_as(x)
 
 
+def doc_block_mask(doc_ids, T, device):
+    """FlexAttention's block mask for causal attention within documents (runs of equal ids, as everywhere
+    here); doc_ids None: plain causal. Built once per batch; every layer reuses it."""
+    from torch.nn.attention.flex_attention import create_block_mask
+    if doc_ids is None:
+        return create_block_mask(lambda b, h, q, k: q >= k, None, None, T, T, device=device)
+    run = doc_starts(doc_ids).cumsum(dim=1)
+    return create_block_mask(lambda b, h, q, k: (run[b, q] == run[b, k]) & (q >= k), doc_ids.size(0), None, T, T,
+                             device=device)
+
+
+_compiled_flex = None
+
+
+def flex(q, k, v, block_mask):
+    """FlexAttention with a block mask from doc_block_mask; compiled on CUDA (once), eager elsewhere (the
+    CPU has its forward only: no backward)."""
+    global _compiled_flex
+    from torch.nn.attention.flex_attention import flex_attention
+    if not q.is_cuda:
+        with warnings.catch_warnings():  # eager FlexAttention warns that it is the slow, debuggable path
+            warnings.filterwarnings("ignore", message=".*flex_attention.*", category=UserWarning)
+            return flex_attention(q, k, v, block_mask=block_mask)
+    if _compiled_flex is None:
+        _compiled_flex = torch.compile(flex_attention)
+    return _compiled_flex(q, k, v, block_mask=block_mask)
+
+
 def attend(q, k, v, doc_ids, backend, mask=None):
-    """Causal attention of (B, H, T, D) tensors, block-diagonal by document when doc_ids is given.
-    An explicit boolean `mask` (B, 1, Tq, Tk) is used instead when given (the KV-cache path)."""
+    """Causal attention of (B, H, T, D) tensors, block-diagonal by document when doc_ids is given (for
+    backend 'flex', doc_ids is the BlockMask GPT.forward built from them). An explicit boolean `mask`
+    (B, 1, Tq, Tk) is used instead when given (the KV-cache path)."""
+    if backend == "flex" and mask is None:
+        return flex(q, k, v, doc_ids)
     if backend == "triton" and mask is None:
         from kernels import attention
         return attention(q, k, v, doc_ids=doc_ids)
@@ -262,6 +294,8 @@ class GPT(nn.Module):
             rot = self.rope[:T][None] if pos_ids is None else self.rope[pos_ids]  # (B or 1, T, D/2)
             rope = rot[:, :, None, None]  # broadcast over (q or k, head)
         x = self.drop(x)
+        if self.config.attn_backend == "flex" and cache is None:  # one block mask for every layer
+            doc_ids = doc_block_mask(doc_ids, T, idx.device)
         hidden = []
         for block in self.blocks:
             hidden.append(x)

@@ -381,6 +381,9 @@ def train(config, explicit):
     if config["attn_backend"] == "triton" and device_type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         raise UserError("attn_backend='triton' needs a CUDA GPU (or TRITON_INTERPRET=1, slow); "
                         "use --attn_backend=sdpa on CPU")
+    if config["attn_backend"] == "flex" and device_type == "cpu":
+        raise UserError("attn_backend='flex' trains on a CUDA GPU only (FlexAttention has no backward on CPU); "
+                        "use --attn_backend=sdpa on CPU (eval.py and generation accept flex on CPU)")
     dtype, autocast = precision(device_type, config["dtype"])
 
     out_dir = config["out_dir"]

@@ -1,4 +1,4 @@
-"""python -m kernels.bench: Triton flash attention vs PyTorch SDPA vs naive attention.
+"""python -m kernels.bench: Triton flash attention vs FlexAttention vs PyTorch SDPA vs naive attention.
 
 GPU: B=4, H=16, bf16, T in {1k, 2k, 4k, 8k}, D in {64, 128}, 1 and 8 documents per row (causal within
 documents).  Medians of CUDA-event timings (triton.testing.do_bench).  TFLOP/s count only unmasked work:
@@ -27,6 +27,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import kernels  # noqa: E402
+from model import doc_block_mask, flex  # noqa: E402  (FlexAttention, what a user would pick instead)
 
 DEVICE, DTYPE = "cuda", torch.bfloat16
 
@@ -117,14 +118,16 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
     print(f"B={B} H={H} bf16, causal within documents; ms = median of CUDA-event timings; TFLOP/s on unmasked work\n")
     print("| D | T | docs | impl | fwd ms | fwd TFLOP/s | fwd+bwd ms | fwd+bwd TFLOP/s |")
     print("|---|---|---|---|---|---|---|---|")
-    errs = []
+    errs, flex_errs = [], []
     for D in Ds:
         for T in Ts:
             for nd in docs:
                 q, k, v, do, doc_ids = make_inputs(B, H, T, D, nd, gen)
                 mask = dense_mask(doc_ids)
                 flops = 4.0 * D * H * visible_pairs(doc_ids)
-                impls = {"triton": lambda: kernels.attention(q, k, v, doc_ids=doc_ids)}
+                block_mask = doc_block_mask(doc_ids, T, DEVICE)  # built once per batch, as model.py does
+                impls = {"triton": lambda: kernels.attention(q, k, v, doc_ids=doc_ids),
+                         "flex": lambda: flex(q, k, v, block_mask)}
                 if nd == 1:
                     impls["sdpa is_causal"] = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)
                     impls["sdpa flash is_causal"] = lambda: _sdpa_flash(q, k, v)
@@ -132,8 +135,9 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
                 if T <= naive_max_T:
                     impls["naive"] = lambda: naive(q, k, v, mask)
                 # correctness of the autotuned kernels at this size, against SDPA with the explicit mask
-                res = {name: out_and_grads(impls[name], q, k, v, do) for name in ("triton", "sdpa mask")}
+                res = {name: out_and_grads(impls[name], q, k, v, do) for name in ("triton", "flex", "sdpa mask")}
                 errs.append(max(rel(a, b) for a, b in zip(res["triton"], res["sdpa mask"])))
+                flex_errs.append(max(rel(a, b) for a, b in zip(res["flex"], res["sdpa mask"])))  # also compiles it
                 del res
                 for name, fn in impls.items():
                     try:
@@ -146,7 +150,8 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
                 del q, k, v, do, mask
                 torch.cuda.empty_cache()
     host_overhead()
-    print(f"\nmax relative error of triton (out, dq, dk, dv) vs SDPA with mask, bf16: {max(errs):.2e}")
+    print(f"\nmax relative error of triton (out, dq, dk, dv) vs SDPA with mask, bf16: {max(errs):.2e}; "
+          f"of FlexAttention: {max(flex_errs):.2e}")
 
 
 def ab_bench(variant, B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8), rep=25):
