@@ -18,11 +18,14 @@ class Grammar:
         self.name, self.rules, self.start = name, {k: [tuple(a) for a in v] for k, v in rules.items()}, start
 
     def to_json(self):
-        return {"name": self.name, "start": self.start, "rules": {k: [list(a) for a in v] for k, v in self.rules.items()}}
+        """Rules as a list of [nonterminal, alternatives] in their order (a JSON object written with sorted
+        keys would lose it, and render() would then differ from the trained instruction)."""
+        return {"name": self.name, "start": self.start, "rules": [[k, [list(a) for a in v]] for k, v in self.rules.items()]}
 
     @classmethod
     def from_json(cls, d):
-        return cls(d["name"], d["rules"], d["start"])
+        rules = d["rules"]  # corpora built before the list form hold a dict
+        return cls(d["name"], dict(rules) if isinstance(rules, list) else rules, d["start"])
 
     def render(self):
         """The instruction: one line per nonterminal, alternatives separated by ' | '."""

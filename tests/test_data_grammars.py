@@ -75,3 +75,14 @@ def test_render_and_json_round_trip():
     h = Grammar.from_json(g.to_json())
     assert h.render() == g.render() and h.language() == g.language()
     assert g.render().splitlines()[0].startswith("S -> ")
+
+
+def test_a_loaded_grammar_renders_the_trained_instruction(tmp_path):
+    from data.build import ensure_corpus, load_grammars
+    import json, os
+    d = ensure_corpus(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "corpus_tiny.py"),
+                      str(tmp_path / "tiny"))
+    behaviours = [b for b in json.load(open(os.path.join(d, "behaviours.json"))) if b["domain"] == "grammars"]
+    grammars = load_grammars(d)
+    assert behaviours and all(grammars[b["name"]].render() == b["instruction"] for b in behaviours)
+    assert any(list(grammars[b["name"]].rules) != sorted(grammars[b["name"]].rules) for b in behaviours)  # order matters
