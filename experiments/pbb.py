@@ -18,7 +18,8 @@ checkpoint with N demonstrations per S_eval behaviour, for every N in the corpus
 beside Proactive PBB's one instruction per behaviour (rows with curriculum "ad" carry "demos": N).
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
-configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed.
+configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
+evaluation of a checkpoint with the same arguments is reused (eval.args.json beside its eval.json).
 """
 import argparse
 import itertools
@@ -113,6 +114,27 @@ def paired_rows(pairs, curriculum, ref, n_boot=2000):
                          ci_low=float(lo), ci_high=float(hi), n=int(per_seed[group[0]][1].sum()),
                          seed=group[0] if len(group) == 1 else None)
                 rows.append(r if len(group) == 1 else {**r, "seeds": group})
+    return rows
+
+
+def evaluate_once(ckpt, **kw):
+    """eval.evaluate's rows for ckpt, reusing its eval.json when that was written for this checkpoint (not
+    older than it) with the same arguments (recorded in eval.args.json beside it)."""
+    import eval as evaluator
+    d = os.path.dirname(ckpt)
+    paths = [os.path.join(d, f) for f in ("eval.json", "eval_items.json", "eval.args.json")]
+    args = json.loads(json.dumps(kw))  # tuples as lists, as they read back
+    # all three newer than the checkpoint, and the arguments not older than the rows (eval.py by hand since: redo)
+    if all(os.path.exists(p) and os.path.getmtime(p) >= os.path.getmtime(ckpt) for p in paths) and \
+            os.path.getmtime(paths[2]) >= max(os.path.getmtime(paths[0]), os.path.getmtime(paths[1])):
+        with open(paths[2]) as f:
+            if json.load(f) == args:
+                print(f"[pbb] reusing {paths[0]}")
+                with open(paths[0]) as g:
+                    return json.load(g)
+    rows = evaluator.evaluate(ckpt, log=None, progress=False, **kw)
+    with open(paths[2], "w") as f:
+        json.dump(args, f)
     return rows
 
 
@@ -227,7 +249,6 @@ def plot_ad(rows, path):
 def ad_sweep(root, seed, eval_kw):
     """Algorithm distillation from the Proactive stage-1 checkpoint, one stage per N in the corpus's
     ad_demos; returns the eval rows (S_eval and S_control), each with "demos": N."""
-    import eval as evaluator
     import train
     parent = os.path.join(root, "pbb_stage1")
     _, manifest = train.open_data(train.load_checkpoint(os.path.join(parent, "ckpt.pt"))["config"])
@@ -235,8 +256,7 @@ def ad_sweep(root, seed, eval_kw):
     for n in sorted(set(manifest["config"]["ad_demos"])):
         ckpt = run_stage("configs/ad.py", os.path.join(root, f"ad_N{n}"), parent, seed,
                          (f"--train_data=exec_S_eval_N{n},pretrain_replay",))
-        for r in evaluator.evaluate(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"),
-                                    curriculum="ad", **eval_kw):
+        for r in evaluate_once(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"), curriculum="ad", **eval_kw):
             rows.append({**r, "seed": seed, "demos": n})
     return rows
 
@@ -293,8 +313,7 @@ def main(argv=None):
         kw = {} if a.samples is None else {"samples": a.samples}
         for curriculum, stage in evaluated.items():
             splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else evaluator.EVAL_SPLITS
-            for r in evaluator.evaluate(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum,
-                                        log=None, progress=False, **kw):
+            for r in evaluate_once(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum, **kw):
                 rows.append({**r, "seed": seed})
         if a.ad:
             rows += ad_sweep(root, seed, kw)

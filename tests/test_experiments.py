@@ -81,7 +81,8 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert len(stamps) == len(pbb.STAGES) + 3
     capsys.readouterr()
     assert pbb.main(args + ["--against", str(out)]) == 0  # a run against itself: every paired difference is 0
-    assert "reusing" in capsys.readouterr().out
+    log = capsys.readouterr().out
+    assert "reusing" in log and log.count("eval.json") == len(pbb.CURRICULA) + 1 + 3  # + pretrain, AD: nothing re-evaluated
     against = [r for r in json.load(open(out / "summary.json")) if r["metric"].endswith("_minus_against")]
     assert {r["curriculum"] for r in against} == {"pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo"}
     assert all((r["value"], r["ci_low"], r["ci_high"]) == (0, 0, 0) and r["against"] == str(out) for r in against)
