@@ -3,6 +3,15 @@
 Packed sequences: a batch row may hold several documents, given by `doc_ids` (B, T). A token attends
 only to earlier tokens of its own document, in every attention backend, and positions restart at 0
 at each document, so a row of packed documents behaves exactly like the documents run one by one.
+
+Hooks (interpretability, experiments/mechanism.py): GPT.forward(..., patch={site: fn}) replaces the activation
+at each named site by fn(activation) (record it and return it unchanged to read it; return another run's
+values to patch it; a mean to mean-ablate it). Sites:
+    l             (int, 0..n_layer)  the residual stream entering block l; n_layer: after the last block,
+                                     before ln_f. (B, T, n_embd). These are the tensors return_hidden returns.
+    ("head", l, h)                   head h of layer l, its output before the attention's output projection
+                                     (B, T, head_dim); zero it and the head contributes nothing.
+    ("mlp", l)                       what MLP l adds to the residual stream (B, T, n_embd).
 """
 import math
 import warnings
@@ -175,7 +184,7 @@ class Attention(nn.Module):
             self.k_norm = nn.RMSNorm(config.n_embd // config.n_head, eps=1e-5)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, rope, doc_ids, cache):
+    def forward(self, x, rope, doc_ids, cache, patch=None):
         B, T, C = x.shape
         qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head)
         q, k, v = qkv.unbind(2)  # (B, T, H, D) each
@@ -193,6 +202,11 @@ class Attention(nn.Module):
         if heads:  # ablation: these heads contribute nothing to the residual stream
             y = y.clone()
             y[:, heads] = 0
+        hooked = [h for h in range(self.n_head) if patch and ("head", self.layer, h) in patch]
+        if hooked:  # hooks (module docstring)
+            y = y.clone()
+            for h in hooked:
+                y[:, h] = patch["head", self.layer, h](y[:, h])
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -228,10 +242,11 @@ class Block(nn.Module):
         self.attn = Attention(config, layer)
         self.mlp = MLP(config)
 
-    def forward(self, x, rope, doc_ids, cache):
-        x = x + self.attn(self.ln_1(x), rope, doc_ids, cache)
+    def forward(self, x, rope, doc_ids, cache, patch=None):
+        x = x + self.attn(self.ln_1(x), rope, doc_ids, cache, patch)
         if self.layer not in self.config.ablate_mlps:  # ablation: this MLP contributes nothing
-            x = x + self.mlp(self.ln_2(x))
+            out = self.mlp(self.ln_2(x))
+            x = x + (patch["mlp", self.layer](out) if patch and ("mlp", self.layer) in patch else out)
         return x
 
 
@@ -271,12 +286,13 @@ class GPT(nn.Module):
         return 6 * n + 6 * c.n_layer * c.n_embd * seq_len  # causal: half of 12 * L * C * T
 
     def forward(self, idx, targets=None, loss_weights=None, doc_ids=None, pos_ids=None,
-                reduction="mean", return_hidden=False, cache=None):
+                reduction="mean", return_hidden=False, cache=None, patch=None):
         """idx, targets, loss_weights, doc_ids, pos_ids: (B, T). Returns (logits, loss), plus the
         residual stream before each block and after the last ([n_layer + 1] x (B, T, C)) when
         return_hidden. loss is the loss_weights-weighted mean cross-entropy, or per-token (B, T)
         unweighted cross-entropy with reduction='none'. pos_ids default to positions within each
-        document (or 0..T-1 without doc_ids)."""
+        document (or 0..T-1 without doc_ids). patch: {site: fn}, hooks that replace activations (module
+        docstring)."""
         B, T = idx.shape
         if cache is not None:
             if doc_ids is None or pos_ids is None:
@@ -296,10 +312,12 @@ class GPT(nn.Module):
         x = self.drop(x)
         if self.config.attn_backend == "flex" and cache is None:  # one block mask for every layer
             doc_ids = doc_block_mask(doc_ids, T, idx.device)
-        hidden = []
-        for block in self.blocks:
+        hidden, patch = [], patch or {}
+        for i, block in enumerate(self.blocks):
+            x = patch[i](x) if i in patch else x
             hidden.append(x)
-            x = block(x, rope, doc_ids, cache)
+            x = block(x, rope, doc_ids, cache, patch)
+        x = patch[len(self.blocks)](x) if len(self.blocks) in patch else x
         hidden.append(x)
         if cache is not None:
             cache.n += T
@@ -317,10 +335,11 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, prompts, max_new_tokens, temperature=1.0, top_k=None, stop_token=None,
-                 prompt_lens=None, padding_side="right", generator=None):
+                 prompt_lens=None, padding_side="right", generator=None, patch=None):
         """Batched sampling with a KV cache. prompts: a list of token lists (any lengths), or a (B, T)
         tensor whose rows are padded on `padding_side` to lengths `prompt_lens`. temperature=0 is
-        greedy. Returns one list of new tokens per prompt, ending before `stop_token`."""
+        greedy. Returns one list of new tokens per prompt, ending before `stop_token`. patch: forward's
+        hooks, applied at every step (to the tokens of that step only: use values that broadcast over T)."""
         if torch.is_tensor(prompts):
             rows = prompts.tolist()
             if prompt_lens is not None:
@@ -342,7 +361,7 @@ class GPT(nn.Module):
             doc_ids[b, L - len(p):] = 0
         pos_ids = (torch.arange(L, device=device)[None, :] - (L - lens)[:, None]).clamp(min=0)
         cache = KVCache(self.config, B, L + max_new_tokens, device, self.wte.weight.dtype)
-        logits = self(idx, doc_ids=doc_ids, pos_ids=pos_ids, cache=cache)[0][:, -1]
+        logits = self(idx, doc_ids=doc_ids, pos_ids=pos_ids, cache=cache, patch=patch)[0][:, -1]
         out, done = [[] for _ in range(B)], torch.zeros(B, dtype=torch.bool, device=device)
         for step in range(max_new_tokens):
             next_tok = self._sample(logits.float(), temperature, top_k, generator)
@@ -354,7 +373,7 @@ class GPT(nn.Module):
             if done.all() or step == max_new_tokens - 1:
                 break
             logits = self(next_tok[:, None], doc_ids=torch.zeros(B, 1, dtype=torch.long, device=device),
-                          pos_ids=(lens + step)[:, None], cache=cache)[0][:, -1]
+                          pos_ids=(lens + step)[:, None], cache=cache, patch=patch)[0][:, -1]
         return out
 
     @staticmethod

@@ -1,0 +1,722 @@
+"""Where an internalised instruction lives: a mechanism study of Proactive PBB.
+
+    python -m experiments.mechanism [--preset cpu|gpu|micro] [--seeds N] [--out DIR] [--pbb DIR] [--corpus CONFIG]
+                                    [--pairs N] [--device auto|cpu|cuda]
+
+After Proactive PBB the model executes an S_eval function from its name alone, having only *read* its source (its
+CoT trace restates the source first: instruction recall). Three questions, asked of the runner's checkpoints
+(PBB/seedN/{pretrain,pbb_stage1,pbb_stage2}/ckpt.pt, PBB = out/pbb/PRESET; missing stages are trained and finished
+ones reused, as experiments/pbb.py does):
+
+1. Which parameters must change (rows with part "trainable" and "weight_change"). Proactive stage 2 rerun from the
+   same stage-1 checkpoint with `trainable` restricted to one subset (subsets(): MLPs, attention, embeddings, the
+   lower or the upper half of the layers, each layer alone), scored by eval.py on S_eval (instruction_recall, CoT
+   accuracy, in-context accuracy) and S_train (retention), beside stage 1 and the unrestricted stage 2; and the
+   norm of each module's weight change in the unrestricted stage 2.
+2. Which components retrieve it ("knockout"). In the stage-2 model each head, each layer's attention (all its heads)
+   and each MLP in turn is replaced by zero or by its mean over a reference set (zero is off-distribution), and
+   the S_eval items are scored as eval.py scores them (greedy generation) and by teacher forcing (log-probability
+   of the restated source after a CoT prompt, of the answer after an in-context prompt): a component needed by the
+   internalised route (recall, CoT) but not by the in-context route on the same functions retrieves the instruction.
+3. Where it is decodable ("patching", "probe"). Activation patching: the pointer prompt TEMPLATE naming an S_eval
+   function, the CoT cue and its restated source up to the first token where it differs from another S_eval
+   function's source; the corrupt run names that other function. The clean run's residual stream at one (layer,
+   position) is put into the corrupt run; fraction_restored = mean over pairs of (LD_patched - LD_corrupt) / mean
+   of (LD_clean - LD_corrupt), LD the logit of the clean source's next token minus the corrupt one's. And a linear
+   probe (Probe) of the function's first operator and constant from the residual stream, per layer, trained on
+   S_train functions, tested on S_train (two-fold over functions), S_eval and S_control, in the stage-2 model and in
+   stage 1 (before S_eval was declared); read at the last token of the name in a pointer prompt, and at the token
+   before the operator in the restated source.
+
+Intervals: Wilson for proportions (probe rows count functions as n: prompts of one function are not independent),
+mean +- 1.96 standard errors for log-probabilities, a bootstrap over pairs for patching.
+Writes OUT (default out/mechanism/PRESET): mechanism.json (rows in the runner's format {curriculum, domain, split,
+mode, metric, value, ci_low, ci_high, n, seed} plus "part" and, where they apply, component, layer, head, position,
+token, ablation, target, scoring), mechanism.md, knockouts.png, patching.png, probe.png; the restricted stage-2 runs
+go to OUT/seedN/stage2_SUBSET.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from experiments import pbb
+
+TEMPLATE = "{name}({x}) returns"  # the pointer prompt of the patching pairs (a training template: data/templates.py)
+ARITH = re.compile(r"y = x (\S+) (\d+)")  # the first statement of an arith source: the probe's operator and constant
+
+
+# ----------------------------------------------------------------------------- tools (tests/test_mechanism.py)
+
+def sites(config):
+    """Every component a knockout replaces: ("head", l, h) and ("mlp", l) (model.py's hook sites)."""
+    return ([("head", l, h) for l in range(config.n_layer) for h in range(config.n_head)]
+            + [("mlp", l) for l in range(config.n_layer)])
+
+
+def pad(seqs, device):
+    """(B, T) tokens right-padded with 0, and the (B, T) mask of real ones. Attention is causal, so padding on the
+    right changes no real token's logits: no doc_ids needed."""
+    idx = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
+    mask = torch.zeros_like(idx, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        idx[i, :len(s)], mask[i, :len(s)] = torch.tensor(s), True
+    return idx.to(device), mask.to(device)
+
+
+@torch.no_grad()
+def record(model, idx, names):
+    """{site: activation} of one forward pass: hooks that keep a copy and change nothing."""
+    out = {}
+
+    def keep(site):
+        def fn(x):
+            out[site] = x.clone()
+            return x
+        return fn
+    model(idx, patch={s: keep(s) for s in names})
+    return out
+
+
+@torch.no_grad()
+def means(model, seqs, names, per_position=False, batch_size=64):
+    """{site: mean activation}: over every real token of seqs (a vector), or with per_position over the sequences at
+    each position ((T, ...); seqs of one length). What mean-ablation puts in a component's place."""
+    if per_position and len(set(map(len, seqs))) > 1:
+        raise ValueError("per-position means need sequences of one length")
+    sums, count = {}, 0
+    for i in range(0, len(seqs), batch_size):
+        idx, mask = pad(seqs[i:i + batch_size], model.wte.weight.device)
+        for s, a in record(model, idx, names).items():
+            sums[s] = sums.get(s, 0) + (a.sum(0) if per_position else a[mask].sum(0))
+        count += len(idx) if per_position else int(mask.sum())
+    return {s: v / count for s, v in sums.items()}
+
+
+def knockout(component, ablation, mean_of, n_head):
+    """Hooks that knock a component out: ("head", l, h), ("mlp", l) or ("attn", l) (every head of layer l, i.e. its
+    whole attention output), replaced by zero or by its mean (mean_of: {site: mean} from means())."""
+    parts = [("head", component[1], h) for h in range(n_head)] if component[0] == "attn" else [tuple(component)]
+    if ablation == "zero":
+        return {s: torch.zeros_like for s in parts}
+    return {s: (lambda v: lambda x: v.expand_as(x))(mean_of[s]) for s in parts}
+
+
+@torch.no_grad()
+def logprobs(model, seqs, starts, patch=None, batch_size=64):
+    """Teacher forcing: the summed log-probability of each seqs[i][starts[i]:] given what precedes it. patch: hooks
+    that broadcast over the batch."""
+    out = []
+    for i in range(0, len(seqs), batch_size):
+        idx, _ = pad(seqs[i:i + batch_size], model.wte.weight.device)
+        logp = model(idx, patch=patch)[0].float().log_softmax(-1)
+        for j, (seq, a) in enumerate(zip(seqs[i:i + batch_size], starts[i:i + batch_size])):
+            out.append(float(logp[j, a - 1:len(seq) - 1].gather(-1, idx[j, a:len(seq), None]).sum()))
+    return out
+
+
+@torch.no_grad()
+def patch_grid(model, clean, corrupt, score):
+    """Activation patching of one pair: (n_layer + 1, T) scores of the corrupt run (tokens (1, T)) with the clean
+    run's residual stream put in at one (layer, position) each: hook site l, the stream entering block l (n_layer:
+    after the last). score(logits (B, T, V)) -> (B,). One batched forward pass, a row per (layer, position)."""
+    L, T = model.config.n_layer, clean.size(1)
+    hidden = model(clean, return_hidden=True)[2]
+    layer, pos = torch.arange((L + 1) * T).div(T, rounding_mode="floor"), torch.arange((L + 1) * T) % T
+    patch = {}
+    for l in range(L + 1):
+        mask = torch.zeros((L + 1) * T, T, 1, dtype=torch.bool, device=clean.device)
+        mask[(layer == l).nonzero().flatten(), pos[layer == l]] = True
+        patch[l] = (lambda m, h: lambda x: torch.where(m, h, x))(mask, hidden[l])
+    return score(model(corrupt.expand((L + 1) * T, T), patch=patch)[0]).view(L + 1, T)
+
+
+class Probe:
+    """A linear probe: ridge regression of one-hot labels on standardised features (closed form, float64), the
+    predicted label the argmax."""
+
+    def __init__(self, l2=0.01):
+        self.l2 = l2  # the penalty, per training example
+
+    def fit(self, X, y):
+        X = X.double()
+        self.classes = sorted(set(y))
+        Y = F.one_hot(torch.tensor([self.classes.index(v) for v in y]), len(self.classes)).double()
+        self.mu, self.sd, self.b = X.mean(0), X.std(0) + 1e-6, Y.mean(0)
+        Z = (X - self.mu) / self.sd
+        self.W = torch.linalg.solve(Z.T @ Z + self.l2 * len(Z) * torch.eye(Z.size(1), dtype=Z.dtype), Z.T @ (Y - self.b))
+        return self
+
+    def predict(self, X):
+        return [self.classes[i] for i in (((X.double() - self.mu) / self.sd) @ self.W + self.b).argmax(1).tolist()]
+
+
+def subsets(n_layer):
+    """{name: `trainable` regex} of the restricted stage-2 runs (a regex already named under another name is left
+    out). Parameter names: wte.weight (lm_head is tied to it), blocks.L.attn.*, blocks.L.mlp.*, blocks.L.ln_1/ln_2.*,
+    ln_f.*: the layer subsets hold their blocks' norms, the attention and MLP subsets none; ln_f is only in the
+    unrestricted stage 2."""
+    half = max(1, n_layer // 2)
+    layers = lambda ls: r"^blocks\.(" + "|".join(map(str, ls)) + r")\."
+    named = [("mlp", r"\.mlp\."), ("attn", r"\.attn\."), ("embed", r"^(wte|wpe|lm_head)\."),
+             ("lower", layers(range(half))), ("upper", layers(range(n_layer - half, n_layer)))]
+    out = {}
+    for name, regex in named + [(f"layer{l}", layers([l])) for l in range(n_layer)]:
+        if regex not in out.values():
+            out[name] = regex
+    return out
+
+
+def module_of(name):
+    """The module a parameter belongs to: blocks.2.attn.c_proj.weight -> blocks.2.attn, blocks.2.ln_1.weight ->
+    blocks.2.norm, wte.weight -> wte."""
+    m = re.match(r"blocks\.(\d+)\.(attn|mlp|ln_\d)", name)
+    return f"blocks.{m[1]}.{'norm' if m[2].startswith('ln') else m[2]}" if m else name.split(".")[0]
+
+
+def weight_change(before, after, tied=True):
+    """{module: (||after - before||, ||before||)} over the parameters of each module (two state dicts)."""
+    sq = {}
+    for name, w in before.items():
+        if tied and name == "lm_head.weight":  # the same tensor as wte.weight
+            continue
+        d, n = sq.get(module_of(name), (0.0, 0.0))
+        sq[module_of(name)] = (d + float((after[name].double() - w.double()).square().sum()), n + float(w.double().square().sum()))
+    return {m: (math.sqrt(d), math.sqrt(n)) for m, (d, n) in sq.items()}
+
+
+# ----------------------------------------------------------------------------- data
+
+def covering(enc, tokens, n_chars):
+    """How many leading tokens it takes to cover the first n_chars characters of their text."""
+    total = 0
+    for k, t in enumerate(tokens):
+        if total >= n_chars:
+            return k
+        total += len(enc.decode_single_token_bytes(t))
+    return len(tokens)
+
+
+def char_starts(enc, tokens):
+    """Where each token's text starts, and (last) where the text ends."""
+    starts, total = [], 0
+    for t in tokens:
+        starts.append(total)
+        total += len(enc.decode_single_token_bytes(t))
+    return starts + [total]
+
+
+def forced_items(data_dir, enc, split, instructions):
+    """{mode: (token lists, starts)} of the split's programs items for logprobs: cot, the prompt then the restated
+    source (what instruction_recall asks for); incontext, the prompt then the answer."""
+    import eval as evaluator
+    from data.tokenizer import encode_prompt
+    out = {}
+    for mode in ("cot", "incontext"):
+        seqs, starts = [], []
+        for it in evaluator.read_items(data_dir, "programs", split, mode):
+            p = encode_prompt(enc, it["prompt"])
+            seqs.append(encode_prompt(enc, it["prompt"] + (instructions[it["behaviour"]] if mode == "cot" else " " + it["answer"])))
+            starts.append(len(p))
+            if seqs[-1][:len(p)] != p:
+                raise SystemExit(f"error: {split} {mode} item {it['id']}: its prompt tokenizes differently alone")
+        out[mode] = (seqs, starts)
+    return out
+
+
+def patching_pairs(enc, behaviours, n_pairs, seed):
+    """(pairs, labels). pairs: [(clean tokens, corrupt tokens, clean target, corrupt target)]: TEMPLATE naming an
+    S_eval function f (input: f's first held-out input), the CoT cue and f's source up to the first token after its
+    name where it differs from the source of another S_eval function g, the target; the corrupt run names g. Only
+    pairs of the most common layout are kept (the same tokens at every position but the names' and the input's), so
+    that positions mean the same in every pair; at most n_pairs of them, drawn with `seed`. labels: each position's
+    token, or NAME / X."""
+    from data.templates import COT_CUE
+    from data.tokenizer import encode_prompt
+    evals = [b for b in behaviours if b["domain"] == "programs" and b["split"] == "S_eval" and b["eval_inputs"]]
+    groups = {}
+    for f in evals:
+        x = repr(f["eval_inputs"][0])
+        for g in evals:
+            if g is f:
+                continue
+            seqs, roles, body = [], [], []
+            for b in (f, g):
+                prompt = TEMPLATE.format(name=b["name"], x=x) + COT_CUE
+                at = lambda field, other: len(TEMPLATE.split("{" + field + "}")[0].format(**other))
+                n0, x0, n1 = at("name", {"x": x}), at("x", {"name": b["name"]}), len(prompt) + b["instruction"].find(b["name"])
+                ranges = [("NAME", n0, n0 + len(b["name"])), ("X", x0, x0 + len(x)), ("NAME", n1, n1 + len(b["name"]))]
+                toks = encode_prompt(enc, prompt + b["instruction"])
+                starts = [0] + char_starts(enc, toks[1:])  # token i spans characters starts[i]:starts[i + 1]; bos none
+                roles.append([next((r for r, lo, hi in ranges if starts[i] < hi and lo < starts[i + 1]), t)
+                              for i, t in enumerate(toks)])
+                seqs.append(toks)
+                body.append(next(i for i in range(len(toks) + 1) if i == len(toks) or starts[i] >= n1 + len(b["name"])))
+            i = body[0]
+            while i < min(map(len, seqs)) and seqs[0][i] == seqs[1][i]:
+                i += 1
+            if n1 < len(prompt) or body[0] != body[1] or i >= min(map(len, seqs)) or roles[0][:i] != roles[1][:i]:
+                continue  # no name in the source, sources that never differ, or misaligned names
+            groups.setdefault(tuple(roles[0][:i]), []).append((seqs[0][:i], seqs[1][:i], seqs[0][i], seqs[1][i]))
+    if not groups:
+        return [], []
+    layout, pairs = max(groups.items(), key=lambda kv: (len(kv[1]), -len(kv[0])))
+    pairs = random.Random(seed).sample(pairs, min(n_pairs, len(pairs)))
+    return pairs, [r if isinstance(r, str) else enc.decode([r]) for r in layout]
+
+
+@torch.no_grad()
+def patching_study(model, enc, behaviours, n_pairs, seed, base):
+    """Rows of fraction_restored per (layer, position), and the clean and corrupt logit differences."""
+    import numpy as np
+    pairs, labels = patching_pairs(enc, behaviours, n_pairs, seed)
+    device, grids, lds = model.wte.weight.device, [], []
+    for clean, corrupt, tc, tk in pairs:
+        c, k = (torch.tensor([s], device=device) for s in (clean, corrupt))
+        score = lambda logits: logits[:, -1, tc] - logits[:, -1, tk]
+        ld = (float(score(model(c)[0])), float(score(model(k)[0])))
+        if ld[0] > ld[1]:  # pairs whose clean run prefers its own source's token more than the corrupt run does
+            grids.append(patch_grid(model, c, k, score).cpu().numpy() - ld[1])
+            lds.append(ld)
+    if not grids:
+        return []
+    grids, gap = np.stack(grids), np.array([a - b for a, b in lds])
+    restored = grids.mean(0) / gap.mean()
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(500):
+        s = rng.integers(0, len(gap), len(gap))
+        boot.append(grids[s].mean(0) / gap[s].mean())
+    lo, hi = np.percentile(np.stack(boot), [2.5, 97.5], axis=0)
+    rows = [dict(base, metric="fraction_restored", value=float(restored[l, p]), ci_low=float(lo[l, p]),
+                 ci_high=float(hi[l, p]), n=len(gap), layer=l, position=p, token=labels[p])
+            for l in range(restored.shape[0]) for p in range(restored.shape[1])]
+    for j, name in enumerate(("logit_diff_clean", "logit_diff_corrupt")):
+        v = np.array([ld[j] for ld in lds])
+        half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+        rows.append(dict(base, metric=name, value=float(v.mean()), ci_low=float(v.mean() - half),
+                         ci_high=float(v.mean() + half), n=len(v)))
+    return rows
+
+
+def probe_prompts(behaviours, split, templates, at):
+    """[(text, characters up to the probed token, behaviour, operator, constant)] of the split's arith functions (the
+    first statement of the source), one per template, with the function's first held-out input. at "name": the
+    pointer prompt, read at its name's last token; at "source": the CoT prompt and the restated source up to the token
+    before its first operator (where the model is about to write it), read at its end."""
+    from data.templates import COT_CUE
+    out = []
+    for b in behaviours:
+        m = ARITH.search(b.get("source", "")) if b["domain"] == "programs" and b["split"] == split else None
+        inst = ARITH.search(b["instruction"]) if m else None
+        if m and b["eval_inputs"] and (at == "name" or inst):
+            x = repr(b["eval_inputs"][0])
+            for tpl in templates:
+                text = tpl.format(name=b["name"], x=x)
+                if at == "name":
+                    out.append((text, len(tpl.split("{name}")[0].format(x=x)) + len(b["name"]), b["name"], m[1], int(m[2])))
+                else:
+                    text += COT_CUE + b["instruction"][:inst.start(1) - 1]
+                    out.append((text, len(text), b["name"], m[1], int(m[2])))
+    return out
+
+
+@torch.no_grad()
+def states_at(model, enc, prompts, batch_size=256):
+    """(n_layer + 1, N, C): the residual stream at each prompt's probed token (the one that ends its first
+    prompts[i][1] characters), entering each block and after the last."""
+    from data.tokenizer import encode_prompt
+    seqs = [encode_prompt(enc, p[0]) for p in prompts]
+    pos = [covering(enc, s[1:], p[1]) for s, p in zip(seqs, prompts)]  # tokens after bos that cover those characters
+    out = []
+    for i in range(0, len(seqs), batch_size):
+        idx, _ = pad(seqs[i:i + batch_size], model.wte.weight.device)
+        hidden = model(idx, return_hidden=True)[2]
+        at = torch.tensor(pos[i:i + batch_size], device=idx.device)
+        out.append(torch.stack([h[torch.arange(len(idx), device=idx.device), at] for h in hidden]).float().cpu())
+    return torch.cat(out, dim=1)
+
+
+def probe_study(models, enc, behaviours, seed):
+    """Rows of probe_accuracy per probed token (position "name" / "source"), target (operator, constant), layer, split
+    and model, and chance rows (always the commonest S_train label). Probes are trained on S_train under all 25
+    templates; S_train is scored two-fold, each half of its functions by a probe trained on the other half."""
+    import eval as evaluator
+    from data.templates import EXEC
+    rows = []
+    for at in ("name", "source"):
+        sets = {s: probe_prompts(behaviours, s, EXEC["programs"], at) for s in ("S_train", "S_eval", "S_control")}
+        if not all(sets.values()):
+            continue
+        names = sorted({p[2] for p in sets["S_train"]})
+        fold = torch.tensor([names.index(p[2]) % 2 for p in sets["S_train"]])
+        for curriculum, model in models.items():
+            X = {s: states_at(model, enc, v) for s, v in sets.items()}
+            for target, col in (("operator", 3), ("constant", 4)):
+                y = {s: [p[col] for p in v] for s, v in sets.items()}
+                if len(set(y["S_train"])) < 2:
+                    continue
+                commonest = max(sorted(set(y["S_train"])), key=y["S_train"].count)
+                for l in [None] + list(range(X["S_train"].size(0))):
+                    if l is None:  # chance
+                        if curriculum != next(iter(models)):
+                            continue
+                        preds = {s: [commonest] * len(v) for s, v in y.items()}
+                    else:
+                        probe = Probe().fit(X["S_train"][l], y["S_train"])
+                        preds = {s: probe.predict(X[s][l]) for s in ("S_eval", "S_control")}
+                        preds["S_train"] = [None] * len(fold)
+                        for k in (0, 1):
+                            train, test = (fold != k).nonzero().flatten(), (fold == k).nonzero().flatten()
+                            held = Probe().fit(X["S_train"][l][train], [y["S_train"][i] for i in train]).predict(X["S_train"][l][test])
+                            for i, v in zip(test.tolist(), held):
+                                preds["S_train"][i] = v
+                    for s in ("S_train", "S_eval", "S_control"):
+                        n, acc = len({p[2] for p in sets[s]}), sum(a == b for a, b in zip(preds[s], y[s])) / len(y[s])
+                        rows.append({**evaluator.row(curriculum, seed, "programs", s, "implicit",
+                                                     "chance" if l is None else "probe_accuracy", acc * n, n, acc),
+                                     "part": "probe", "target": target, "position": at, "layer": l})
+    return rows
+
+
+# ----------------------------------------------------------------------------- the study
+
+class Patched:
+    """A model whose generate() runs with hooks: what eval.generate_texts needs (.config and .generate)."""
+
+    def __init__(self, model, patch):
+        self.model, self.patch, self.config = model, patch, model.config
+
+    def generate(self, *args, **kw):
+        return self.model.generate(*args, patch=self.patch, **kw)
+
+
+def load(ckpt_path, device):
+    """(model in eval mode, corpus dir, manifest, tokenizer) of a checkpoint."""
+    import eval as evaluator
+    import train
+    from data.tokenizer import load as load_tokenizer
+    from model import GPT
+    ckpt = train.load_checkpoint(ckpt_path)
+    model = GPT(train.model_config(ckpt["config"]))
+    model.load_state_dict(ckpt["model"])
+    model.to(device).eval()
+    data_dir, manifest = evaluator.open_checkpoint_corpus(ckpt)
+    return model, data_dir, manifest, load_tokenizer(data_dir, manifest)
+
+
+def parameters_study(ckpts, here, seed, extra, device):
+    """Part 1: the restricted stage-2 runs, each evaluated beside stage 1 and the unrestricted stage 2, and the weight
+    change of each module in the unrestricted stage 2."""
+    import eval as evaluator
+    import train
+    before, after = (train.load_checkpoint(ckpts[s]) for s in ("pbb_stage1", "pbb_stage2"))
+    runs = {"before stage 2": ckpts["pbb_stage1"], "all": ckpts["pbb_stage2"]}
+    for name, regex in subsets(before["config"]["n_layer"]).items():
+        runs[name] = pbb.run_stage("configs/pbb_stage2.py", os.path.join(here, f"stage2_{name}"),
+                                   os.path.dirname(ckpts["pbb_stage1"]), seed, (*extra, f"--trainable={regex}"))
+    rows = []
+    for name, ckpt in runs.items():
+        mine = os.path.abspath(ckpt).startswith(os.path.abspath(here))  # the runner's eval.json is left as it is
+        for r in evaluator.evaluate(ckpt, splits=("S_train", "S_eval"), modes=("cot", "incontext"), domains=("programs",),
+                                    curriculum="proactive", out_path=None if mine else "", log=None, progress=False,
+                                    device=device):
+            rows.append({**r, "seed": seed, "part": "trainable", "component": name, "scoring": "generated"})
+    for module, (d, n) in weight_change(before["model"], after["model"], after["config"]["tie_embeddings"]).items():
+        for metric, v in (("weight_change_norm", d), ("relative_weight_change", d / n if n else 0.0)):
+            rows.append(dict(curriculum="proactive", domain=None, split=None, mode=None, metric=metric, value=v,
+                             ci_low=v, ci_high=v, n=None, seed=seed, part="weight_change", component=module))
+    return rows
+
+
+def knockout_study(model, enc, manifest, data_dir, instructions, seed):
+    """Part 2: every head, layer attention and MLP knocked out (zero and mean) in turn, scored on the S_eval items as
+    eval.py scores them (greedy generation: instruction_recall and accuracy with CoT, accuracy in context) and by
+    teacher forcing (instruction_logprob: the restated source after a CoT prompt; answer_logprob: the answer after an
+    in-context prompt). Means: over every token of the intact model's own runs (prompt and greedy completion) on the
+    S_train items of the same mode."""
+    import eval as evaluator
+    from data.tokenizer import encode_prompt
+    cfg = model.config
+
+    def generate(items, mode, patch):
+        return evaluator.generate_texts(Patched(model, patch), enc, [it["prompt"] for it in items],
+                                        evaluator.default_max_new_tokens(manifest, mode), 0.0, 64, manifest["eos"])[0]
+    items = {m: evaluator.read_items(data_dir, "programs", "S_eval", m) for m in ("cot", "incontext")}
+    forced, mean_of = forced_items(data_dir, enc, "S_eval", instructions), {}
+    for mode in items:
+        ref = evaluator.read_items(data_dir, "programs", "S_train", mode)
+        texts = generate(ref, mode, None)
+        mean_of[mode] = means(model, [encode_prompt(enc, it["prompt"] + t) for it, t in zip(ref, texts)], sites(cfg))
+    comps = [("attn", l) for l in range(cfg.n_layer)] + [("mlp", l) for l in range(cfg.n_layer)] + \
+            [("head", l, h) for l in range(cfg.n_layer) for h in range(cfg.n_head)]
+    rows = []
+    for comp, ablation in [(None, "none")] + [(c, a) for c in comps for a in ("zero", "mean")]:
+        keys = dict(part="knockout", component=comp[0] if comp else "none", layer=comp[1] if comp else None,
+                    head=comp[2] if comp and comp[0] == "head" else None, ablation=ablation)
+        for mode, its in items.items():
+            patch = knockout(comp, ablation, mean_of[mode], cfg.n_head) if comp else None
+            scores = evaluator.judge("programs", its, generate(its, mode, patch), mode, 1, {}, instructions)[0]
+            for metric, k in scores:
+                rows.append({**evaluator.row("proactive", seed, "programs", "S_eval", mode, metric, k, len(its)),
+                             **keys, "scoring": "generated"})
+            v = torch.tensor(logprobs(model, *forced[mode], patch), dtype=torch.float64)
+            half = 1.96 * float(v.std()) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+            rows.append(dict(curriculum="proactive", domain="programs", split="S_eval", mode=mode,
+                             metric="instruction_logprob" if mode == "cot" else "answer_logprob", value=float(v.mean()),
+                             ci_low=float(v.mean()) - half, ci_high=float(v.mean()) + half, n=len(v), seed=seed,
+                             **keys, scoring="teacher_forced"))
+    return rows
+
+
+def study(ckpts, here, seed, a, extra, log=print):
+    """Every part for one seed; returns the rows."""
+    from data.build import load_instructions
+    import train
+    device = train.resolve_device(a.device)
+    model, data_dir, manifest, enc = load(ckpts["pbb_stage2"], device)
+    if not manifest["config"].get("cot_restates_instruction", True):
+        raise SystemExit("error: the mechanism study needs CoT traces that restate the source "
+                         "(cot_restates_instruction = True in the corpus config)")
+    t0, rows = time.time(), []
+    rows += parameters_study(ckpts, here, seed, extra, device)
+    log(f"[mechanism] seed {seed}: part 1 (parameters) {time.time() - t0:.0f} s")
+    t1 = time.time()
+    rows += knockout_study(model, enc, manifest, data_dir, load_instructions(data_dir), seed)
+    log(f"[mechanism] seed {seed}: part 2 (knockouts) {time.time() - t1:.0f} s")
+    t1 = time.time()
+    with open(os.path.join(data_dir, "behaviours.json")) as f:
+        behaviours = json.load(f)
+    base = dict(curriculum="proactive", domain="programs", split="S_eval", mode="cot", seed=seed, part="patching")
+    rows += patching_study(model, enc, behaviours, a.pairs, seed, base)
+    rows += probe_study({"proactive": model, "proactive_stage1": load(ckpts["pbb_stage1"], device)[0]}, enc, behaviours, seed)
+    log(f"[mechanism] seed {seed}: part 3 (patching, probe) {time.time() - t1:.0f} s")
+    return rows
+
+
+# ----------------------------------------------------------------------------- report
+
+def pick(rows, **keys):
+    """Values of the rows that match keys (one per seed)."""
+    return [r["value"] for r in rows if all(r.get(k) == v for k, v in keys.items())]
+
+
+def fmt(values, sign=False):
+    """Mean, with ± half-range over seeds when there are several; '—' when there is none."""
+    if not values:
+        return "—"
+    m, s = pbb.mean_spread(values)
+    return (f"{m:+.2f}" if sign else f"{m:.2f}") + (f" ± {s:.2f}" if len(values) > 1 else "")
+
+
+def mean_of(rows, **keys):
+    v = pick(rows, **keys)
+    return sum(v) / len(v) if v else float("nan")
+
+
+def write_report(rows, out, seconds, a):
+    """mechanism.md and the figures; returns the markdown."""
+    P = lambda r, part: [x for x in r if x["part"] == part]
+    seeds = sorted({r["seed"] for r in rows})
+    lines = [f"# Where an internalised instruction lives (preset {a.preset}, seeds {', '.join(map(str, seeds))})", "",
+             f"`python -m experiments.mechanism --preset {a.preset} --seeds {a.seeds}` ({seconds / 60:.1f} min, not "
+             "counting the runner's stages it had to train). "
+             "Values are means over seeds ± half-range; experiments/mechanism.py says how each is measured.", "",
+             "## 1. Which parameters must change", "",
+             "Proactive stage 2 (declarations of S_eval + replay) rerun from the same stage-1 checkpoint, training only "
+             "the named parameters; greedy generation as eval.py.", "",
+             "| trainable | S_eval recall | S_eval CoT | S_eval in-context | S_train recall | S_train CoT |",
+             "|---|---|---|---|---|---|"]
+    t = P(rows, "trainable")
+    for comp in dict.fromkeys(r["component"] for r in t):
+        cells = [fmt(pick(t, component=comp, split=s, mode=m, metric=k)) for s, m, k in
+                 (("S_eval", "cot", "instruction_recall"), ("S_eval", "cot", "accuracy"), ("S_eval", "incontext", "accuracy"),
+                  ("S_train", "cot", "instruction_recall"), ("S_train", "cot", "accuracy"))]
+        lines.append(f"| {comp} | " + " | ".join(cells) + " |")
+    w = P(rows, "weight_change")
+    lines += ["", "Weight change of each module in the unrestricted stage 2 (L2 norm of the difference, and relative "
+              "to the module's stage-1 norm):", "", "| module | ‖Δ‖ | ‖Δ‖ / ‖θ‖ |", "|---|---|---|"]
+    for comp in dict.fromkeys(r["component"] for r in w):
+        lines.append(f"| {comp} | {fmt(pick(w, component=comp, metric='weight_change_norm'))} | "
+                     f"{fmt(pick(w, component=comp, metric='relative_weight_change'))} |")
+
+    k = P(rows, "knockout")
+    cols = (("cot", "instruction_recall", "S_eval recall"), ("cot", "accuracy", "S_eval CoT"),
+            ("incontext", "accuracy", "S_eval in-context"), ("cot", "instruction_logprob", "log p(source)"),
+            ("incontext", "answer_logprob", "log p(answer), in context"))
+    base = {c: pick(k, component="none", mode=c[0], metric=c[1]) for c in cols}
+    lines += ["", "## 2. Which components retrieve it", "",
+              "The stage-2 model with one component replaced by zero or by its mean over the intact model's own runs on "
+              "S_train items (of the same mode), scored on S_eval: greedy generation as eval.py, and the teacher-forced "
+              "log-probability of the restated source after a CoT prompt and of the answer after an in-context prompt "
+              "(mean over items). Each cell: value (change from the intact model). Figure: knockouts.png.", "",
+              "| component | ablation | " + " | ".join(c[2] for c in cols) + " | recall drop − in-context drop |",
+              "|---" * (len(cols) + 3) + "|",
+              "| none | none | " + " | ".join(fmt(base[c]) for c in cols) + " | |"]
+    selective = []
+    for comp, layer, head in dict.fromkeys((r["component"], r["layer"], r["head"]) for r in k if r["component"] != "none"):
+        name = f"{comp} {layer}" + (f".{head}" if head is not None else "")
+        for abl in ("zero", "mean"):
+            vals = {c: pick(k, component=comp, layer=layer, head=head, ablation=abl, mode=c[0], metric=c[1]) for c in cols}
+            change = {c: [v - b for b, v in zip(base[c], vals[c])] for c in cols}
+            sel = [c2 - c1 for c1, c2 in zip(change[cols[0]], change[cols[2]])]  # recall drop minus in-context drop
+            selective.append((sum(sel) / len(sel) if sel else 0.0, name, abl))
+            lines.append(f"| {name} | {abl} | " + " | ".join(f"{fmt(vals[c])} ({fmt(change[c], True)})" for c in cols)
+                         + f" | {fmt(sel, True)} |")
+    top = sorted(selective, reverse=True)[:6]
+    lines += ["", "Needed by the internalised route more than by the in-context one (recall drop − in-context drop, "
+              "largest first): " + "; ".join(f"{n} ({a_}) {s:+.2f}" for s, n, a_ in top) + "."]
+
+    pt = P(rows, "patching")
+    lines += ["", "## 3. Where it is decodable", "", "### Activation patching", ""]
+    fr = [r for r in pt if r["metric"] == "fraction_restored"]
+    if fr:
+        n = min(r["n"] for r in fr)
+        tokens = list(dict.fromkeys((r["position"], r["token"]) for r in fr))
+        layers = sorted({r["layer"] for r in fr})
+        lines += [f"Fraction of the clean run's preference for its own source's next token restored by patching the "
+                  f"clean residual stream at one (layer, position) into the run that names another S_eval function "
+                  f"({n} pairs per seed; logit difference clean {fmt(pick(pt, metric='logit_diff_clean'))}, corrupt "
+                  f"{fmt(pick(pt, metric='logit_diff_corrupt'))}). Rows: the stream entering block l "
+                  f"(l = {layers[-1]}: after the last block). Figure: patching.png.", "",
+                  "| layer | " + " | ".join(f"`{t!r}`"[1:-1].replace("|", "\\|") for _, t in tokens) + " |",
+                  "|---" * (len(tokens) + 1) + "|"]
+        for l in layers:
+            lines.append(f"| {l} | " + " | ".join(fmt(pick(fr, layer=l, position=p)) for p, _ in tokens) + " |")
+    else:
+        lines.append("No pair of S_eval functions with aligned names and differing sources (or none the clean run "
+                     "prefers): nothing to patch.")
+    pr = P(rows, "probe")
+    lines += ["", "### Linear probe", ""]
+    if pr:
+        lines += ["Accuracy of a linear probe of the function's first operator / constant from the residual stream "
+                  "entering each block (last row: after the last), trained on S_train functions under 25 pointer "
+                  "templates: S_train scored two-fold over its functions, S_eval and S_control by the probe trained on "
+                  "all of S_train; 'after' is the stage-2 model, 'before' stage 1 (its own probe). Read at the last name "
+                  "token of the pointer prompt (name), and at the last token before the operator in the CoT prompt plus "
+                  "the restated source (source). Figure: probe.png.", ""]
+        cols_p = [("proactive", "S_train", "S_train after"), ("proactive", "S_eval", "S_eval after"),
+                  ("proactive_stage1", "S_eval", "S_eval before"), ("proactive", "S_control", "S_control after")]
+        for at, target in dict.fromkeys((r["position"], r["target"]) for r in pr):
+            lines += [f"| {target} at {at}: layer | " + " | ".join(c[2] for c in cols_p) + " |",
+                      "|---" * (len(cols_p) + 1) + "|"]
+            for l in sorted({r["layer"] for r in pr if r["layer"] is not None}):
+                lines.append(f"| {l} | " + " | ".join(fmt(pick(pr, position=at, target=target, curriculum=c, split=s,
+                                                            layer=l, metric="probe_accuracy")) for c, s, _ in cols_p) + " |")
+            lines.append("| chance | " + " | ".join(fmt(pick(pr, position=at, target=target, split=s, metric="chance"))
+                                                    for _, s, _ in cols_p) + " |")
+            lines.append("")
+    else:
+        lines.append("No arith functions with a parsable first statement in this corpus: no probe.")
+    plot(rows, out)
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out, "mechanism.md"), "w") as f:
+        f.write(text)
+    return text
+
+
+def plot(rows, out):
+    """knockouts.png (drops per head / layer attention / MLP), patching.png (layer x position), probe.png."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    k = [r for r in rows if r["part"] == "knockout"]
+    if k:
+        L = max(r["layer"] for r in k if r["layer"] is not None) + 1
+        H = max((r["head"] for r in k if r["head"] is not None), default=-1) + 1
+        cols = (("cot", "instruction_recall", "S_eval recall"), ("cot", "accuracy", "S_eval CoT accuracy"),
+                ("incontext", "accuracy", "S_eval in-context accuracy"))
+        fig, axes = plt.subplots(2, 3, figsize=(4 * 3, 2.2 + 0.45 * L * 2), squeeze=False, constrained_layout=True)
+        for i, abl in enumerate(("zero", "mean")):
+            for j, (mode, metric, title) in enumerate(cols):
+                base = mean_of(k, component="none", mode=mode, metric=metric)
+                grid = [[base - mean_of(k, component="head", layer=l, head=h, ablation=abl, mode=mode, metric=metric)
+                         for h in range(H)] + [base - mean_of(k, component=c, layer=l, ablation=abl, mode=mode, metric=metric)
+                                               for c in ("attn", "mlp")] for l in range(L)]
+                ax = axes[i][j]
+                im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+                ax.set_xticks(range(H + 2), [f"h{h}" for h in range(H)] + ["attn", "mlp"], fontsize=7)
+                ax.set_yticks(range(L), [f"layer {l}" for l in range(L)], fontsize=7)
+                ax.set_title(f"{title}: drop ({abl})", fontsize=8)
+                for y in range(L):
+                    for x in range(H + 2):
+                        ax.text(x, y, f"{grid[y][x]:.2f}", ha="center", va="center", fontsize=6)
+        fig.colorbar(im, ax=axes, shrink=0.6)
+        fig.savefig(os.path.join(out, "knockouts.png"), dpi=100)
+        plt.close(fig)
+    fr = [r for r in rows if r["part"] == "patching" and r["metric"] == "fraction_restored"]
+    if fr:
+        layers, tokens = sorted({r["layer"] for r in fr}), list(dict.fromkeys((r["position"], r["token"]) for r in fr))
+        grid = [[mean_of(fr, layer=l, position=p) for p, _ in tokens] for l in layers]
+        fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(tokens) + 1.5), 1 + 0.45 * len(layers)))
+        im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(tokens)), [repr(t)[1:-1] for _, t in tokens], rotation=60, fontsize=7)
+        ax.set_yticks(range(len(layers)), [f"into block {l}" if l < layers[-1] else "final" for l in layers], fontsize=7)
+        ax.set_title("fraction of the clean preference restored", fontsize=8)
+        fig.colorbar(im, ax=ax)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "patching.png"), dpi=100)
+        plt.close(fig)
+    pr = [r for r in rows if r["part"] == "probe"]
+    if pr:
+        panels = list(dict.fromkeys((r["position"], r["target"]) for r in pr))
+        fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+        for ax, (at, target) in zip(axes[0], panels):
+            layers = sorted({r["layer"] for r in pr if r["layer"] is not None})
+            for (c, s), style in {("proactive", "S_train"): "k.-", ("proactive", "S_eval"): "C1o-",
+                                  ("proactive_stage1", "S_eval"): "C0s--", ("proactive", "S_control"): "C2x:"}.items():
+                ax.plot(layers, [mean_of(pr, position=at, target=target, curriculum=c, split=s, layer=l,
+                                         metric="probe_accuracy") for l in layers],
+                        style, label=f"{s} {'after' if c == 'proactive' else 'before'} stage 2")
+            ax.axhline(mean_of(pr, position=at, target=target, split="S_eval", metric="chance"), color="gray", lw=1,
+                       ls="--", label="chance (S_eval)")
+            ax.set_xlabel("residual stream entering block (last: final)", fontsize=7)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{target}, read at the {'last name token' if at == 'name' else 'token before it'}", fontsize=8)
+            ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "probe.png"), dpi=100)
+        plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
+    p.add_argument("--seeds", type=int, default=1, help="number of training seeds (0, 1, ...)")
+    p.add_argument("--out", default=None, help="results directory (default out/mechanism/PRESET)")
+    p.add_argument("--pbb", default=None, help="the runner's results directory (default out/pbb/PRESET)")
+    p.add_argument("--corpus", default=None, help="the corpus config the runner was given with --corpus, if any")
+    p.add_argument("--pairs", type=int, default=40, help="part 3: at most this many patching pairs per seed")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    a = p.parse_args(argv)
+    os.environ["PBB_PRESET"] = a.preset
+    runs = a.pbb or os.path.join("out", "pbb", a.preset)
+    out = a.out or os.path.join("out", "mechanism", a.preset)
+    extra = (f"--corpus={a.corpus}",) if a.corpus else ()
+    t0, rows, runner_s = time.time(), [], 0.0
+    for seed in range(a.seeds):
+        root, ckpts, t1 = os.path.join(runs, f"seed{seed}"), {}, time.time()
+        for stage, config, parent in pbb.STAGES:
+            if stage in ("pretrain", "pbb_stage1", "pbb_stage2"):
+                ckpts[stage] = pbb.run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent),
+                                             seed, extra)
+        runner_s += time.time() - t1
+        rows += study(ckpts, os.path.join(out, f"seed{seed}"), seed, a, extra)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "mechanism.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    print(write_report(rows, out, time.time() - t0 - runner_s, a))
+    print(f"[mechanism] {time.time() - t0 - runner_s:.0f} s (+ {runner_s:.0f} s for the runner's stages); results in "
+          f"{out}: mechanism.json, mechanism.md, knockouts.png, patching.png, probe.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
