@@ -270,29 +270,38 @@ def test_full_corpus_builds_both_domains(tmp_path):
 
 def test_default_corpus_pretrain_weights_and_replay(tmp_path):
     """The default: programs only; pretrain answers (and traces) weigh 1, the rest pretrain_prompt_weight;
-    pretrain_replay is a sample of the pretrain documents themselves. configs/corpus_default.py with 200 pretraining
-    behaviours instead of 10000, 4 per S_* split instead of 40 and a replay sample of 100 instead of 500, to keep it short."""
+    pretrain_replay is a sample of the pretrain documents themselves; the recall pool's documents (weights 0 and 1, as
+    stage documents: tests/test_recall_pool.py) are in it too. configs/corpus_default.py with 200 pretraining
+    behaviours instead of 10000, 4 per S_* split instead of 40, a recall pool of 20 instead of 400 and a replay sample
+    of 100 instead of 500, to keep it short."""
     default = os.path.join(REPO, "configs", "corpus_default.py")
     cfg = tmp_path / "corpus_default.py"
     small = {"pretrain": 200, "S_train": 4, "S_eval": 4, "S_control": 4}
-    cfg.write_text(open(default).read() + f"n_behaviours = {{**n_behaviours, **{small}}}\npretrain_replay_docs = 100\n")
+    cfg.write_text(open(default).read() + f"n_behaviours = {{**n_behaviours, **{small}}}\npretrain_replay_docs = 100\n"
+                   "recall_pool = 20\n")
     d = build.ensure_corpus(str(cfg), str(tmp_path / "default"))
     m, enc = format.open_corpus(d), tokenizer.load(d)
     base = load_config(default)[1]  # every other key is the default corpus's
-    assert m["config"] == {**base, "n_behaviours": {**base["n_behaviours"], **small}, "pretrain_replay_docs": 100}
+    assert m["config"] == {**base, "n_behaviours": {**base["n_behaviours"], **small}, "pretrain_replay_docs": 100,
+                           "recall_pool": 20}
     assert set(m["splits"]) == {"programs"} and m["config"]["pretrain_prompt_weight"] == 0.1
-    docs, kinds = format.Docs(d, "pretrain"), set()
-    for i in range(50):
+    pool = set(m["splits"]["programs"]["recall_pool"] + m["splits"]["programs"]["pretrain_recall_val"])
+    docs, kinds, n_pool = format.Docs(d, "pretrain"), set(), 0
+    for i in range(80):
         toks, w = docs[i]
         text = enc.decode(toks.tolist())
         heavy = enc.decode([t for t, x in zip(toks.tolist(), w) if x == 1.0])
+        if set(re.findall(r"[a-z]+", text)) & pool:  # a recall-pool document
+            n_pool += 1
+            assert set(np.unique(w[1:]).tolist()) <= {0.0, 1.0}
+            continue
         assert set(np.unique(w[1:]).tolist()) <= {np.float32(0.1).item(), 1.0}
         kinds.add("trace:" in text)
         if "trace:" in text:  # a CoT document: pretrain_cot_execs traces, each with its answer
             assert text.count("answer:") == m["config"]["pretrain_cot_execs"] == heavy.count("answer:")
         else:  # the answers: one number per execution, then eos
             assert heavy.replace("<|eos|>", "").split() == [line.rsplit(" ", 1)[1] for line in text[:-len("<|eos|>")].split("\n")[4:]]
-    assert kinds == {True, False}  # both kinds of pretraining document were looked at
+    assert kinds == {True, False} and n_pool  # both kinds of pretraining document, and the pool's, were looked at
     pre = {docs[i][0].tobytes() for i in range(len(docs))}
     replay = format.Docs(d, "pretrain_replay")
     assert len(replay) == m["config"]["pretrain_replay_docs"] and all(replay[i][0].tobytes() in pre for i in range(len(replay)))
