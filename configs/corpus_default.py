@@ -20,11 +20,13 @@ decl_docs = 40
 exec_docs = 20
 exec_cot_docs = 20
 ad_demos = [1, 3, 10, 30, 100]
-# The recall pool (README, "What the base model knows"): 400 more behaviours, each declared in 10 pretraining
+# The recall pool (README, "What the base model knows"): 400 more behaviours, each declared in 40 pretraining
 # documents and executed by CoT (the trace restates the source) in 10 other ones, with no instruction in
-# context, and 40 declared-only ones (split pretrain_recall_val) for the base model's recall check. It lifts
-# S_eval CoT accuracy of every curriculum by 0.3-0.4 (paired, three seeds). recall_pool = 0: corpus_nopool.py.
+# context, and 40 declared-only ones (split pretrain_recall_val) for the base model's recall check. With 10
+# declarations each it lifted S_eval CoT accuracy of every curriculum by 0.3-0.4 (paired, three seeds) but the
+# base model recalled the declared-only sources only 5% of the time; with 40, 86% (seed 0). recall_pool = 0:
+# configs/corpus_nopool.py.
 recall_pool = 400
 recall_pool_val = 40
-recall_decl_docs = 10
+recall_decl_docs = 40
 recall_exec_docs = 10
