@@ -308,7 +308,7 @@ def _build(cfg, config_name, tmp, seed, bar):
     format.write_manifest(tmp, enc.n_vocab, tokenizer=tok_info, bos=sp["<|bos|>"], eos=sp["<|eos|>"], pad=sp["<|pad|>"],
                           mixtures=info, eval_files=eval_info, config=cfg, config_name=config_name, seed=seed,
                           max_doc_tokens=max(m["max_doc_tokens"] for m in info.values()),
-                          splits={dom: {s: splits[dom, s] for s in SPLITS + POOL_SPLITS if (dom, s) in splits or s in SPLITS}
+                          splits={dom: {s: splits[dom, s] for s in SPLITS + POOL_SPLITS if s in SPLITS or (dom, s) in splits}
                                   for dom in cfg["domains"]})
     step("manifest")
 

@@ -87,10 +87,10 @@ def paired_rows(pairs, curriculum, ref, n_boot=2000):
     keys = [k for k in next(iter(pairs.values()))[0] if not k.endswith(".behaviour")]
     for key in keys:
         domain, split, mode = key.split(".")
+        if any(key not in b for _, b in pairs.values()):  # the other run was not scored on these items
+            continue
         per_seed = {}  # seed -> (sum of differences per behaviour, items per behaviour)
         for seed, (a, b) in sorted(pairs.items()):
-            if key not in b:
-                break
             if a[key + ".behaviour"] != b[key + ".behaviour"]:
                 raise SystemExit(f"error: {key} holds other items in the two runs compared; pair runs of the same "
                                  "S_train/S_eval/S_control behaviours")
@@ -98,22 +98,22 @@ def paired_rows(pairs, curriculum, ref, n_boot=2000):
             order = {n: i for i, n in enumerate(dict.fromkeys(names))}
             idx, d = np.array([order[n] for n in names]), np.array(a[key]) - np.array(b[key])
             per_seed[seed] = (np.bincount(idx, d), np.bincount(idx))
-        else:
-            def estimate(seeds, picks):
-                return np.mean([per_seed[s][0][p].sum() / per_seed[s][1][p].sum() for s, p in zip(seeds, picks)], axis=0)
-            seeds = sorted(per_seed)
-            metric = f"{MAIN_METRIC[domain]}_minus_{ref}"
-            for group in ([[s] for s in seeds] + ([seeds] if len(seeds) > 1 else [])):
-                value = estimate(group, [slice(None)] * len(group))
-                boot = []
-                for _ in range(n_boot):
-                    ss = rng.choice(group, len(group)) if len(group) > 1 else group
-                    boot.append(estimate(ss, [rng.integers(0, len(per_seed[s][1]), len(per_seed[s][1])) for s in ss]))
-                lo, hi = np.percentile(boot, [2.5, 97.5])
-                r = dict(curriculum=curriculum, domain=domain, split=split, mode=mode, metric=metric, value=float(value),
-                         ci_low=float(lo), ci_high=float(hi), n=int(per_seed[group[0]][1].sum()),
-                         seed=group[0] if len(group) == 1 else None)
-                rows.append(r if len(group) == 1 else {**r, "seeds": group})
+
+        def estimate(seeds, picks):
+            return np.mean([per_seed[s][0][p].sum() / per_seed[s][1][p].sum() for s, p in zip(seeds, picks)], axis=0)
+        seeds = sorted(per_seed)
+        metric = f"{MAIN_METRIC[domain]}_minus_{ref}"
+        for group in ([[s] for s in seeds] + ([seeds] if len(seeds) > 1 else [])):
+            value = estimate(group, [slice(None)] * len(group))
+            boot = []
+            for _ in range(n_boot):
+                ss = rng.choice(group, len(group)) if len(group) > 1 else group
+                boot.append(estimate(ss, [rng.integers(0, len(per_seed[s][1]), len(per_seed[s][1])) for s in ss]))
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            r = dict(curriculum=curriculum, domain=domain, split=split, mode=mode, metric=metric, value=float(value),
+                     ci_low=float(lo), ci_high=float(hi), n=int(per_seed[group[0]][1].sum()),
+                     seed=group[0] if len(group) == 1 else None)
+            rows.append(r if len(group) == 1 else {**r, "seeds": group})
     return rows
 
 
@@ -138,9 +138,12 @@ def evaluate_once(ckpt, **kw):
     return rows
 
 
-def items_of(root, stage):
-    with open(os.path.join(root, stage, "eval_items.json")) as f:
-        return json.load(f)
+def pairs_of(out_a, stage_a, out_b, stage_b, seeds):
+    """{seed: (eval_items.json of out_a/seedN/stage_a, of out_b/seedN/stage_b)}: the input of paired_rows."""
+    def items(out, stage, s):
+        with open(os.path.join(out, f"seed{s}", stage, "eval_items.json")) as f:
+            return json.load(f)
+    return {s: (items(out_a, stage_a, s), items(out_b, stage_b, s)) for s in seeds}
 
 
 def mean_spread(values):
@@ -320,13 +323,10 @@ def main(argv=None):
     seeds = range(a.seeds)
     for curriculum, stage in CURRICULA.items():
         if curriculum != "mixture":
-            pairs = {s: (items_of(os.path.join(out, f"seed{s}"), stage), items_of(os.path.join(out, f"seed{s}"), "mixture"))
-                     for s in seeds}
-            rows += paired_rows(pairs, curriculum, "mixture")
+            rows += paired_rows(pairs_of(out, stage, out, "mixture", seeds), curriculum, "mixture")
     if a.against:
         for curriculum, stage in evaluated.items():
-            pairs = {s: (items_of(os.path.join(out, f"seed{s}"), stage), items_of(os.path.join(a.against, f"seed{s}"), stage))
-                     for s in seeds}
+            pairs = pairs_of(out, stage, a.against, stage, seeds)
             rows += [{**r, "against": a.against} for r in paired_rows(pairs, curriculum, "against")]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "summary.json"), "w") as f:
