@@ -15,10 +15,21 @@ present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py):
   grammars  `samples` completions per prompt at temperature 1 (torch.Generator seeded with the
             checkpoint's seed and the file name); n = items x samples.
             `validity`: fraction of sampled strings the grammar's recognizer accepts.
-            `distinct`: for each grammar, the number of distinct valid strings among all its
-            samples (over all its prompts); summed over grammars and divided by n. 1.0 means every
-            sample was valid and different from the others of its grammar.
-Each value comes with a Wilson 95% interval (for `distinct` treated as a proportion of n too).
+            `distinct`: for each grammar, the number of distinct valid strings (answers compared
+            with runs of spaces made single) among all its samples (over all its prompts); summed
+            over grammars and divided by n. 1.0 means every sample was valid and different from
+            the others of its grammar.
+            `novelty`: fraction of sampled strings that are valid and not among the strings any
+            training document shows for that grammar (behaviours.json trained_strings; S_eval's
+            come from the algorithm-distillation demos, S_control has none); absent for corpora
+            built before the record.
+            Beside them two exact baselines, from the grammars alone (n = grammars, ci = value):
+            `constant_baseline`: the validity of the best single answer for the whole split (the
+            string, of at most grammar_max_len terminals, that the most of its grammars accept);
+            `cross_grammar_baseline`: the validity of answering with a uniformly random string of
+            another grammar of the split (mean over ordered pairs of grammars; strings of at most
+            grammar_max_len terminals). Compare validity with them and with items' chance_validity.
+Each other value comes with a Wilson 95% interval (for `distinct` treated as a proportion of n too).
 A prompt that leaves no room to generate within block_size gets an empty completion (judged
 wrong or invalid) and a warning on stderr.
 eval.json is a list of rows {curriculum, domain, split, mode, metric, value, ci_low, ci_high, n, seed};
@@ -35,8 +46,9 @@ import zlib
 import torch
 
 import train
-from data.build import EVAL_SPLITS, HELD_SPLITS, MODES, load_grammars, load_instructions
+from data.build import EVAL_SPLITS, HELD_SPLITS, MODES, load_grammars, load_instructions, load_trained_strings
 from data.format import CorpusError, open_corpus
+from data.grammars import constant_baseline, cross_grammar_baseline
 from data.templates import parse_completion
 from data.tokenizer import encode_prompt, load as load_tokenizer
 from model import GPT
@@ -99,9 +111,10 @@ def row(curriculum, seed, domain, split, mode, metric, k, n, value=None):
                 value=value, ci_low=lo, ci_high=hi, n=n, seed=seed)
 
 
-def judge(domain, items, texts, mode, samples, grammars, instructions=None):
+def judge(domain, items, texts, mode, samples, grammars, instructions=None, trained=None):
     """(metric, successes) pairs, one example per item: (prompt, model answer, verdict), and each item's
-    score (programs: 1.0 if exact, else 0.0; grammars: the fraction of its samples that are valid)."""
+    score (programs: 1.0 if exact, else 0.0; grammars: the fraction of its samples that are valid).
+    trained: {grammar: strings its training documents show}, for `novelty` (none without it)."""
     if domain == "programs":
         answers = [parse_completion(t, mode) for t in texts]
         per_item = [float(a == it["answer"]) for a, it in zip(answers, items)]
@@ -109,7 +122,7 @@ def judge(domain, items, texts, mode, samples, grammars, instructions=None):
         if mode == "cot" and instructions:
             scores.append(("instruction_recall", sum(t.startswith(instructions[it["behaviour"]]) for t, it in zip(texts, items))))
         return scores, [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)], per_item
-    answers = [parse_completion(t, mode) for t in texts]  # samples consecutive answers per item
+    answers = [" ".join(parse_completion(t, mode).split()) for t in texts]  # samples consecutive answers per item
     valid = [grammars[items[i // samples]["grammar"]].is_valid(a) for i, a in enumerate(answers)]
     distinct = collections.defaultdict(set)
     for i, (a, ok) in enumerate(zip(answers, valid)):
@@ -118,7 +131,11 @@ def judge(domain, items, texts, mode, samples, grammars, instructions=None):
     examples = [(it["prompt"], answers[j * samples], "valid" if valid[j * samples] else "not in the language")
                 for j, it in enumerate(items)]
     per_item = [sum(valid[j * samples:(j + 1) * samples]) / samples for j in range(len(items))]
-    return [("validity", sum(valid)), ("distinct", sum(len(s) for s in distinct.values()))], examples, per_item
+    scores = [("validity", sum(valid)), ("distinct", sum(len(s) for s in distinct.values()))]
+    if trained:
+        scores.append(("novelty", sum(ok and a not in trained[items[i // samples]["grammar"]]
+                                      for i, (a, ok) in enumerate(zip(answers, valid)))))
+    return scores, examples, per_item
 
 
 def open_checkpoint_corpus(ckpt, data_dir=None):
@@ -159,6 +176,9 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     grammars = load_grammars(data_dir) if "grammars" in domains else {}
     restated = manifest["config"].get("cot_restates_instruction", True)  # else CoT traces skip the instruction
     instructions = load_instructions(data_dir) if "programs" in domains and restated else {}
+    trained = load_trained_strings(data_dir) if "grammars" in domains else {}
+    max_len = manifest.get("config", {}).get("grammar_max_len", 8)  # the length bound of the grammar baselines
+    baselines = {}  # by split: they depend on its grammars only
 
     jobs = [(d, s, m) for d in domains for s in splits for m in modes
             if f"eval.{d}.{s}.{m}.jsonl" in manifest["files"]]
@@ -179,7 +199,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
         texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
                                         batch_size, manifest["eos"], generator, bar)
         too_long += skipped
-        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, mode, k, grammars, instructions)
+        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, mode, k, grammars, instructions, trained)
         per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
@@ -189,6 +209,14 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
                 n = int(info["items"])
                 rows.append(row(curriculum, seed, domain, split, mode, "majority_baseline",
                                 round(info["majority_accuracy"] * n), n, value=info["majority_accuracy"]))
+        else:
+            gs = [grammars[name] for name in sorted({it["grammar"] for it in its})]
+            if split not in baselines:
+                baselines[split] = [("constant_baseline", constant_baseline(gs, max_len)[0]),
+                                    ("cross_grammar_baseline", cross_grammar_baseline(gs, max_len))]
+            for metric, value in baselines[split]:  # exact: no interval
+                rows.append(dict(row(curriculum, seed, domain, split, mode, metric, 0, len(gs), value),
+                                 ci_low=value, ci_high=value))
         if mode == modes[0]:
             examples[domain].append((split, mode, ex[0]))
     bar.close()

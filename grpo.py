@@ -1,7 +1,7 @@
-"""RL stage (GRPO) of Retroactive PBB: exec prompts of S_train, reward 1 for an exactly correct answer.
+"""GRPO, the RL stage of Retroactive PBB: rewards, group advantages and the clipped policy loss. The run
+itself (setup, the loop, checkpoints) is train.py's train_grpo, for a config with stage='grpo':
 
     python train.py CONFIG.py --stage=grpo --init_from=out/retro_stage1/ckpt.pt [--key=value ...]
-    python grpo.py CONFIG.py --init_from=...       (the same, without --stage)
 
 Config keys are train.py's, the grpo_* ones among them. Each step takes grpo_prompts_per_step prompts
 of rl.DOMAIN.S_train.jsonl (training inputs; eval inputs are never used), samples grpo_group_size
@@ -15,23 +15,13 @@ objective (PPO-style ratio to the sampling policy), averaged over all completion
 batch, plus grpo_kl times the k3 estimate of KL(policy || starting model). metrics.jsonl gets the
 mean reward of every step. SIGINT/SIGTERM write a checkpoint that --init_from=resume continues identically.
 """
-import copy
 import json
-import math
 import os
-import signal
-import sys
-import time
 
-import numpy as np
 import torch
 
-import train
-from data.build import load_grammars
 from data.format import CorpusError
-from data.templates import COT_CUE, parse_completion
-from data.tokenizer import encode_prompt, load as load_tokenizer
-from model import GPT
+from data.templates import parse_completion
 
 
 def group_advantages(rewards, eps=1e-4):
@@ -101,151 +91,5 @@ def load_rl_items(data_dir, manifest, domains):
             with open(os.path.join(data_dir, name)) as f:
                 items += [json.loads(line) for line in f]
     if not items:
-        raise train.UserError(f"corpus {data_dir} has no RL prompts (rl.DOMAIN.S_train.jsonl) for grpo_domains={domains}")
+        raise CorpusError(f"corpus {data_dir} has no RL prompts (rl.DOMAIN.S_train.jsonl) for grpo_domains={domains}")
     return items
-
-
-def train_grpo(config, explicit=()):
-    """The GRPO loop; writes config.json, metrics.jsonl and ckpt.pt in out_dir like train.py."""
-    device = train.resolve_device(config["device"])
-    device_type = "cuda" if device.startswith("cuda") else "cpu"
-    dtype, autocast = train.precision(device_type, config["dtype"])
-    out_dir = config["out_dir"]
-    ckpt_path = os.path.join(out_dir, "ckpt.pt")
-    if config["init_from"] == "scratch":
-        raise train.UserError("GRPO starts from a trained model: set init_from to a checkpoint path (or 'resume')")
-    if config["init_from"] != "resume" and os.path.exists(ckpt_path) and not config["overwrite"]:
-        raise train.UserError(f"{out_dir} already holds a checkpoint; continue it with --init_from=resume, "
-                              "choose another out_dir, or pass --overwrite=true")
-    train.check_start(config["init_from"])
-    ckpt = train.load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
-    ref_path = ckpt["grpo_ref"] if config["init_from"] == "resume" else config["init_from"]  # where GRPO started
-    if not {"data_dir", "corpus", "corpus_seed"} & set(explicit):  # by default, the checkpoint's corpus
-        config.update({k: ckpt["config"][k] for k in ("data_dir", "corpus", "corpus_seed")})
-    data_dir, manifest = train.open_data(config)
-    train.adopt_checkpoint(config, explicit, ckpt, data_dir, manifest)
-    enc = load_tokenizer(data_dir, manifest)
-    grammars = load_grammars(data_dir)
-    items = load_rl_items(data_dir, manifest, config["grpo_domains"])
-    P, G = config["grpo_prompts_per_step"], config["grpo_group_size"]
-    if P < 1 or G < 2:
-        raise train.UserError("grpo_prompts_per_step must be >= 1 and grpo_group_size >= 2 (advantages compare a group)")
-
-    model = GPT(train.model_config(config))
-    model.load_state_dict(ckpt["model"])
-    train.apply_trainable(model, config["trainable"])
-    model.to(device)
-    ref = None
-    if config["grpo_kl"] > 0:
-        ref_ckpt = ckpt if config["init_from"] != "resume" else train.load_checkpoint(ref_path)
-        ref = copy.deepcopy(model)
-        ref.load_state_dict(ref_ckpt["model"])
-        ref.requires_grad_(False).eval()
-    optimizer = train.make_optimizer(model, config)
-    start = 0
-    if config["init_from"] == "resume":
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start = ckpt["step"]
-        torch.set_rng_state(ckpt["rng"]["cpu"])
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=1)
-    metrics_path = os.path.join(out_dir, "metrics.jsonl")
-    train.start_metrics(metrics_path, start)
-    print(f"GRPO from {config['init_from']}: {len(items)} prompts, {P} x {G} completions per step; "
-          f"device {device}, {dtype}; steps {start} -> {config['max_iters']}")
-
-    def checkpoint(step):
-        train.save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                          "step": step, "config": config, "tokenizer_id": ckpt["tokenizer_id"],
-                                          "data": {}, "grpo_ref": ref_path, "rng": {"cpu": torch.get_rng_state()}})
-
-    stop = {"signal": 0}
-    def on_signal(signum, frame):
-        stop["signal"] = signum
-    signal.signal(signal.SIGINT, on_signal)  # train.main puts the previous handlers back
-    signal.signal(signal.SIGTERM, on_signal)
-    mode, cue = config["grpo_mode"], COT_CUE if config["grpo_mode"] == "cot" else ""
-    eos, pad = manifest["eos"], manifest["pad"]
-    from tqdm import tqdm
-    bar = tqdm(total=config["max_iters"], initial=start, disable=not config["progress"], dynamic_ncols=True)
-    for step in range(start, config["max_iters"]):
-        t0 = time.time()
-        lr = train.get_lr(config, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        # Prompts and samples are functions of (seed, step): a resumed run continues identically.
-        pick = np.random.default_rng([config["seed"], step]).choice(len(items), P, replace=P > len(items))
-        batch = [items[i] for i in pick for _ in range(G)]
-        prompts = [encode_prompt(enc, it["prompt"] + cue) for it in batch]
-        n_new = min(config["grpo_max_new_tokens"], config["block_size"] + 1 - max(map(len, prompts)))
-        if n_new < 1:
-            raise train.UserError(f"RL prompts of {max(map(len, prompts))} tokens leave no room in block_size={config['block_size']}")
-        generator = torch.Generator(device=device).manual_seed(config["seed"] * 1_000_003 + step)
-        model.eval()
-        completions = model.generate(prompts, n_new, temperature=config["grpo_temperature"], stop_token=eos,
-                                     generator=generator)
-        rewards = torch.tensor(rewards_of(batch, [enc.decode(c) for c in completions], grammars, mode)).view(P, G)
-        adv = group_advantages(rewards).view(-1).to(device)
-        tokens, mask = (t.to(device) for t in completion_batch(prompts, completions, n_new, eos, pad))
-        with torch.no_grad(), autocast:
-            logp_old = token_logprobs(model, tokens)
-            logp_ref = token_logprobs(ref, tokens) if ref is not None else None
-        model.train()
-        for _ in range(config["grpo_updates"]):
-            with autocast:
-                loss, kl = grpo_loss(token_logprobs(model, tokens), logp_old, adv, mask, config["grpo_clip"],
-                                     logp_ref, config["grpo_kl"])
-            if not math.isfinite(loss.item()):  # before the update: the last checkpoint stays good
-                raise train.UserError(f"GRPO loss became {loss.item()} at step {step}; lower learning_rate")
-            loss.backward()
-            if config["grad_clip"] > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-        record = dict(step=step, reward=rewards.mean().item(), loss=loss.item(), kl=kl.item(), lr=lr,
-                      completion_tokens=int(mask.sum().item()), time=round(time.time(), 3), dt=round(time.time() - t0, 3))
-        if (step + 1) % config["log_interval"] == 0:
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-        bar.update(1)
-        bar.set_postfix(reward=f"{record['reward']:.3f}", loss=f"{record['loss']:.4g}")
-        if stop["signal"]:
-            checkpoint(step + 1)
-            bar.close()
-            print(f"stopped by signal at step {step + 1}; checkpoint saved to {ckpt_path}; continue with "
-                  f"--out_dir={out_dir} --init_from=resume", file=sys.stderr)
-            return 128 + stop["signal"]
-        if config["ckpt_interval"] and (step + 1) % config["ckpt_interval"] == 0:
-            checkpoint(step + 1)
-    bar.close()
-    checkpoint(config["max_iters"])
-    print(f"done: {config['max_iters']} steps; checkpoint {ckpt_path}")
-    return 0
-
-
-def run(config, explicit=()):
-    """train_grpo with user errors as one line and exit status 2 (train.py calls this for stage='grpo')."""
-    try:
-        return train_grpo(config, explicit)
-    except (train.UserError, CorpusError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def main(argv):
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        config, explicit = train.load_config(argv)
-    except train.UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        return run(config, explicit)
-    finally:
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -290,9 +290,10 @@ class GPT(nn.Module):
         """idx, targets, loss_weights, doc_ids, pos_ids: (B, T). Returns (logits, loss), plus the
         residual stream before each block and after the last ([n_layer + 1] x (B, T, C)) when
         return_hidden. loss is the loss_weights-weighted mean cross-entropy, or per-token (B, T)
-        unweighted cross-entropy with reduction='none'. pos_ids default to positions within each
-        document (or 0..T-1 without doc_ids). patch: {site: fn}, hooks that replace activations (module
-        docstring)."""
+        unweighted cross-entropy with reduction='none'. With loss_weights (and reduction 'mean') logits
+        is None: the head runs only at the positions of non-zero weight. pos_ids default to positions
+        within each document (or 0..T-1 without doc_ids). patch: {site: fn}, hooks that replace
+        activations (module docstring)."""
         B, T = idx.shape
         if cache is not None:
             if doc_ids is None or pos_ids is None:
@@ -321,16 +322,23 @@ class GPT(nn.Module):
         hidden.append(x)
         if cache is not None:
             cache.n += T
-        logits = self.lm_head(self.ln_f(x))
+        x = self.ln_f(x)
+        weighted = targets is not None and loss_weights is not None and reduction == "mean"
+        if weighted:  # the head and the cross-entropy run only at the positions that count
+            keep = loss_weights != 0
+            x, targets, loss_weights = x[keep], targets[keep], loss_weights[keep]
+        logits = self.lm_head(x)
         loss = None
-        if targets is not None:
-            ce = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction="none").view(B, T)
+        if targets is not None:  # cross-entropy in fp32 at least (fp64 stays fp64)
+            ce = F.cross_entropy(logits.to(torch.promote_types(logits.dtype, torch.float32)).view(-1, logits.size(-1)),
+                                 targets.reshape(-1), reduction="none").view(targets.shape)
             if reduction == "none":
                 loss = ce
             elif loss_weights is None:
                 loss = ce.mean()
             else:
                 loss = (ce * loss_weights).sum() / loss_weights.sum().clamp(min=1e-8)
+        logits = None if weighted else logits
         return (logits, loss, hidden) if return_hidden else (logits, loss)
 
     @torch.no_grad()

@@ -5,9 +5,11 @@
 
 A config file is plain Python: module-level names override DEFAULTS below; `--key=value` overrides
 both. The run's out_dir gets config.json, metrics.jsonl (one JSON object per logged step) and ckpt.pt.
+stage='sft' trains on the next-token loss (train), stage='grpo' by RL (train_grpo, with grpo.py's objective).
 """
 import ast
 import contextlib
+import copy
 import dataclasses
 import difflib
 import json
@@ -23,7 +25,11 @@ import types
 import numpy as np
 import torch
 
+import grpo
+from data.build import load_grammars
 from data.format import CorpusError, Docs, open_corpus
+from data.templates import COT_CUE
+from data.tokenizer import encode_prompt, load as load_tokenizer
 from model import GPT, GPTConfig
 
 MODEL_KEYS = [f.name for f in dataclasses.fields(GPTConfig)]
@@ -367,33 +373,37 @@ def evaluate(model, batches, autocast):
     return total / max(weight, 1e-8)
 
 
-def train(config, explicit):
+def start_processes(config):
+    """(ddp, rank, world, device). Under torchrun, joins the process group. Refuses an attention backend
+    that cannot train on the device."""
     ddp = "RANK" in os.environ
     rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
-    master = rank == 0
     device = resolve_device(config["device"])
     if ddp:
         if device == "cuda":
             device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
             torch.cuda.set_device(device)
         torch.distributed.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-    device_type = "cuda" if device.startswith("cuda") else "cpu"
-    if config["attn_backend"] == "triton" and device_type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+    cpu = not device.startswith("cuda")
+    if config["attn_backend"] == "triton" and cpu and os.environ.get("TRITON_INTERPRET") != "1":
         raise UserError("attn_backend='triton' needs a CUDA GPU (or TRITON_INTERPRET=1, slow); "
                         "use --attn_backend=sdpa on CPU")
-    if config["attn_backend"] == "flex" and device_type == "cpu":
+    if config["attn_backend"] == "flex" and cpu:
         raise UserError("attn_backend='flex' trains on a CUDA GPU only (FlexAttention has no backward on CPU); "
                         "use --attn_backend=sdpa on CPU (eval.py and generation accept flex on CPU)")
-    dtype, autocast = precision(device_type, config["dtype"])
+    return ddp, rank, world, device
 
-    out_dir = config["out_dir"]
-    ckpt_path = os.path.join(out_dir, "ckpt.pt")
+
+def refuse_overwrite(config, ckpt_path):
     if config["init_from"] != "resume" and os.path.exists(ckpt_path) and not config["overwrite"]:
-        raise UserError(f"{out_dir} already holds a checkpoint; continue it with --init_from=resume, "
+        raise UserError(f"{config['out_dir']} already holds a checkpoint; continue it with --init_from=resume, "
                         "choose another out_dir, or pass --overwrite=true")
 
+
+def open_start(config, explicit, ckpt_path):
+    """(corpus dir, manifest, the checkpoint to start from or None); config takes the checkpoint's
+    architecture and the corpus's vocabulary size."""
     data_dir, manifest = open_data(config)
-    tok_id = tokenizer_id(manifest)
     ckpt = None
     check_start(config["init_from"])
     if config["init_from"] != "scratch":
@@ -404,76 +414,140 @@ def train(config, explicit):
     if config["vocab_size"] != int(manifest["vocab_size"]):
         raise UserError(f"vocabulary mismatch: vocab_size={config['vocab_size']} but corpus {data_dir} has "
                         f"{manifest['vocab_size']} tokens; drop the vocab_size override")
-    train_stream = Batches(load_mixtures(data_dir, config["train_data"], manifest), config["block_size"], config["seed"])
-    val_batches = []
-    if config["val_data"]:
-        val = Batches(load_mixtures(data_dir, config["val_data"], manifest), config["block_size"], config["seed"])
-        val_batches = [tuple(t.to(device) for t in val.take(config["batch_size"])) for _ in range(config["eval_iters"])]
+    return data_dir, manifest, ckpt
 
+
+def open_batches(config, data_dir, manifest, device):
+    """The training stream, and the fixed held-out batches (on device) of val_data, if any."""
+    stream = Batches(load_mixtures(data_dir, config["train_data"], manifest), config["block_size"], config["seed"])
+    if not config["val_data"]:
+        return stream, []
+    val = Batches(load_mixtures(data_dir, config["val_data"], manifest), config["block_size"], config["seed"])
+    return stream, [tuple(t.to(device) for t in val.take(config["batch_size"])) for _ in range(config["eval_iters"])]
+
+
+def build_model(config, ckpt, device):
+    """The model (seeded, or with the checkpoint's weights) on device, and its optimizer."""
     torch.manual_seed(config["seed"])
     model = GPT(model_config(config))
-    start_step = 0
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
     apply_trainable(model, config["trainable"])
     model.to(device)
-    optimizer = make_optimizer(model, config)
+    return model, make_optimizer(model, config)
+
+
+def resume(ckpt, optimizer, device_type):
+    """Restores the optimizer and the RNG of a checkpoint to resume from; returns its step."""
+    optimizer.load_state_dict(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["rng"]["cpu"])
+    if device_type == "cuda" and ckpt["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
+    return ckpt["step"]
+
+
+def start_out_dir(config, resumed_from):
+    """Writes out_dir/config.json and starts metrics.jsonl (start_metrics); returns the path of metrics.jsonl."""
+    os.makedirs(config["out_dir"], exist_ok=True)
+    with open(os.path.join(config["out_dir"], "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    path = os.path.join(config["out_dir"], "metrics.jsonl")
+    start_metrics(path, resumed_from)
+    return path
+
+
+def append_record(path, record):
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def catch_signals():
+    """SIGINT and SIGTERM set stop["signal"] instead of stopping the process (main() puts the previous
+    handlers back): the loop stops after its step, with a checkpoint."""
+    stop = {"signal": 0}
+    def on_signal(signum, frame):
+        stop["signal"] = signum
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def train_step(model, x, y, w, doc, config, rank, world, ddp, autocast):
+    """Forward and backward of one optimizer step's B * accum * world rows (gradients accumulate); returns
+    the loss of this process's rows. Micro-step m of rank r takes chunk m * world + r, so any split of the
+    same rows over processes and micro-steps computes the same update."""
+    B, accum = config["batch_size"], config["grad_accum"]
+    loss_sum = torch.zeros((), device=x.device)
+    for m in range(accum):
+        rows = slice((m * world + rank) * B, (m * world + rank + 1) * B)
+        sync = contextlib.nullcontext() if not ddp or m == accum - 1 else model.no_sync()
+        with sync, autocast:
+            _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows])
+            loss = loss / accum
+        loss.backward()
+        loss_sum += loss.detach()
+    return loss_sum
+
+
+def probe_loss(model, stream, batch_size, device, autocast):
+    """The model's loss on the stream's next batch, leaving the stream where it was."""
+    state = stream.state()
+    x, y, w, doc = (t.to(device) for t in stream.take(batch_size))
+    stream.load_state(state)
+    model.eval()
+    with torch.no_grad(), autocast:
+        loss = model(x, y, loss_weights=w, doc_ids=doc)[1].item()
+    model.train()
+    return loss
+
+
+def train(config, explicit):
+    ddp, rank, world, device = start_processes(config)
+    master, device_type = rank == 0, "cuda" if device.startswith("cuda") else "cpu"
+    dtype, autocast = precision(device_type, config["dtype"])
+    out_dir = config["out_dir"]
+    ckpt_path = os.path.join(out_dir, "ckpt.pt")
+    refuse_overwrite(config, ckpt_path)
+    data_dir, manifest, ckpt = open_start(config, explicit, ckpt_path)
+    B, T, accum = config["batch_size"], config["block_size"], config["grad_accum"]
+    train_stream, val_batches = open_batches(config, data_dir, manifest, device)
+    model, optimizer = build_model(config, ckpt, device)
+    start_step = 0
     if config["init_from"] == "resume":
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start_step = ckpt["step"]
+        start_step = resume(ckpt, optimizer, device_type)
         train_stream.load_state(ckpt["data"])
-        torch.set_rng_state(ckpt["rng"]["cpu"])
-        if device_type == "cuda" and ckpt["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
     raw_model = model
     if config["compile"]:
         model = torch.compile(model)
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device_type == "cuda" else None,
                                                           find_unused_parameters=bool(config["ablate_mlps"]))
-
-    metrics_path = os.path.join(out_dir, "metrics.jsonl")
     if master:
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "config.json"), "w") as f:
-            json.dump(config, f, indent=1)
+        metrics_path = start_out_dir(config, start_step)
         changed = ", ".join(f"{k}={v!r}" for k, v in config.items() if v != DEFAULTS[k])
         print(f"config ({os.path.join(out_dir, 'config.json')} has every key): {changed}")
         n_train = sum(p.numel() for p in raw_model.parameters() if p.requires_grad)
         print(f"{raw_model.num_params() / 1e6:.2f}M parameters ({n_train / 1e6:.2f}M trainable); corpus {data_dir}; "
               f"device {device}, {dtype}, {world} process(es); steps {start_step} -> {config['max_iters']}")
-        start_metrics(metrics_path, start_step if config["init_from"] == "resume" else 0)
 
     def kept():
         return f"the last good checkpoint is kept in {ckpt_path}" if os.path.exists(ckpt_path) else "no checkpoint was written"
 
     def checkpoint(step):
-        """Writes ckpt.pt only when the model it would hold gives a finite loss on the next training batch
-        (the stream and the RNG are left as they were): a kept checkpoint is always a good one."""
-        state = train_stream.state()
-        x, y, w, doc = (t.to(device) for t in train_stream.take(B))
-        train_stream.load_state(state)
-        raw_model.eval()
-        with torch.no_grad(), autocast:
-            probe = raw_model(x, y, loss_weights=w, doc_ids=doc)[1].item()
-        raw_model.train()
+        """Writes ckpt.pt only when the model it would hold gives a finite loss on the next training batch:
+        a kept checkpoint is always a good one."""
+        probe = probe_loss(raw_model, train_stream, B, device, autocast)
         if not math.isfinite(probe):
             raise UserError(f"loss became {probe} after step {step} (checked before saving it); {kept()}; "
                             "lower learning_rate or check the data")
         if master:
             save_checkpoint(ckpt_path, {
                 "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "config": config, "tokenizer_id": tok_id, "data": train_stream.state(),
+                "config": config, "tokenizer_id": tokenizer_id(manifest), "data": train_stream.state(),
                 "rng": {"cpu": torch.get_rng_state(),
                         "cuda": torch.cuda.get_rng_state() if device_type == "cuda" else None}})
 
-    stop = {"signal": 0}
-    def on_signal(signum, frame):
-        stop["signal"] = signum
-    signal.signal(signal.SIGINT, on_signal)  # main() puts the previous handlers back
-    signal.signal(signal.SIGTERM, on_signal)
-
-    B, T, accum = config["batch_size"], config["block_size"], config["grad_accum"]
+    stop = catch_signals()
     peak = next((v for k, v in PEAK_FLOPS.items() if device_type == "cuda" and k in torch.cuda.get_device_name()), None)
     flops_per_token = raw_model.flops_per_token(T)
     from tqdm import tqdm
@@ -488,20 +562,10 @@ def train(config, explicit):
         record = {"step": step}
         if val_batches and config["eval_interval"] and step % config["eval_interval"] == 0:
             record["val_loss"] = evaluate(raw_model, val_batches, autocast)
-        # One optimizer step consumes B * accum * world rows; micro-step m of rank r takes chunk m * world + r,
-        # so any split of the same rows over processes and micro-steps computes the same update.
         x, y, w, doc = (t.to(device) for t in train_stream.take(B * accum * world))
-        loss_sum = torch.zeros((), device=device)
-        for m in range(accum):
-            rows = slice((m * world + rank) * B, (m * world + rank + 1) * B)
-            sync = contextlib.nullcontext() if not ddp or m == accum - 1 else model.no_sync()
-            with sync, autocast:
-                _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows])
-                loss = loss / accum
-            loss.backward()
-            loss_sum += loss.detach()
+        loss_sum = train_step(model, x, y, w, doc, config, rank, world, ddp, autocast)
         status = torch.stack([loss_sum, torch.tensor(float(stop["signal"] != 0), device=device)])
-        if ddp:
+        if ddp:  # every rank stops at the same step
             torch.distributed.all_reduce(status)
             status[0] /= world
         loss_value, stopping = status[0].item(), status[1].item() > 0
@@ -513,14 +577,13 @@ def train(config, explicit):
         optimizer.zero_grad(set_to_none=True)
         step += 1
 
-        dt = time.time() - t0
-        tokens_per_s = B * T * accum * world / dt
+        # logging and checkpoints
+        tokens_per_s = B * T * accum * world / (time.time() - t0)
         record.update(loss=loss_value, lr=lr, tokens_per_s=round(tokens_per_s, 1), time=round(time.time(), 3))
         if peak:
             record["mfu"] = round(flops_per_token * tokens_per_s / (peak * world), 4)
         if master and (step % config["log_interval"] == 0 or "val_loss" in record):
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_record(metrics_path, record)
         bar.update(1)
         bar.set_postfix({k: f"{record[k]:.4g}" for k in ("loss", "val_loss", "lr", "tokens_per_s", "mfu") if k in record})
         if stopping:
@@ -536,8 +599,7 @@ def train(config, explicit):
     bar.close()
     if val_batches and master:
         val_loss = evaluate(raw_model, val_batches, autocast)
-        with open(metrics_path, "a") as f:
-            f.write(json.dumps({"step": step, "loss": loss_value, "val_loss": val_loss}) + "\n")
+        append_record(metrics_path, {"step": step, "loss": loss_value, "val_loss": val_loss})
         print(f"final val_loss {val_loss:.4f}")
     checkpoint(step)
     if master:
@@ -545,14 +607,116 @@ def train(config, explicit):
     return 0
 
 
+def train_grpo(config, explicit=()):
+    """The GRPO stage (stage='grpo'; the method is in grpo.py): RL on the corpus's S_train exec prompts from a
+    trained checkpoint. Writes config.json, metrics.jsonl and ckpt.pt in out_dir like train()."""
+    device = resolve_device(config["device"])
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
+    dtype, autocast = precision(device_type, config["dtype"])
+    out_dir = config["out_dir"]
+    ckpt_path = os.path.join(out_dir, "ckpt.pt")
+    if config["init_from"] == "scratch":
+        raise UserError("GRPO starts from a trained model: set init_from to a checkpoint path (or 'resume')")
+    refuse_overwrite(config, ckpt_path)
+    check_start(config["init_from"])
+    ckpt = load_checkpoint(ckpt_path if config["init_from"] == "resume" else config["init_from"])
+    ref_path = ckpt["grpo_ref"] if config["init_from"] == "resume" else config["init_from"]  # where GRPO started
+    if not {"data_dir", "corpus", "corpus_seed"} & set(explicit):  # by default, the checkpoint's corpus
+        config.update({k: ckpt["config"][k] for k in ("data_dir", "corpus", "corpus_seed")})
+    data_dir, manifest = open_data(config)
+    adopt_checkpoint(config, explicit, ckpt, data_dir, manifest)
+    enc = load_tokenizer(data_dir, manifest)
+    grammars = load_grammars(data_dir)
+    items = grpo.load_rl_items(data_dir, manifest, config["grpo_domains"])
+    P, G = config["grpo_prompts_per_step"], config["grpo_group_size"]
+    if P < 1 or G < 2:
+        raise UserError("grpo_prompts_per_step must be >= 1 and grpo_group_size >= 2 (advantages compare a group)")
+
+    model = GPT(model_config(config))
+    model.load_state_dict(ckpt["model"])
+    apply_trainable(model, config["trainable"])
+    model.to(device)
+    ref = None
+    if config["grpo_kl"] > 0:
+        ref_ckpt = ckpt if config["init_from"] != "resume" else load_checkpoint(ref_path)
+        ref = copy.deepcopy(model)
+        ref.load_state_dict(ref_ckpt["model"])
+        ref.requires_grad_(False).eval()
+    optimizer = make_optimizer(model, config)
+    start = resume(ckpt, optimizer, device_type) if config["init_from"] == "resume" else 0
+    metrics_path = start_out_dir(config, start)
+    print(f"GRPO from {config['init_from']}: {len(items)} prompts, {P} x {G} completions per step; "
+          f"device {device}, {dtype}; steps {start} -> {config['max_iters']}")
+
+    def checkpoint(step):
+        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                    "step": step, "config": config, "tokenizer_id": ckpt["tokenizer_id"],
+                                    "data": {}, "grpo_ref": ref_path, "rng": {"cpu": torch.get_rng_state()}})
+
+    stop = catch_signals()
+    mode, cue = config["grpo_mode"], COT_CUE if config["grpo_mode"] == "cot" else ""
+    eos, pad = manifest["eos"], manifest["pad"]
+    from tqdm import tqdm
+    bar = tqdm(total=config["max_iters"], initial=start, disable=not config["progress"], dynamic_ncols=True)
+    for step in range(start, config["max_iters"]):
+        t0 = time.time()
+        lr = get_lr(config, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        # Prompts and samples are functions of (seed, step): a resumed run continues identically.
+        pick = np.random.default_rng([config["seed"], step]).choice(len(items), P, replace=P > len(items))
+        batch = [items[i] for i in pick for _ in range(G)]
+        prompts = [encode_prompt(enc, it["prompt"] + cue) for it in batch]
+        n_new = min(config["grpo_max_new_tokens"], config["block_size"] + 1 - max(map(len, prompts)))
+        if n_new < 1:
+            raise UserError(f"RL prompts of {max(map(len, prompts))} tokens leave no room in block_size={config['block_size']}")
+        generator = torch.Generator(device=device).manual_seed(config["seed"] * 1_000_003 + step)
+        model.eval()
+        completions = model.generate(prompts, n_new, temperature=config["grpo_temperature"], stop_token=eos,
+                                     generator=generator)
+        rewards = torch.tensor(grpo.rewards_of(batch, [enc.decode(c) for c in completions], grammars, mode)).view(P, G)
+        adv = grpo.group_advantages(rewards).view(-1).to(device)
+        tokens, mask = (t.to(device) for t in grpo.completion_batch(prompts, completions, n_new, eos, pad))
+        with torch.no_grad(), autocast:
+            logp_old = grpo.token_logprobs(model, tokens)
+            logp_ref = grpo.token_logprobs(ref, tokens) if ref is not None else None
+        model.train()
+        for _ in range(config["grpo_updates"]):
+            with autocast:
+                loss, kl = grpo.grpo_loss(grpo.token_logprobs(model, tokens), logp_old, adv, mask, config["grpo_clip"],
+                                          logp_ref, config["grpo_kl"])
+            if not math.isfinite(loss.item()):  # before the update: the last checkpoint stays good
+                raise UserError(f"GRPO loss became {loss.item()} at step {step}; lower learning_rate")
+            loss.backward()
+            if config["grad_clip"] > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        record = dict(step=step, reward=rewards.mean().item(), loss=loss.item(), kl=kl.item(), lr=lr,
+                      completion_tokens=int(mask.sum().item()), time=round(time.time(), 3), dt=round(time.time() - t0, 3))
+        if (step + 1) % config["log_interval"] == 0:
+            append_record(metrics_path, record)
+        bar.update(1)
+        bar.set_postfix(reward=f"{record['reward']:.3f}", loss=f"{record['loss']:.4g}")
+        if stop["signal"]:
+            checkpoint(step + 1)
+            bar.close()
+            print(f"stopped by signal at step {step + 1}; checkpoint saved to {ckpt_path}; continue with "
+                  f"--out_dir={out_dir} --init_from=resume", file=sys.stderr)
+            return 128 + stop["signal"]
+        if config["ckpt_interval"] and (step + 1) % config["ckpt_interval"] == 0:
+            checkpoint(step + 1)
+    bar.close()
+    checkpoint(config["max_iters"])
+    print(f"done: {config['max_iters']} steps; checkpoint {ckpt_path}")
+    return 0
+
+
 def main(argv):
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         config, explicit = load_config(argv)
-        if config["stage"] == "grpo":
-            import grpo
-            return grpo.run(config, explicit)
-        return train(config, explicit)
+        return (train_grpo if config["stage"] == "grpo" else train)(config, explicit)
     except (UserError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -564,5 +728,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    import train as this  # run as the module `train`, so that train.UserError raised elsewhere is caught
-    sys.exit(this.main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,9 @@ Layout of a corpus directory (flat; every file is hashed in manifest.json, writt
                                    config, config_name, seed, files {name: sha256}
     tokenizer.tiktoken             the BPE ranks in tiktoken's format (data.tokenizer.load reads it)
     behaviours.json                every behaviour: name, domain, split, family, instruction, source,
-                                   description, eval_inputs, grammar (rules, for grammars)
+                                   description, eval_inputs, grammar (rules, for grammars) and
+                                   trained_strings (grammars: every string a training document, i.e.
+                                   one of a mixture not named *_val, shows as an answer; sorted)
     NAME.{tokens,weights,offsets}.npy   one document list per mixture (data/format.py)
     eval.DOMAIN.SPLIT.MODE.jsonl   evaluation prompts, SPLIT in S_train/S_eval/S_control and MODE in
                                    implicit/cot/incontext
@@ -38,7 +40,7 @@ from data import format, leakage, templates as T, tokenizer
 from data.config import POOL_SPLITS, SPLITS, load_config, validate
 from data.grammars import Grammar, random_grammar
 from data.names import make_names
-from data.programs import compile_source, make_plain, make_programs
+from data.programs import compile_source, make_plain, make_programs, rare_inputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVAL_SPLITS, MODES = ("S_train", "S_eval", "S_control"), ("implicit", "cot", "incontext")
@@ -56,9 +58,11 @@ class Behaviour:
             self.restate = cfg["cot_restates_instruction"]
             self.fn = compile_source(obj)  # the rendered source, run: every recorded output is checked against it
             k = cfg["eval_inputs"] if split in HELD_SPLITS else 0
-            self.eval_inputs = sorted(rng.sample(obj.inputs(), k))
+            pool = rare_inputs(obj) if cfg["eval_input_dist"] == "tail" else obj.inputs()
+            self.eval_inputs = sorted(rng.sample(pool, k))
         else:
             self.family, self.instruction, self.eval_inputs = "cfg", obj.render(), []
+            self.max_len = cfg["grammar_max_len"]  # sampling bound of recursive grammars (never reached otherwise)
         self.held = set(self.eval_inputs)
         self.held_of = {}  # every behaviour's held-out inputs by name, set by make_behaviours
 
@@ -77,7 +81,7 @@ class Behaviour:
         or for a training input drawn from dist when x is None: one whose execution and trace show no
         evaluation input of any behaviour."""
         if self.domain == "grammars":
-            words, forms = self.obj.sample(rng)
+            words, forms = self.obj.sample(rng, self.max_len)
             return None, "", " ".join(words), self.obj.cot(forms)
         for _ in range(10000):
             if x is not None and (dist is None or not self.shows_eval_input(x)):
@@ -90,13 +94,14 @@ class Behaviour:
             raise AssertionError(f"{self.name}({x!r}): generator says {y!r}, the source returns {self.fn(x)!r}")
         return x, repr(x), repr(y), (self.instruction if self.restate else "") + "\n".join(self.obj.trace(x))
 
-    def to_json(self):
+    def to_json(self, trained=()):
+        """trained (grammars): the strings the training documents show (see shown_strings)."""
         d = dict(name=self.name, domain=self.domain, split=self.split, family=self.family,
                  instruction=self.instruction, eval_inputs=self.eval_inputs)
         if self.domain == "programs":
             d.update(source=self.obj.source, description=self.obj.description)
         else:
-            d.update(grammar=self.obj.to_json())
+            d.update(grammar=self.obj.to_json(), trained_strings=sorted(trained))
         return d
 
 
@@ -181,7 +186,7 @@ def make_docs(behs, cfg, seed):
     if cfg["recall_pool"]:  # declarations and, for recall_pool only, executions in separate documents
         rng = random.Random(f"{seed}:recall_pool_docs")
         m["pretrain"] += [d for b in by["recall_pool"] + by["pretrain_recall_val"] for d in decl_docs(b, rng, cfg["recall_decl_docs"])]
-        m["pretrain"] += [exec_doc(b, rng, dist, cot) for b in by["recall_pool"]
+        m["pretrain"] += [exec_doc(b, rng, "uniform", cot) for b in by["recall_pool"]  # pretraining: never skewed
                           for cot in [True] * cfg["recall_exec_docs"] + [False] * cfg["recall_direct_docs"]]
     k = min(cfg["pretrain_replay_docs"], len(m["pretrain"]))
     m["pretrain_replay"] = random.Random(f"{seed}:pretrain_replay").sample(m["pretrain"], k)
@@ -197,7 +202,7 @@ def _item(files, f, b, mode, x, tpl, prompt_text, ans):
     if b.domain == "programs":
         item.update(answer=ans)
     else:
-        item.update(grammar=b.name, chance_validity=b.obj.chance_validity())
+        item.update(grammar=b.name, chance_validity=b.obj.chance_validity(b.max_len))
     return item
 
 
@@ -221,6 +226,17 @@ def make_prompts(behs, cfg, seed):
             tpl, f = T.pick(rng, b.domain, "exec"), f"rl.{b.domain}.S_train.jsonl"
             files[f].append((_item(files, f, b, "implicit", x, tpl, T.prompt(b.domain, tpl, b.name, xt), ans), " " + ans))
     return files
+
+
+def shown_strings(docs):
+    """{grammar behaviour: the strings its documents show}: the answer of every execution (a CoT trace's
+    last sentential form is that answer too), i.e. the text after the last answer cue of an answer segment."""
+    out = collections.defaultdict(set)
+    for d in docs:
+        if d.domain == "grammars" and d.kind != "decl":  # answers: segment 1 of exec docs, 2, 4, ... of pretrain docs
+            for text, _ in d.segments[2 if d.kind == "pretrain" else 1::2]:
+                out[d.name].add(text.split(T.ANSWER_CUE)[-1].strip())
+    return out
 
 
 def eval_summary(items):
@@ -302,8 +318,9 @@ def _build(cfg, config_name, tmp, seed, bar):
         with open(os.path.join(tmp, f), "w") as fh:
             fh.writelines(json.dumps(item, sort_keys=True) + "\n" for item, _ in pairs)
         eval_info[f] = eval_summary([item for item, _ in pairs])
+    shown = shown_strings(d for docs in training.values() for d in docs)
     with open(os.path.join(tmp, "behaviours.json"), "w") as fh:
-        json.dump([b.to_json() for b in behs], fh, indent=1, sort_keys=True)
+        json.dump([b.to_json(shown[b.name]) for b in behs], fh, indent=1, sort_keys=True)
     sp = enc._special_tokens
     format.write_manifest(tmp, enc.n_vocab, tokenizer=tok_info, bos=sp["<|bos|>"], eos=sp["<|eos|>"], pad=sp["<|pad|>"],
                           mixtures=info, eval_files=eval_info, config=cfg, config_name=config_name, seed=seed,
@@ -342,6 +359,13 @@ def load_grammars(corpus_dir):
     """{name: Grammar} of every grammar behaviour in a corpus (to judge generated strings)."""
     with open(os.path.join(corpus_dir, "behaviours.json")) as f:
         return {b["name"]: Grammar.from_json(b["grammar"]) for b in json.load(f) if b["domain"] == "grammars"}
+
+
+def load_trained_strings(corpus_dir):
+    """{name: set of strings its training documents show} of every grammar behaviour; {} for corpora built
+    before behaviours.json recorded them."""
+    with open(os.path.join(corpus_dir, "behaviours.json")) as f:
+        return {b["name"]: set(b["trained_strings"]) for b in json.load(f) if "trained_strings" in b}
 
 
 def load_instructions(corpus_dir):

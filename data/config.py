@@ -30,12 +30,16 @@ DEFAULTS = dict(
     grammar_alternatives=3,             # at most this many alternatives per nonterminal (at least 2)
     grammar_max_rhs=3,
     grammar_nt_prob=0.5,
-    grammar_max_len=8,
-    grammar_min_strings=6,
-    grammar_max_strings=5000,
+    grammar_max_len=8,                  # longest string (with grammar_recursive: the bound on sampled and counted strings)
+    grammar_min_len=1,                  # the shortest string of every grammar has at least this many terminals
+    grammar_recursive=False,            # alternatives may use any nonterminal (infinite languages), not only later ones
+    grammar_min_strings=6,              # at least this many strings of at most grammar_max_len terminals
+    grammar_max_strings=5000,           # at most this many (and no nonterminal derives more)
     # inputs and documents (counts are per behaviour)
     eval_inputs=3,                      # held-out evaluation inputs (programs) / eval prompts (grammars)
     train_input_dist="uniform",         # "uniform" | "skewed": distribution of trained exec inputs (OOD test)
+    eval_input_dist="uniform",          # "uniform" | "tail": held-out eval inputs from all inputs, or from the half
+                                        # that "skewed" makes rarest (data.programs.rare_inputs; the OOD test)
     decl_docs=40,
     decl_val_docs=2,
     exec_docs=20,
@@ -64,6 +68,7 @@ DEFAULTS = dict(
     max_doc_tokens=256,                 # the build fails if a document is longer
 )
 CHOICES = {"instruction_form": ("source", "description"), "train_input_dist": ("uniform", "skewed"),
+           "eval_input_dist": ("uniform", "tail"),
            "eval_templates": ("train", "heldout")}
 SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")
 POOL_SPLITS = ("recall_pool", "pretrain_recall_val")  # behaviours of the recall pool (programs), when recall_pool > 0
@@ -107,10 +112,15 @@ def validate(overrides, where="config"):
     if cfg["eval_inputs"] < 1 or cfg["eval_inputs"] > n_inputs - 2:
         raise ValueError(f"{where}: eval_inputs={cfg['eval_inputs']} must be between 1 and {n_inputs - 2} "
                          "(the smallest input space minus two, to leave training inputs)")
+    if cfg["eval_input_dist"] == "tail" and cfg["eval_inputs"] > n_inputs - n_inputs // 2:
+        raise ValueError(f"{where}: eval_input_dist='tail' draws eval_inputs from the rarer half of the inputs "
+                         f"({n_inputs - n_inputs // 2}); lower eval_inputs={cfg['eval_inputs']} or widen arith_inputs")
     if not 2 <= cfg["cipher_letters"] <= 26 or cfg["cipher_letters"] ** cfg["cipher_len"] > 100000:
         raise ValueError(f"{where}: cipher_letters must be 2..26 and cipher_letters**cipher_len at most 100000")
     if cfg["grammar_alternatives"] < 2 or not 1 <= cfg["grammar_terminals"] <= 26 or not 1 <= cfg["grammar_nonterminals"] <= 25:
         raise ValueError(f"{where}: need grammar_alternatives >= 2, 1..26 grammar_terminals, 1..25 grammar_nonterminals")
+    if not 1 <= cfg["grammar_min_len"] <= cfg["grammar_max_len"]:
+        raise ValueError(f"{where}: need 1 <= grammar_min_len <= grammar_max_len, got {cfg['grammar_min_len']} and {cfg['grammar_max_len']}")
     if cfg["recall_pool"] > 0 and (cfg["recall_pool_val"] < 1 or "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: a recall_pool needs the programs domain and recall_pool_val >= 1")
     if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs")) < 0:

@@ -1,14 +1,21 @@
 """Grammars domain: random context-free grammars ("text generation from grammars").
 
 A `Grammar` has a name (the pointer), nonterminals S, A, B, ... (uppercase) and terminals
-(the first `grammar_terminals` lowercase letters). Rule i may only use nonterminals after it,
-so every derivation terminates, the language is finite and its longest string is computable;
-generation rejects grammars whose longest string exceeds `grammar_max_len` or whose language
-has fewer than `grammar_min_strings` strings. A string of the language is written as its
-terminals separated by single spaces ("a c b"). `recognize` is an Earley parser (no empty
-alternatives exist); `language` enumerates the finite language by expansion, independently.
+(the first `grammar_terminals` lowercase letters). By default rule i may only use nonterminals
+after it, so every derivation terminates, the language is finite and its longest string is
+computable; generation rejects grammars whose longest string exceeds `grammar_max_len`. With
+`grammar_recursive` an alternative may use any nonterminal (itself too), so languages are infinite:
+generation then needs every nonterminal productive, forbids unit alternatives (A -> B), and
+`grammar_max_len` bounds the strings instead: sampling restarts a derivation whose sentential form
+grows past it, and every count (grammar_min/max_strings, chance_validity, the baselines) is over
+`language(grammar_max_len)`, the strings of at most that many terminals. Either way generation
+rejects grammars whose shortest string is shorter than `grammar_min_len` or that have fewer than
+`grammar_min_strings` strings. A string of the language is written as its terminals separated by
+single spaces ("a c b"). `recognize` is an Earley parser (no empty alternatives exist); `language`
+enumerates strings by dynamic programming over lengths, independently of it.
 """
-import itertools
+import collections
+import math
 
 NT_NAMES = "SABCDEFGHIJKLMNOPQRTUVWXYZ"
 
@@ -37,35 +44,85 @@ class Grammar:
     def terminals(self):
         return sorted({s for alts in self.rules.values() for a in alts for s in a if not self.is_nt(s)})
 
-    def sample(self, rng):
-        """A uniformly random derivation; returns (terminals list, leftmost sentential forms)."""
+    def sample(self, rng, max_len=None):
+        """A uniformly random leftmost derivation, restarted whenever its sentential form grows past
+        max_len symbols (forms never shrink; language(max_len) must not be empty); returns (terminals list,
+        leftmost sentential forms)."""
         form, forms = [self.start], [self.start]
         while any(self.is_nt(s) for s in form):
             i = next(i for i, s in enumerate(form) if self.is_nt(s))
             form = form[:i] + list(rng.choice(self.rules[form[i]])) + form[i + 1:]
             forms.append(" ".join(form))
+            if max_len is not None and len(form) > max_len:
+                form, forms = [self.start], [self.start]
         return form, forms
 
     def cot(self, forms):
         """CoT text: restate the rules, then the leftmost derivation one sentential form per line."""
         return self.render() + "\n".join(forms)
 
-    def language(self, cap=200000):
-        """The finite language as a set of tuples (ValueError past `cap` strings)."""
-        memo = {}
+    def language(self, max_len=None, cap=200000):
+        """The strings of at most max_len terminals (default: the longest; only for grammars without
+        recursion) as a set of tuples, by dynamic programming over lengths; ValueError when a
+        nonterminal derives more than `cap` of them."""
+        m = self.max_len() if max_len is None else max_len
+        L = {nt: [set() for _ in range(m + 1)] for nt in self.rules}  # L[X][n]: the strings of length n X derives
 
-        def lang(nt):
-            if nt not in memo:
-                out = set()
-                for alt in self.rules[nt]:
-                    parts = [lang(s) if self.is_nt(s) else {(s,)} for s in alt]
-                    for combo in itertools.product(*parts):
-                        out.add(tuple(itertools.chain(*combo)))
-                        if len(out) > cap:
-                            raise ValueError(f"grammar {self.name} has more than {cap} strings")
-                memo[nt] = out
-            return memo[nt]
-        return lang(self.start)
+        def seq(syms, n):  # the strings of length n that the symbol sequence syms derives
+            if len(syms) == 1:
+                return L[syms[0]][n] if self.is_nt(syms[0]) else {syms} if n == 1 else set()
+            out = set()
+            for k in range(1, n - len(syms) + 2):
+                heads = seq(syms[:1], k)
+                if heads:
+                    tails = seq(syms[1:], n - k)
+                    out.update(u + v for u in heads for v in tails)
+            return out
+
+        unit = lambda alt: len(alt) == 1 and self.is_nt(alt[0])
+        for n in range(1, m + 1):
+            for nt, alts in self.rules.items():
+                for alt in alts:
+                    if not unit(alt):
+                        L[nt][n] |= seq(alt, n)
+            grew = True
+            while grew:  # unit alternatives (A -> B) reach strings of the same length: copy until nothing grows
+                grew = False
+                for nt, alts in self.rules.items():
+                    for alt in filter(unit, alts):
+                        if not L[alt[0]][n] <= L[nt][n]:
+                            L[nt][n] |= L[alt[0]][n]
+                            grew = True
+            if any(sum(map(len, sets)) > cap for sets in L.values()):
+                raise ValueError(f"grammar {self.name} has more than {cap} strings")
+        return set().union(*L[self.start])
+
+    def count_trees(self, max_len):
+        """The derivation trees from the start symbol with at most max_len terminals, counted: an upper bound on
+        len(language(max_len)), quick to compute. Unit alternatives must point to later nonterminals (no cycle)."""
+        C = {nt: [0] * (max_len + 1) for nt in self.rules}  # C[X][n]: the trees from X with n terminals
+
+        def seq(syms, n):
+            if len(syms) == 1:
+                return C[syms[0]][n] if self.is_nt(syms[0]) else int(n == 1)
+            if not self.is_nt(syms[0]):
+                return seq(syms[1:], n - 1)
+            return sum(C[syms[0]][k] * seq(syms[1:], n - k) for k in range(1, n - len(syms) + 2) if C[syms[0]][k])
+        for n in range(1, max_len + 1):
+            for nt in reversed(self.rules):  # last to first: a unit alternative's nonterminal is done first
+                C[nt][n] = sum(seq(alt, n) for alt in self.rules[nt])
+        return sum(C[self.start])
+
+    def shortest(self):
+        """{nonterminal: length of its shortest string} (math.inf for one that derives no string)."""
+        short, changed = dict.fromkeys(self.rules, math.inf), True
+        while changed:
+            changed = False
+            for nt, alts in self.rules.items():
+                n = min(sum(short[s] if self.is_nt(s) else 1 for s in alt) for alt in alts)
+                if n < short[nt]:
+                    short[nt], changed = n, True
+        return short
 
     def max_len(self):
         memo = {}
@@ -119,32 +176,55 @@ class Grammar:
         """Judge a generated answer text like 'a c b'."""
         return self.recognize(text.split())
 
-    def chance_validity(self):
-        """P(valid) of a uniform random string whose length is drawn uniformly from the language's lengths."""
-        lang, t = self.language(), len(self.terminals())
+    def chance_validity(self, max_len=None):
+        """P(valid) of a uniform random string whose length is drawn uniformly from the lengths of language(max_len)."""
+        lang, t = self.language(max_len), len(self.terminals())
         lengths = sorted({len(w) for w in lang})
         return sum(sum(len(w) == n for w in lang) / t ** n for n in lengths) / len(lengths)
 
 
 def random_grammar(name, rng, cfg, tries=1000):
-    n_nt, n_t = cfg["grammar_nonterminals"], cfg["grammar_terminals"]
+    n_nt, n_t, rec, m = cfg["grammar_nonterminals"], cfg["grammar_terminals"], cfg["grammar_recursive"], cfg["grammar_max_len"]
     nts, terms = list(NT_NAMES[:n_nt]), [chr(97 + i) for i in range(n_t)]
     for _ in range(tries):
         rules = {}
         for i, nt in enumerate(nts):
-            later, alts = nts[i + 1:], []
+            pool, alts = nts if rec else nts[i + 1:], []
             for _ in range(rng.randint(2, cfg["grammar_alternatives"])):
-                n = rng.randint(1, cfg["grammar_max_rhs"])
-                alts.append(tuple(rng.choice(later) if later and rng.random() < cfg["grammar_nt_prob"] else rng.choice(terms)
-                                  for _ in range(n)))
+                n = rng.randint(1, cfg["grammar_max_rhs"])  # with recursion a single symbol is a terminal (no A -> B)
+                alts.append(tuple(rng.choice(pool) if pool and rng.random() < cfg["grammar_nt_prob"] and (n > 1 or not rec)
+                                  else rng.choice(terms) for _ in range(n)))
             rules[nt] = sorted(set(alts))
         g = Grammar(name, rules)
-        if g.reachable() != set(nts) or g.max_len() > cfg["grammar_max_len"]:
+        if g.reachable() != set(nts) or (not rec and g.max_len() > m):
+            continue
+        short = g.shortest()
+        if max(short.values()) == math.inf or short[g.start] < cfg["grammar_min_len"]:  # all productive, none too short
+            continue
+        if g.count_trees(m) < cfg["grammar_min_strings"]:  # a quick upper bound on the strings, before enumerating them
             continue
         try:
-            if len(g.language(cap=cfg["grammar_max_strings"])) >= cfg["grammar_min_strings"]:
+            if len(g.language(m, cap=cfg["grammar_max_strings"])) >= cfg["grammar_min_strings"]:
                 return g
         except ValueError:
             continue
-    raise ValueError(f"no grammar met grammar_max_len={cfg['grammar_max_len']} and grammar_min_strings="
+    raise ValueError(f"no grammar met grammar_max_len={m}, grammar_min_len={cfg['grammar_min_len']} and grammar_min_strings="
                      f"{cfg['grammar_min_strings']} in {tries} tries; loosen one of them in the corpus config")
+
+
+def constant_baseline(grammars, max_len):
+    """(validity, answer) of the best constant answer: the string of at most max_len terminals that the most
+    of `grammars` accept (ties: the smallest), and the fraction of them that accept it."""
+    counts = collections.Counter(w for g in grammars for w in g.language(max_len))
+    if not counts:
+        return 0.0, None
+    best = min(counts, key=lambda w: (-counts[w], w))
+    return counts[best] / len(grammars), " ".join(best)
+
+
+def cross_grammar_baseline(grammars, max_len):
+    """Validity of answering with a uniformly random string of another grammar: the mean over ordered pairs
+    (g, h), h != g, of the fraction of h's strings of at most max_len terminals that g accepts."""
+    langs = [g.language(max_len) for g in grammars]
+    pairs = [(a, b) for i, a in enumerate(langs) for j, b in enumerate(langs) if i != j]
+    return sum(len(a & b) / len(b) for a, b in pairs) / len(pairs) if pairs else 0.0

@@ -10,7 +10,8 @@ taken mod `arith_mod`), `cipher` (shift / affine / substitution, the last a look
 as a dict literal, over the first `cipher_letters` lowercase letters), `compose` (f(x) = g(h(x))
 over two other behaviours of the same kind).
 Inputs: ints in [lo, hi] for arith; strings of `cipher_len` letters for ciphers. `dist` is
-"uniform" or "skewed" (low inputs / early letters much more likely: the OOD demonstrations).
+"uniform" or "skewed" (low inputs / early letters much more likely: the OOD demonstrations);
+`rare_inputs` is the half of the inputs that the skew makes rare (the OOD evaluation inputs).
 """
 import itertools
 import math
@@ -177,6 +178,14 @@ class Compose(Program):
 
     def full_source(self):
         return self.h.full_source() + self.g.full_source() + self.source
+
+
+def rare_inputs(prog):
+    """The half of prog's inputs that the skewed distribution makes rarest (high integers; words whose letters
+    come late in the alphabet): the evaluation inputs of the out-of-distribution test (eval_input_dist="tail")."""
+    prog = prog.h if isinstance(prog, Compose) else prog
+    xs = sorted(prog.inputs(), key=lambda x: x if isinstance(x, int) else sum(ALPHA.index(c) for c in x))
+    return xs[len(xs) // 2:]
 
 
 def make_programs(rng, names, cfg):

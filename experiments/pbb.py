@@ -2,7 +2,7 @@
 Retroactive PBB (SFT and GRPO) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
     python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG]
-                              [--against OTHER_OUT]
+                              [--against OTHER_OUT] [--ood | --description]
 
 Beside each curriculum's scores: its paired difference from the mixture on the same eval items (same seed,
 same pretrained checkpoint), with a 95% bootstrap interval over behaviours (and over seeds when there are
@@ -15,7 +15,13 @@ items (metric accuracy_minus_against / validity_minus_against, e.g. recall pool 
 
 --ad adds the sample-efficiency sweep: algorithm distillation (configs/ad.py) from the Proactive stage-1
 checkpoint with N demonstrations per S_eval behaviour, for every N in the corpus's ad_demos, evaluated
-beside Proactive PBB's one instruction per behaviour (rows with curriculum "ad" carry "demos": N).
+beside Proactive PBB's one instruction per behaviour (rows with curriculum "ad" carry "demos": N), with the
+paired difference AD minus Proactive on the same items (metric accuracy_minus_proactive).
+
+--ood: the out-of-distribution test (configs/corpus_ood.py, with --ad): S_train's executions and AD's
+demonstrations drawn from a skewed input distribution, every evaluation input from the half the skew makes
+rare. --description: the same curricula with plain-English descriptions for sources
+(configs/corpus_description.py), paired with the default run's results directory (--against) when it exists.
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
@@ -182,7 +188,7 @@ def write_report(rows, out):
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in sorted((r for r in diffs if (r["seed"] is None) == many), key=order):
             seeds = r.get("seeds", [r["seed"]])
-            lines.append(f"| {r['curriculum']} | {r['domain']} | {r['split']} | {r['mode']} | {r['metric']} | "
+            lines.append(f"| {_key(r)[0]} | {r['domain']} | {r['split']} | {r['mode']} | {r['metric']} | "
                          f"{r['value']:+.3f} | [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {r['n']} | {len(seeds)} |")
     worth = instruction_worth(rows)
     if worth:
@@ -302,9 +308,20 @@ def main(argv=None):
     p.add_argument("--ad", action="store_true", help="also run the algorithm-distillation sweep (N demonstrations)")
     p.add_argument("--corpus", default=None, help="corpus config of every stage (default: the preset's)")
     p.add_argument("--against", default=None, help="another finished results directory to pair every curriculum with")
+    variant = p.add_mutually_exclusive_group()
+    variant.add_argument("--ood", action="store_true", help="skewed training inputs, rare eval inputs (implies --ad)")
+    variant.add_argument("--description", action="store_true", help="descriptions instead of sources")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
-    out = a.out or os.path.join("out", "pbb", a.preset)
+    default_out = os.path.join("out", "pbb", a.preset)
+    out = a.out or default_out + ("_ood" if a.ood else "_description" if a.description else "")
+    if (a.ood or a.description) and a.preset != "cpu" and a.corpus is None:
+        p.error("--ood and --description change the cpu preset's corpus; with another preset pass --corpus too")
+    if a.ood or a.description:
+        a.corpus = a.corpus or f"configs/corpus_{'ood' if a.ood else 'description'}.py"
+        a.ad = a.ad or a.ood
+    if a.description and a.against is None and os.path.exists(os.path.join(default_out, "summary.json")):
+        a.against = default_out  # the source run of the same behaviours and eval items
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     import eval as evaluator
     t0, rows = time.time(), []
@@ -324,6 +341,8 @@ def main(argv=None):
     for curriculum, stage in CURRICULA.items():
         if curriculum != "mixture":
             rows += paired_rows(pairs_of(out, stage, out, "mixture", seeds), curriculum, "mixture")
+    for n in sorted({r["demos"] for r in rows if r["curriculum"] == "ad"}):
+        rows += [{**r, "demos": n} for r in paired_rows(pairs_of(out, f"ad_N{n}", out, "pbb_stage2", seeds), "ad", "proactive")]
     if a.against:
         for curriculum, stage in evaluated.items():
             pairs = pairs_of(out, stage, a.against, stage, seeds)

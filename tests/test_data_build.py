@@ -84,6 +84,58 @@ def test_eval_items_match_the_rendered_source_and_the_grammars(tiny):
                 assert b["instruction"] in it["prompt"]
 
 
+def test_trained_strings_are_the_answers_of_training_documents(tiny):
+    """behaviours.json trained_strings, against the answers read back from the token files: S_train's from its exec
+    and CoT mixtures, S_eval's from the largest demo mixture; none for S_control and pretrain_val."""
+    behs, m, grammars = behaviours(tiny), format.open_corpus(tiny), build.load_grammars(tiny)
+    trained = build.load_trained_strings(tiny)
+    assert set(trained) == set(grammars) and trained == {n: set(b["trained_strings"]) for n, b in behs.items() if n in grammars}
+    read = {n: set() for n in grammars}
+    for mix in ("exec_S_train", "exec_cot_S_train", f"exec_S_eval_N{max(m['config']['ad_demos'])}"):
+        for text, answer in decoded(tiny, mix):
+            names = set(re.findall(r"[a-z]+", text)) & set(grammars)
+            if names:  # a grammar's document: its name, once
+                (name,) = names
+                answer = answer.replace("<|eos|>", "").split("\nanswer:")[-1].strip()
+                assert grammars[name].is_valid(answer)
+                read[name].add(answer)
+    for n, g in grammars.items():
+        split = behs[n]["split"]
+        if split in ("S_train", "S_eval"):
+            assert trained[n] == read[n] and trained[n], n
+        elif split == "pretrain":
+            assert trained[n] and all(g.is_valid(w) for w in trained[n]), n
+        else:
+            assert trained[n] == set(), n
+
+
+def test_recursive_grammar_corpus(tmp_path):
+    """grammar_recursive: strings of grammar_min_len..grammar_max_len terminals, CoT traces whose every form fits
+    that bound and ends in the answer, chance_validity over the bounded language, documents within 256 tokens."""
+    p = tmp_path / "corpus_rec.py"
+    p.write_text(open(TINY).read() + 'domains = ["grammars"]\ngrammar_recursive = True\ngrammar_max_len = 10\n'
+                 'grammar_min_len = 3\ngrammar_min_strings = 200\nmax_doc_tokens = 256\n')
+    d = build.ensure_corpus(str(p), str(tmp_path / "rec"))
+    grammars, trained = build.load_grammars(d), build.load_trained_strings(d)
+    for name, g in grammars.items():
+        assert 200 <= len(g.language(10)) <= 5000 and min(map(len, g.language(10))) >= 3
+        assert all(g.is_valid(w) and 3 <= len(w.split()) <= 10 for w in trained[name])
+    order = list(grammars[name].rules)  # some alternative uses its own or an earlier nonterminal: recursion
+    assert any(g.is_nt(s) and order.index(s) <= order.index(x) for g in grammars.values() for x, alts in g.rules.items()
+               for a in alts for s in a)
+    n_cot = 0
+    for text, answer in decoded(d, "exec_cot_S_train"):
+        trace, answer = answer.replace("<|eos|>", "").split("\nanswer:")
+        forms = [f for f in trace.split("\n") if "->" not in f]  # the rules, then one sentential form per line
+        assert forms[0] == "S" and forms[-1] == answer.strip() and all(len(f.split()) <= 10 for f in forms)
+        n_cot += 1
+    assert n_cot == 6 * 3
+    for line in open(os.path.join(d, "eval.grammars.S_eval.implicit.jsonl")):
+        it = json.loads(line)
+        assert it["chance_validity"] == grammars[it["grammar"]].chance_validity(10) < 0.2
+    assert format.open_corpus(d)["max_doc_tokens"] <= 256
+
+
 class _Src:
     """Enough of a Program to exec the full source stored in behaviours.json (callees included)."""
     def __init__(self, b, behs):

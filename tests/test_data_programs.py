@@ -1,8 +1,8 @@
 import random
 
-from data.config import DEFAULTS
+from data.config import DEFAULTS, validate
 from data.names import make_names
-from data.programs import Arith, Cipher, check_against_source, make_programs, run_source
+from data.programs import Arith, Cipher, check_against_source, make_programs, rare_inputs, run_source
 
 CFG = dict(DEFAULTS, arith_max_statements=4, arith_if_prob=0.5, cipher_letters=8, cipher_len=4)
 
@@ -72,3 +72,35 @@ def test_every_composition_has_a_training_input_that_shows_no_held_out_input():
     rng = random.Random(0)
     for b in behs:
         b.example(rng)  # raises when every training input would show an evaluation input
+
+
+def test_rare_inputs_are_the_half_the_skew_makes_rarest():
+    rng = random.Random(5)
+    a, c = Arith("f", rng, CFG), Cipher("g", rng, dict(CFG, cipher_letters=3, cipher_len=2))
+    assert rare_inputs(a) == [5, 6, 7, 8, 9]
+    # a word's skewed probability is 0.7 ** (sum of its letter indices): the rare half has the largest sums
+    score = lambda w: sum("abc".index(ch) for ch in w)
+    rare = rare_inputs(c)
+    assert len(rare) == 5 and min(map(score, rare)) >= max(score(w) for w in c.inputs() if w not in rare)
+
+
+def test_ood_corpus_evaluates_on_rare_inputs_and_trains_on_skewed_ones(tmp_path):
+    """eval_input_dist='tail': every held-out input lies in the rare half; trained executions stay skewed."""
+    import json
+    import os
+    from data import build
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = tmp_path / "corpus_ood.py"
+    p.write_text(open(os.path.join(repo, "configs", "corpus_tiny.py")).read()
+                 + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\n')
+    d = build.ensure_corpus(str(p), str(tmp_path / "c"))
+    behs = json.load(open(os.path.join(d, "behaviours.json")))
+    held = [x for b in behs if b["split"] in ("S_train", "S_eval", "S_control") for x in b["eval_inputs"]]
+    assert held and all(x >= 5 for x in held)
+    items = [json.loads(line) for line in open(os.path.join(d, "eval.programs.S_eval.cot.jsonl"))]
+    assert items and all(it["input"] >= 5 for it in items)
+    xs = [json.loads(line)["input"] for line in open(os.path.join(d, "rl.programs.S_train.jsonl"))]
+    assert sum(xs) / len(xs) < 2.5  # skewed training inputs, and the held-out rare ones excluded
+    import pytest
+    with pytest.raises(ValueError, match="rarer half"):
+        validate({"eval_input_dist": "tail", "eval_inputs": 6})

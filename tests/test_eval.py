@@ -8,8 +8,9 @@ import torch
 
 import eval as ev
 import train
-from data.build import ensure_corpus, load_grammars, load_instructions
+from data.build import ensure_corpus, load_grammars, load_instructions, load_trained_strings
 from data.format import open_corpus
+from data.grammars import Grammar
 from data.tokenizer import load as load_tokenizer
 from model import GPT
 
@@ -42,11 +43,11 @@ def test_wilson_known_values():
     assert ev.wilson(10, 10)[1] == pytest.approx(1.0) and ev.wilson(0, 0) == (0.0, 1.0)
 
 
-def fake_generate(corpus, right_programs, valid_grammars, calls, recalled=None):
+def fake_generate(corpus, right_programs, valid_grammars, calls, recalled=None, fixed=None):
     """A stand-in for GPT.generate: answers correctly exactly for the programs in `right_programs`, and
     for grammars in `valid_grammars` alternates between two different valid strings; everything else
     gets a wrong/invalid answer. CoT traces restate the exact instruction for the programs in `recalled`
-    (default: right_programs)."""
+    (default: right_programs). fixed: {grammar: the answer it always gets} (before all else)."""
     recalled = right_programs if recalled is None else recalled
     enc = load_tokenizer(corpus)
     items = {}
@@ -67,6 +68,8 @@ def fake_generate(corpus, right_programs, valid_grammars, calls, recalled=None):
             calls.append((it["domain"], temperature))
             if it["domain"] == "programs":
                 ans = it["answer"] if it["behaviour"] in right_programs else "'wrong'"
+            elif it["grammar"] in (fixed or {}):
+                ans = fixed[it["grammar"]]
             elif it["grammar"] in valid_grammars:
                 counter[0] += 1
                 ans = " ".join(sorted(grammars[it["grammar"]].language())[counter[0] % 2])
@@ -118,7 +121,8 @@ def test_eval_json_rows(corpus, tmp_path, monkeypatch):
     assert {r["curriculum"] for r in rows} == {"proactive"} and {r["seed"] for r in rows} == {7}
     assert {(r["domain"], r["split"], r["metric"]) for r in rows} == {
         (d, s, m) for s in ("S_eval", "S_control")
-        for d, m in [("programs", "accuracy"), ("programs", "majority_baseline"), ("grammars", "validity"), ("grammars", "distinct")]}
+        for d, m in [("programs", "accuracy"), ("programs", "majority_baseline"), ("grammars", "validity"), ("grammars", "distinct"),
+                     ("grammars", "novelty"), ("grammars", "constant_baseline"), ("grammars", "cross_grammar_baseline")]}
     assert {r["mode"] for r in rows} == {"implicit"}
     info = open_corpus(corpus)["eval_files"]["eval.programs.S_eval.implicit.jsonl"]
     base = next(r for r in rows if r["metric"] == "majority_baseline" and r["split"] == "S_eval")
@@ -127,6 +131,53 @@ def test_eval_json_rows(corpus, tmp_path, monkeypatch):
     ev.evaluate(ckpt, splits=["S_eval"], modes=["cot"], domains=["programs"], curriculum="retro", progress=False,
                 log=None, out_path=str(tmp_path / "other.json"))
     assert {r["curriculum"] for r in json.load(open(tmp_path / "other.json"))} == {"retro"}
+
+
+def test_novelty_counts_valid_strings_no_training_document_shows():
+    g = Grammar("g", {"S": [("a", "b"), ("a", "c"), ("S", "b")]})
+    items = [{"grammar": "g", "prompt": "p"}, {"grammar": "g", "prompt": "q"}]
+    texts = [" a b\nmore", " a  b", " a c c", " a b b", " x", " a c"]  # 3 samples per item; "a c c", "x" invalid
+    scores, _, per_item = ev.judge("grammars", items, texts, "implicit", 3, {"g": g}, trained={"g": {"a b"}})
+    assert dict(scores) == {"validity": 4, "distinct": 3, "novelty": 2} and per_item == [2 / 3, 2 / 3]  # "a b b", "a c"
+    assert "novelty" not in dict(ev.judge("grammars", items, texts, "implicit", 3, {"g": g}, trained={})[0])
+
+
+def test_novelty_and_exact_baselines_in_the_rows(corpus, tmp_path, monkeypatch):
+    """S_train: one grammar always answers a string its training documents show, another one they do not; S_control
+    (nothing trained) a valid string. The baselines are recounted with the recognizer."""
+    splits, grammars, trained = open_corpus(corpus)["splits"]["grammars"], load_grammars(corpus), load_trained_strings(corpus)
+    behs = {b["name"]: b for b in json.load(open(os.path.join(corpus, "behaviours.json")))}
+    assert all(trained[n] == set(behs[n]["trained_strings"]) for n in grammars)
+    shown = next(n for n in splits["S_train"] if trained[n])
+    new = next(n for n in splits["S_train"] if n != shown and {" ".join(w) for w in grammars[n].language()} - trained[n])
+    fixed = {shown: sorted(trained[shown])[0], new: sorted({" ".join(w) for w in grammars[new].language()} - trained[new])[0],
+             splits["S_control"][0]: " ".join(sorted(grammars[splits["S_control"][0]].language())[0])}
+    monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], [], fixed=fixed))
+    rows = ev.evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=2, progress=False, log=None)
+    get = {(r["split"], r["mode"], r["metric"]): r for r in rows}
+    for mode in ev.MODES:
+        assert get["S_train", mode, "validity"]["value"] == 2 * 3 * 2 / 36
+        assert (get["S_train", mode, "novelty"]["value"], get["S_train", mode, "novelty"]["n"]) == (3 * 2 / 36, 36)
+        assert get["S_control", mode, "novelty"]["value"] == get["S_control", mode, "validity"]["value"] == 3 * 2 / 24
+        assert get["S_eval", mode, "novelty"]["value"] == 0.0
+    for split in ev.EVAL_SPLITS:
+        gs = [grammars[n] for n in splits[split]]
+        cands = {" ".join(w) for g in gs for w in g.language()}
+        constant = max(sum(g.is_valid(w) for g in gs) for w in cands) / len(gs)
+        cross = [sum(g.is_valid(" ".join(w)) for w in h.language()) / len(h.language()) for g in gs for h in gs if h is not g]
+        for mode in ev.MODES:
+            for metric, value in (("constant_baseline", constant), ("cross_grammar_baseline", sum(cross) / len(cross))):
+                r = get[split, mode, metric]
+                assert r["value"] == pytest.approx(value) and r["ci_low"] == r["ci_high"] == r["value"] and r["n"] == len(gs)
+    assert max(get[s, "cot", "constant_baseline"]["value"] for s in ev.EVAL_SPLITS) > 0  # the checks can fail
+    monkeypatch.setattr(ev, "load_trained_strings", lambda d: {})  # a corpus built before trained_strings
+    rows = ev.evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=1, progress=False, log=None)
+    assert {r["metric"] for r in rows} == {"validity", "distinct", "constant_baseline", "cross_grammar_baseline"}
+
+
+def test_trained_strings_of_an_old_corpus(tmp_path):
+    (tmp_path / "behaviours.json").write_text(json.dumps([{"name": "g", "domain": "grammars", "grammar": {}}]))
+    assert load_trained_strings(str(tmp_path)) == {}
 
 
 def test_majority_baseline_is_a_recount_of_the_eval_items(corpus, tmp_path, monkeypatch):

@@ -61,8 +61,8 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert {r["split"] for r in main_rows if r["curriculum"] == "pretrain"} == {"S_eval"}  # no recall pool in micro
     assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext"}
     assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "instruction_recall", "validity",
-                                                 "distinct"}
-    diffs = [r for r in rows if "_minus_" in r["metric"]]  # each curriculum against the mixture, on the same items
+                                                 "distinct", "novelty", "constant_baseline", "cross_grammar_baseline"}
+    diffs = [r for r in rows if "_minus_mixture" in r["metric"]]  # each curriculum against the mixture, on the same items
     assert diffs and all(set(r) == REQUIRED and r["seed"] == 0 and r["ci_low"] <= r["value"] <= r["ci_high"] for r in diffs)
     assert {r["curriculum"] for r in diffs} == {"proactive", "retroactive_sft", "retroactive_grpo"}
     assert {r["metric"] for r in diffs} == {"accuracy_minus_mixture", "validity_minus_mixture"}
@@ -71,6 +71,10 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert ad_rows and all(set(r) == REQUIRED | {"demos"} for r in ad_rows)
     assert {r["demos"] for r in ad_rows} == {1, 3, 10}
     assert {r["split"] for r in ad_rows} == {"S_eval", "S_control"}
+    ad_diffs = [r for r in rows if "_minus_proactive" in r["metric"]]  # AD(N) against Proactive, same items
+    assert all(r["curriculum"] == "ad" and r["ci_low"] <= r["value"] <= r["ci_high"] for r in ad_diffs)
+    assert len(ad_diffs) == 3 * 2 * 2 * 2 and {r["demos"] for r in ad_diffs} == {1, 3, 10}  # N x domains x splits x modes
+    assert "| ad N=10 | programs | S_eval | cot | accuracy_minus_proactive |" in (out / "results.md").read_text()
     report = (out / "results.md").read_text()
     assert report.count("\n") > 10 and "| ad N=10 | programs | S_eval | implicit | accuracy |" in report
     assert "One instruction per behaviour" in report or "No signal" in report  # micro models score 0: no signal

@@ -1,6 +1,6 @@
 """grpo.py: group advantages and the clipped loss against hand-computed numbers, the gradient's sign,
-rewards (implicit and CoT), completion masks, a two-step run from a tiny checkpoint, and `train.py --stage=grpo`
-stopped by SIGTERM and resumed, equal to an uninterrupted run."""
+rewards (implicit and CoT), completion masks; train.py's GRPO stage: a two-step run from a tiny checkpoint, and
+`train.py --stage=grpo` stopped by SIGTERM and resumed, equal to an uninterrupted run."""
 import json
 import math
 import os
@@ -105,24 +105,30 @@ def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
     train.save_checkpoint(init, {"model": start, "config": config, "step": 0, "tokenizer_id": train.tokenizer_id(manifest)})
     cfg = tmp_path / "grpo_cfg.py"
     cfg.write_text("grpo_group_size = 3\ngrpo_prompts_per_step = 2\ngrpo_max_new_tokens = 4\ngrpo_kl = 0.1\n"
-                   "max_iters = 2\nwarmup_iters = 1\nprogress = False\nlearning_rate = 1e-2\nweight_decay = 0.0\n")
+                   "stage = 'grpo'\nmax_iters = 2\nwarmup_iters = 1\nprogress = False\nlearning_rate = 1e-2\nweight_decay = 0.0\n")
     out = tmp_path / "rl"
     argv = [str(cfg), f"--init_from={init}", f"--out_dir={out}", f"--data_dir={corpus}"]
-    assert grpo.main(argv) == 0
+    assert train.main(argv) == 0
     records = [json.loads(l) for l in open(out / "metrics.jsonl")]
     assert [r["step"] for r in records] == [0, 1] and all(0.0 <= r["reward"] <= 1.0 for r in records)
     after = train.load_checkpoint(str(out / "ckpt.pt"))
     assert after["step"] == 2 and after["grpo_ref"] == init
     assert any(r["loss"] != 0.0 for r in records)
     assert not torch.equal(after["model"]["wte.weight"], start["wte.weight"])  # no weight decay: moved by the loss
-    assert grpo.main([str(cfg), "--init_from=resume", f"--out_dir={out}", "--max_iters=3"]) == 0  # the checkpoint's corpus
+    assert train.main([str(cfg), "--init_from=resume", f"--out_dir={out}", "--max_iters=3"]) == 0  # the checkpoint's corpus
     assert [json.loads(l)["step"] for l in open(out / "metrics.jsonl")] == [0, 1, 2]
+
+
+def test_grpo_does_not_import_train():
+    """train.py runs the GRPO stage with grpo.py's pieces; the dependency goes one way."""
+    r = subprocess.run([sys.executable, "-c", "import grpo, sys; sys.exit('train' in sys.modules)"], cwd=ROOT)
+    assert r.returncode == 0
 
 
 def test_bad_start_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "c.py"
     cfg.write_text("progress = False\n")
-    assert grpo.main([str(cfg), f"--out_dir={tmp_path / 'x'}"]) == 2  # init_from defaults to scratch
+    assert train.main([str(cfg), "--stage=grpo", f"--out_dir={tmp_path / 'x'}"]) == 2  # init_from defaults to scratch
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "init_from" in err and "\n" not in err
 

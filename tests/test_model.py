@@ -191,6 +191,57 @@ def test_loss_weights_and_per_token_loss():
     assert per_token.shape == (2, 12)
 
 
+def weight_patterns(B, T, g):
+    """(name, (B, T) loss weights): zeros in various places, the values the corpora use (0.1, 1) and others."""
+    sparse = torch.tensor([0.0, 0.0, 0.1, 1.0, 2.0])[torch.randint(0, 5, (B, T), generator=g)]
+    zero_rows = torch.rand(B, T, generator=g) + 0.1
+    zero_rows[[0, 2]] = 0.0
+    ends = torch.zeros(B, T)
+    ends[:, 0], ends[:, -1] = 1.0, 0.5
+    one = torch.zeros(B, T)
+    one[B - 1, T // 2] = 3.0
+    return [("sparse", sparse), ("zero_rows", zero_rows), ("ends", ends), ("one", one), ("dense", torch.ones(B, T))]
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_head_only_at_weighted_positions_equals_the_full_loss_and_gradients(tie):
+    """In float64, the loss computed only where the weight is non-zero equals the full computation (head and
+    cross-entropy at every position, weighted after), as do the gradients of every parameter; the head sees
+    exactly the weighted rows."""
+    B, T = 4, 40
+    g = torch.Generator().manual_seed(3)
+    idx = torch.randint(0, 61, (B, T), generator=g)
+    tgt = torch.randint(0, 61, (B, T), generator=g)
+    doc = random_docs(B, T, 3, g)
+    m = make(tie_embeddings=tie).double()
+    rows = []
+    m.lm_head.register_forward_hook(lambda mod, inp, out: rows.append(inp[0].shape[0]))
+    for name, w in weight_patterns(B, T, g):
+        w = w.double()
+        m.zero_grad(set_to_none=True)
+        logits, _ = m(idx, doc_ids=doc)
+        ce = nn.functional.cross_entropy(logits.view(-1, 61), tgt.view(-1), reduction="none")
+        full = (ce * w.view(-1)).sum() / w.sum()
+        full.backward()
+        full_grads = [p.grad.clone() for p in m.parameters()]
+        m.zero_grad(set_to_none=True)
+        logits, loss = m(idx, tgt, loss_weights=w, doc_ids=doc)
+        loss.backward()
+        assert logits is None and rows[-1] == int((w != 0).sum()), name
+        assert loss.item() == pytest.approx(full.item(), rel=1e-12, abs=0), name
+        for (n, p), grad in zip(m.named_parameters(), full_grads):
+            torch.testing.assert_close(p.grad, grad, rtol=1e-10, atol=1e-14, msg=f"{name}: {n}")
+
+
+def test_all_zero_weights_give_zero_loss_and_zero_gradients():
+    m = make().double()
+    idx = torch.randint(0, 61, (2, 12))
+    logits, loss = m(idx, idx, loss_weights=torch.zeros(2, 12, dtype=torch.float64))
+    loss.backward()
+    assert logits is None and loss.item() == 0.0
+    assert all(p.grad is None or not p.grad.any() for p in m.parameters())
+
+
 def plain_greedy(m, prompt, n, stop=None):
     seq = list(prompt)
     for _ in range(n):
