@@ -150,10 +150,12 @@ def exec_doc(b, rng, dist, cot=False):
 
 
 def pretrain_doc(b, rng, cfg):
-    """The instruction, then pretrain_execs executions; or, with pretrain_cot_prob, pretrain_cot_execs CoT ones."""
-    cot = rng.random() < cfg["pretrain_cot_prob"]
+    """The instruction, then pretrain_execs executions; or, with pretrain_cot_prob, pretrain_cot_execs CoT ones
+    (grammar_pretrain_execs / grammar_pretrain_cot_execs for a grammar, when set)."""
+    cot, g = rng.random() < cfg["pretrain_cot_prob"], "grammar_" if b.domain == "grammars" else ""
+    n = cfg[f"{g}pretrain_cot_execs"] or cfg["pretrain_cot_execs"] if cot else cfg[f"{g}pretrain_execs"] or cfg["pretrain_execs"]
     execs, xs = [], []
-    for _ in range(cfg["pretrain_cot_execs"] if cot else cfg["pretrain_execs"]):
+    for _ in range(n):
         x, xt, ans, trace = b.example(rng)
         xs += [] if x is None else b.calls(x)
         execs.append((T.prompt(b.domain, T.pick(rng, b.domain, "exec"), b.name, xt), ans, trace if cot else None))

@@ -49,6 +49,8 @@ DEFAULTS = dict(
     pretrain_execs=4,                   # executions inside one pretrain document
     pretrain_cot_prob=0.2,              # fraction of pretrain documents whose executions are CoT
     pretrain_cot_execs=1,               # executions inside one CoT pretrain document
+    grammar_pretrain_execs=0,           # the same two counts for grammar documents (whose derivations are
+    grammar_pretrain_cot_execs=0,       # longer); 0 = pretrain_execs / pretrain_cot_execs
     pretrain_prompt_weight=1.0,         # loss weight of pretrain text other than answers and traces
     # recall pool (programs): behaviours whose source is declared in some pretraining documents and executed
     # by CoT in *other* ones (no instruction in context), so the base model learns to recall a source from its
@@ -123,7 +125,8 @@ def validate(overrides, where="config"):
         raise ValueError(f"{where}: need 1 <= grammar_min_len <= grammar_max_len, got {cfg['grammar_min_len']} and {cfg['grammar_max_len']}")
     if cfg["recall_pool"] > 0 and (cfg["recall_pool_val"] < 1 or "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: a recall_pool needs the programs domain and recall_pool_val >= 1")
-    if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs")) < 0:
+    if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs",
+                                "grammar_pretrain_execs", "grammar_pretrain_cot_execs")) < 0:
         raise ValueError(f"{where}: recall_* counts must be >= 0")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")

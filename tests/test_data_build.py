@@ -321,7 +321,7 @@ def test_full_corpus_builds_both_domains(tmp_path):
 
 
 def test_default_corpus_pretrain_weights_and_replay(tmp_path):
-    """The default: programs only; pretrain answers (and traces) weigh 1, the rest pretrain_prompt_weight;
+    """The default: both domains (grammar documents with their own counts of strings); pretrain answers (and traces) weigh 1, the rest pretrain_prompt_weight;
     pretrain_replay is a sample of the pretrain documents themselves; the recall pool's documents (weights 0 and 1, as
     stage documents: tests/test_recall_pool.py) are in it too. configs/corpus_default.py with 200 pretraining
     behaviours instead of 10000, 4 per S_* split instead of 40, a recall pool of 20 instead of 400 and a replay sample
@@ -336,13 +336,24 @@ def test_default_corpus_pretrain_weights_and_replay(tmp_path):
     base = load_config(default)[1]  # every other key is the default corpus's
     assert m["config"] == {**base, "n_behaviours": {**base["n_behaviours"], **small}, "pretrain_replay_docs": 100,
                            "recall_pool": 20}
-    assert set(m["splits"]) == {"programs"} and m["config"]["pretrain_prompt_weight"] == 0.1
+    assert set(m["splits"]) == {"programs", "grammars"} and m["config"]["pretrain_prompt_weight"] == 0.1
     pool = set(m["splits"]["programs"]["recall_pool"] + m["splits"]["programs"]["pretrain_recall_val"])
-    docs, kinds, n_pool = format.Docs(d, "pretrain"), set(), 0
-    for i in range(80):
+    grammars = build.load_grammars(d)
+    docs, kinds, n_pool, n_grammar = format.Docs(d, "pretrain"), set(), 0, 0
+    for i in range(120):
         toks, w = docs[i]
         text = enc.decode(toks.tolist())
         heavy = enc.decode([t for t, x in zip(toks.tolist(), w) if x == 1.0])
+        if " -> " in text:  # a grammar document: its rules, then grammar_pretrain_execs strings or one derivation
+            n_grammar += 1
+            g = grammars[next(n for n in re.findall(r"[a-z]+", text) if n in grammars)]
+            assert set(np.unique(w[1:]).tolist()) <= {0.0, np.float32(0.1).item(), 1.0}
+            if "trace:" in text:
+                answers = re.findall(r"answer: ([a-z ]+)<", text)
+                assert len(answers) == m["config"]["grammar_pretrain_cot_execs"] and all(g.is_valid(a) for a in answers)
+            else:  # header, one line per rule, then one line per string
+                assert text.count("\n") + 1 - 1 - len(g.rules) == m["config"]["grammar_pretrain_execs"]
+            continue
         if set(re.findall(r"[a-z]+", text)) & pool:  # a recall-pool document
             n_pool += 1
             assert set(np.unique(w[1:]).tolist()) <= {0.0, 1.0}
@@ -353,7 +364,7 @@ def test_default_corpus_pretrain_weights_and_replay(tmp_path):
             assert text.count("answer:") == m["config"]["pretrain_cot_execs"] == heavy.count("answer:")
         else:  # the answers: one number per execution, then eos
             assert heavy.replace("<|eos|>", "").split() == [line.rsplit(" ", 1)[1] for line in text[:-len("<|eos|>")].split("\n")[4:]]
-    assert kinds == {True, False} and n_pool  # both kinds of pretraining document, and the pool's, were looked at
+    assert kinds == {True, False} and n_pool and n_grammar  # both kinds of program document, the pool's, grammars
     pre = {docs[i][0].tobytes() for i in range(len(docs))}
     replay = format.Docs(d, "pretrain_replay")
     assert len(replay) == m["config"]["pretrain_replay_docs"] and all(replay[i][0].tobytes() in pre for i in range(len(replay)))
