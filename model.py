@@ -12,6 +12,8 @@ values to patch it; a mean to mean-ablate it). Sites:
     ("head", l, h)                   head h of layer l, its output before the attention's output projection
                                      (B, T, head_dim); zero it and the head contributes nothing.
     ("mlp", l)                       what MLP l adds to the residual stream (B, T, n_embd).
+With tied_layers (one Block, GPT.blocks[0], applied n_layer times) every site, ablation and KV-cache slot keeps
+its layer index l: the l-th application of the shared block.
 """
 import math
 import warnings
@@ -40,6 +42,7 @@ class GPTConfig:
     rope_base: float = 10000.0
     ablate_heads: list = field(default_factory=list)  # [[layer, head], ...] whose outputs are zeroed
     ablate_mlps: list = field(default_factory=list)  # [layer, ...] whose MLP outputs are zeroed
+    tied_layers: bool = False  # one Block applied n_layer times (weights shared across depth; Wang et al. 2024)
 
     def __post_init__(self):
         choices = {"attn_backend": ("triton", "sdpa", "flex", "naive"), "pos_emb": ("learned", "rope", "none"),
@@ -184,8 +187,9 @@ class Attention(nn.Module):
             self.k_norm = nn.RMSNorm(config.n_embd // config.n_head, eps=1e-5)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, rope, doc_ids, cache, patch=None):
+    def forward(self, x, rope, doc_ids, cache, patch=None, layer=None):
         B, T, C = x.shape
+        layer = self.layer if layer is None else layer  # tied_layers: one module, called at every depth
         qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head)
         q, k, v = qkv.unbind(2)  # (B, T, H, D) each
         if self.config.qk_norm:
@@ -194,19 +198,19 @@ class Attention(nn.Module):
             q, k = apply_rope(torch.stack((q, k), dim=2) if self.config.qk_norm else qkv[:, :, :2], rope).unbind(2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, H, T, D)
         if cache is not None:
-            k, v = cache.update(self.layer, k, v)
+            k, v = cache.update(layer, k, v)
             y = attend(q, k, v, None, self.config.attn_backend, mask=cache.mask)
         else:
             y = attend(q, k, v, doc_ids, self.config.attn_backend)
-        heads = [h for l, h in self.config.ablate_heads if l == self.layer]
+        heads = [h for l, h in self.config.ablate_heads if l == layer]
         if heads:  # ablation: these heads contribute nothing to the residual stream
             y = y.clone()
             y[:, heads] = 0
-        hooked = [h for h in range(self.n_head) if patch and ("head", self.layer, h) in patch]
+        hooked = [h for h in range(self.n_head) if patch and ("head", layer, h) in patch]
         if hooked:  # hooks (module docstring)
             y = y.clone()
             for h in hooked:
-                y[:, h] = patch["head", self.layer, h](y[:, h])
+                y[:, h] = patch["head", layer, h](y[:, h])
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -242,11 +246,12 @@ class Block(nn.Module):
         self.attn = Attention(config, layer)
         self.mlp = MLP(config)
 
-    def forward(self, x, rope, doc_ids, cache, patch=None):
-        x = x + self.attn(self.ln_1(x), rope, doc_ids, cache, patch)
-        if self.layer not in self.config.ablate_mlps:  # ablation: this MLP contributes nothing
+    def forward(self, x, rope, doc_ids, cache, patch=None, layer=None):
+        layer = self.layer if layer is None else layer
+        x = x + self.attn(self.ln_1(x), rope, doc_ids, cache, patch, layer)
+        if layer not in self.config.ablate_mlps:  # ablation: this MLP contributes nothing
             out = self.mlp(self.ln_2(x))
-            x = x + (patch["mlp", self.layer](out) if patch and ("mlp", self.layer) in patch else out)
+            x = x + (patch["mlp", layer](out) if patch and ("mlp", layer) in patch else out)
         return x
 
 
@@ -260,7 +265,8 @@ class GPT(nn.Module):
         if config.pos_emb == "rope":
             self.register_buffer("rope", rope_table(config), persistent=False)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+        # tied_layers: a single Block (blocks.0.*), run at every layer index 0..n_layer-1 (see forward)
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(1 if config.tied_layers else config.n_layer))
         self.ln_f = make_norm(config, config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_embeddings:
@@ -283,6 +289,8 @@ class GPT(nn.Module):
         """Training FLOPs per token (forward + backward): 6 per weight plus causal attention."""
         c = self.config
         n = self.num_params() - (self.wpe.weight.numel() if c.pos_emb == "learned" else 0)
+        if c.tied_layers:  # the one block's weights are used n_layer times
+            n += (c.n_layer - 1) * sum(p.numel() for p in self.blocks[0].parameters())
         return 6 * n + 6 * c.n_layer * c.n_embd * seq_len  # causal: half of 12 * L * C * T
 
     def forward(self, idx, targets=None, loss_weights=None, doc_ids=None, pos_ids=None,
@@ -314,11 +322,11 @@ class GPT(nn.Module):
         if self.config.attn_backend == "flex" and cache is None:  # one block mask for every layer
             doc_ids = doc_block_mask(doc_ids, T, idx.device)
         hidden, patch = [], patch or {}
-        for i, block in enumerate(self.blocks):
+        for i in range(self.config.n_layer):  # tied_layers: blocks[0] at every i (its own hooks, cache slot)
             x = patch[i](x) if i in patch else x
             hidden.append(x)
-            x = block(x, rope, doc_ids, cache, patch)
-        x = patch[len(self.blocks)](x) if len(self.blocks) in patch else x
+            x = self.blocks[0 if self.config.tied_layers else i](x, rope, doc_ids, cache, patch, i)
+        x = patch[self.config.n_layer](x) if self.config.n_layer in patch else x
         hidden.append(x)
         if cache is not None:
             cache.n += T

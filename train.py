@@ -35,7 +35,7 @@ from model import GPT, GPTConfig
 MODEL_KEYS = [f.name for f in dataclasses.fields(GPTConfig)]
 # Fields that fix the shapes and meaning of the weights: a checkpoint and the run using it must agree.
 ARCH_KEYS = ["vocab_size", "n_layer", "n_head", "n_embd", "bias", "pos_emb", "norm", "mlp", "qk_norm",
-             "tie_embeddings", "rope_base"]
+             "tie_embeddings", "rope_base", "tied_layers"]
 DEFAULTS = dict(
     # run
     out_dir="out/run", init_from="scratch", overwrite=False, seed=1337, device="auto", dtype="auto",
@@ -176,6 +176,8 @@ def load_checkpoint(path):
                         "delete it or point at another one")
     if not isinstance(ckpt, dict) or not {"model", "config", "step"} <= set(ckpt):
         raise UserError(f"{path} is not a checkpoint of this project (no model/config/step); point at another one")
+    # a checkpoint saved before a GPTConfig field existed (e.g. tied_layers) was built with its default
+    ckpt["config"] = {**{k: DEFAULTS[k] for k in MODEL_KEYS if k != "vocab_size"}, **ckpt["config"]}
     return ckpt
 
 

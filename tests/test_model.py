@@ -433,3 +433,76 @@ def test_flex_backend_equals_naive_on_packed_documents_with_repeated_ids():
             torch.testing.assert_close(flex(idx, doc_ids=d)[0], naive(idx, doc_ids=d)[0], rtol=0, atol=1e-10)
         prompts = [[1, 2, 3], [4, 5, 6, 7, 8]]
         assert flex.generate(prompts, 5, temperature=0) == naive.generate(prompts, 5, temperature=0)
+
+
+def test_tied_layers_has_one_blocks_parameters():
+    tied, untied = make(tied_layers=True, n_layer=3), make(n_layer=3)
+    block = sum(p.numel() for p in untied.blocks[0].parameters())
+    assert len(tied.blocks) == 1
+    assert tied.num_params() == untied.num_params() - 2 * block
+    assert tied.flops_per_token(16) == untied.flops_per_token(16)  # the block still runs 3 times
+
+
+@pytest.mark.parametrize("pos_emb", ["learned", "rope"])
+def test_tied_layers_equal_an_untied_model_whose_blocks_are_copies(pos_emb):
+    """Outputs, every hidden state and every hook site: the tied block at depth l acts as layer l."""
+    tied = sharp(tied_layers=True, n_layer=3, pos_emb=pos_emb)
+    untied = sharp(n_layer=3, pos_emb=pos_emb)
+    shared = {k[len("blocks.0."):]: v for k, v in tied.state_dict().items() if k.startswith("blocks.0.")}
+    untied.load_state_dict({**{k: v for k, v in tied.state_dict().items() if not k.startswith("blocks.")},
+                            **{f"blocks.{i}.{k}": v for i in range(3) for k, v in shared.items()}})
+    g = torch.Generator().manual_seed(21)
+    idx, doc = torch.randint(0, 61, (2, 30), generator=g), random_docs(2, 30, 3, g)
+    la, _, ha = tied(idx, doc_ids=doc, return_hidden=True)
+    lb, _, hb = untied(idx, doc_ids=doc, return_hidden=True)
+    torch.testing.assert_close(la, lb, rtol=0, atol=1e-12)
+    assert len(ha) == 4 and all(torch.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(ha, hb))
+    assert not torch.allclose(ha[1], ha[2])  # depth matters: the block is applied again, not once
+    # hooks and ablations address one application of the shared block by its layer index
+    seen = {}
+    patch = {("head", 2, 1): lambda y: y * 0, ("mlp", 1): lambda y: seen.setdefault("mlp1", y) * 0.5}
+    ta, tb = tied(idx, doc_ids=doc, patch=dict(patch))[0], untied(idx, doc_ids=doc, patch=dict(patch))[0]
+    torch.testing.assert_close(ta, tb, rtol=0, atol=1e-12)
+    assert not torch.allclose(ta, la)
+    for m in (tied, untied):
+        m.config.ablate_heads, m.config.ablate_mlps = [[1, 3]], [0]
+    torch.testing.assert_close(tied(idx, doc_ids=doc)[0], untied(idx, doc_ids=doc)[0], rtol=0, atol=1e-12)
+
+
+def test_tied_layers_kv_cache_generation_equals_plain_greedy():
+    m = sharp(tied_layers=True, n_layer=3)
+    g = torch.Generator().manual_seed(5)
+    prompts = [torch.randint(0, 61, (n,), generator=g).tolist() for n in (4, 9, 1)]
+    out, logits = generation_logits(m, prompts, 8)
+    assert out == [plain_greedy(m, p, 8) for p in prompts]
+    for b, p in enumerate(prompts):  # the cache holds one slot per application of the shared block
+        full = m(torch.tensor([p + out[b][:-1]]))[0][0, len(p) - 1:]
+        torch.testing.assert_close(logits[b].double(), full, rtol=1e-5, atol=1e-6)
+
+
+def test_tied_layers_gradients_flow_to_the_shared_block():
+    m = make(tied_layers=True, n_layer=3).train()
+    idx = torch.randint(0, 61, (2, 16))
+    _, loss = m(idx, targets=idx)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters())
+    # the shared block's gradient is the sum of its three applications' (untied copies, summed)
+    untied = make(n_layer=3).train()
+    untied.load_state_dict({**{k: v for k, v in m.state_dict().items() if not k.startswith("blocks.")},
+                            **{f"blocks.{i}.{k[len('blocks.0.'):]}": v for i in range(3)
+                               for k, v in m.state_dict().items() if k.startswith("blocks.0.")}})
+    untied(idx, targets=idx)[1].backward()
+    for name, p in m.blocks[0].named_parameters():
+        total = sum(dict(untied.blocks[i].named_parameters())[name].grad for i in range(3))
+        torch.testing.assert_close(p.grad, total, rtol=1e-4, atol=1e-6)
+
+
+def test_a_checkpoint_from_before_tied_layers_loads_untied(tmp_path):
+    import train
+    m = make()
+    config = {k: v for k, v in {**train.DEFAULTS, **TINY}.items() if k != "tied_layers"}
+    torch.save({"model": m.state_dict(), "config": config, "step": 1}, tmp_path / "ckpt.pt")
+    ckpt = train.load_checkpoint(str(tmp_path / "ckpt.pt"))
+    assert ckpt["config"]["tied_layers"] is False
+    again = GPT(train.model_config(ckpt["config"]))
+    again.load_state_dict(ckpt["model"])  # strict: the same two blocks

@@ -1,0 +1,288 @@
+"""A grid sweep of the PBB comparison: for every cell of a grid of knob values, the chosen curricula and the
+homogeneous mixture, each curriculum's paired difference from the mixture, a heatmap and sweep.json.
+
+    python -m experiments.sweep SWEEP_CONFIG [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--samples K]
+                                [--domain programs|grammars] [--mode implicit|cot|incontext]
+
+A sweep config is a plain Python file (configs/sweep_*.py) naming
+    grid = {knob: [value, ...], ...}      the cells are the cartesian product of the value lists
+    curricula = ["mixture", "proactive"]  names from experiments.pbb.CURRICULA (this list if unset); the mixture
+                                          always runs, since every difference is against it
+A knob is either
+  - a stage config key (any key of train.DEFAULTS): passed as `--knob=value` to every curriculum stage of the
+    cell (pretraining keeps its own settings, except the architecture keys train.ARCH_KEYS and corpus,
+    corpus_seed, data_dir, which a checkpoint fixes and which go to the cell's pretraining too); or
+  - a corpus key (any key of data.config.DEFAULTS): the cell trains on OUT/corpora_cfg/cell_<i>.py, which
+    imports the preset's corpus config and sets the cell's values, built in OUT/corpora/cell_<i> (i: the first
+    cell with these corpus values; the cells that differ only in stage knobs train on the same corpus). A cell
+    whose corpus values are the preset corpus's own trains on the preset's corpus.
+A knob in neither set (or seed, out_dir, init_from, which the sweep sets) is refused with one line naming the
+closest valid key, before anything runs; so is a value train.py or the corpus config rejects.
+
+Pretraining: each seed pretrains once (configs/pretrain.py on the preset's corpus, OUT/seed<s>/pretrain), and a
+cell starts from it when its pretraining config is the same and its corpus has the same tokenizer and
+pretraining documents (the manifest's hashes of *.tiktoken and pretrain.{tokens,weights,offsets}.npy);
+otherwise the cell pretrains its own (OUT/cell<i>/seed<s>/pretrain), or starts from that of an earlier cell with
+the same pretraining config and corpus. The log says which, cell by cell, and why (the keys or files that
+differ). The curriculum stages of cell i are OUT/cell<i>/seed<s>/<stage>. Finished stages and evaluations are
+reused as experiments/pbb.py does (run_stage, evaluate_once).
+
+Output in OUT (default out/sweep/<sweep config name>):
+  sweep.json            one row per cell x curriculum x domain/split/mode/metric in the runner's row format
+                        (curriculum, domain, split, mode, metric, value, ci_low, ci_high, n, seed) plus "knobs",
+                        the cell's {knob: value}; with the paired differences curriculum minus mixture on the
+                        same items (metric accuracy_minus_mixture / validity_minus_mixture, 95% bootstrap
+                        interval over behaviours), and with --seeds N > 1 also rows over all seeds (seed None).
+  heatmap_<curriculum>.png  per non-mixture curriculum: the paired difference on S_eval (--domain programs,
+                        --mode cot by default) per cell, annotated with value and interval; one knob: a 1 x k
+                        strip; two or more: the first knob's values down, the others' combinations across.
+  sweep.md              the table printed at the end: one line per cell.
+"""
+import argparse
+import difflib
+import itertools
+import json
+import os
+import runpy
+import sys
+import time
+
+from experiments.pbb import CURRICULA, MAIN_METRIC, STAGES, evaluate_once, paired_rows, pairs_of, run_stage
+
+PRETRAIN = "configs/pretrain.py"
+SET_BY_SWEEP = ("seed", "out_dir", "init_from")
+CORPUS_STAGE_KEYS = ("corpus", "corpus_seed", "data_dir")
+PRETRAIN_FILES = ("pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy")
+
+
+def load_sweep(path):
+    """(grid, curricula with the mixture first) of a sweep config; SystemExit with one line if anything is wrong."""
+    import train
+    from data.config import DEFAULTS as CORPUS_DEFAULTS
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: sweep config {path} not found")
+    ns = runpy.run_path(path)
+    grid, curricula = ns.get("grid"), ns.get("curricula", ["mixture", "proactive"])
+    if not isinstance(grid, dict) or not grid or not all(isinstance(v, (list, tuple)) and v for v in grid.values()):
+        raise SystemExit(f"error: {path} must set grid = {{knob: [value, ...], ...}} with at least one value per knob")
+    for knob in grid:
+        if knob in SET_BY_SWEEP:
+            raise SystemExit(f"error: knob '{knob}' in {path} is set by the sweep itself (seeds: --seeds, corpus seed: "
+                             "corpus_seed)")
+        if knob not in train.DEFAULTS and knob not in CORPUS_DEFAULTS:
+            close = difflib.get_close_matches(knob, [*train.DEFAULTS, *CORPUS_DEFAULTS], n=1)
+            raise SystemExit(f"error: unknown knob '{knob}' in {path}, neither a train.py nor a corpus config key"
+                             + (f"; did you mean '{close[0]}'?" if close else ""))
+    for c in curricula:
+        if c not in CURRICULA:
+            close = difflib.get_close_matches(c, CURRICULA, n=1)
+            raise SystemExit(f"error: unknown curriculum '{c}' in {path}; "
+                             + (f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(CURRICULA)}"))
+    return {k: list(v) for k, v in grid.items()}, ["mixture"] + [c for c in dict.fromkeys(curricula) if c != "mixture"]
+
+
+def stages_of(curricula):
+    """The STAGES entries the curricula need, pretraining excepted, in training order."""
+    parent, need = {s: p for s, _, p in STAGES}, set()
+    for c in curricula:
+        s = CURRICULA[c]
+        while s != "pretrain":
+            need.add(s)
+            s = parent[s]
+    return [st for st in STAGES if st[0] in need]
+
+
+def cell_args(knobs, out, base_corpus, i):
+    """(stage overrides, pretraining overrides) of a cell; with corpus knobs, writes their corpus config as
+    OUT/corpora_cfg/cell_<i>.py, i the first cell of these corpus values (later ones train on its corpus), unless
+    it equals the preset's (then the cell trains on the preset's corpus). ValueError for a bad corpus value."""
+    import train
+    from data.config import load_config
+    args = [f"--{k}={v}" for k, v in knobs.items() if k in train.DEFAULTS]
+    pre = [f"--{k}={v}" for k, v in knobs.items() if k in train.ARCH_KEYS or k in CORPUS_STAGE_KEYS]
+    corpus = {k: v for k, v in knobs.items() if k not in train.DEFAULTS}
+    if corpus:
+        base = knobs.get("corpus", base_corpus)
+        path = os.path.join(out, "corpora_cfg", f"cell_{i}.py")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(f"# the corpus of cell {i} of the sweep in {out}: {base} with {corpus}\n")
+            f.write(f"from {os.path.splitext(os.path.normpath(base))[0].replace(os.sep, '.')} import *\n\n")
+            f.writelines(f"{k} = {v!r}\n" for k, v in corpus.items())
+        if load_config(path)[1] == load_config(base)[1]:
+            return args, pre
+        more = [f"--corpus={path}", f"--data_dir={os.path.join(out, 'corpora', f'cell_{i}')}"]
+        args, pre = args + more, pre + more
+    return args, pre
+
+
+def corpus_of(config):
+    """The manifest of a stage config's corpus, built if absent (a cell's corpus in OUT/corpora is checked against
+    its config: a stale one is refused)."""
+    import train
+    from data.build import ensure_corpus
+    from data.format import CorpusError
+    try:
+        if config["data_dir"]:
+            ensure_corpus(config["corpus"], config["data_dir"], config["corpus_seed"])
+        return train.open_data(config)[1]
+    except (train.UserError, CorpusError, ValueError, OSError) as e:
+        raise SystemExit(f"error: {e}")
+
+
+def sharing(pre, base_config, base_manifest):
+    """None when a cell with pretraining overrides `pre` can start from the preset's pretraining, else the reason."""
+    import train
+    if not pre:
+        return None
+    config, _ = train.load_config([PRETRAIN, *pre])
+    keys = [k for k in config if k not in CORPUS_STAGE_KEYS and config[k] != base_config[k]]
+    manifest = corpus_of(config)
+    files = [f for f in base_manifest["files"] if f.endswith(".tiktoken")] + list(PRETRAIN_FILES)
+    files = [f for f in files if manifest["files"].get(f) != base_manifest["files"].get(f)]
+    why = ([f"its pretraining config differs in {', '.join(keys)}"] if keys else []) + \
+          ([f"its corpus differs in {', '.join(files)}"] if files else [])
+    return "; ".join(why) or None
+
+
+def knob_label(knobs):
+    return ", ".join(f"{k}={v}" for k, v in knobs.items()) or "(none)"
+
+
+def pick(rows, curriculum, domain, split, mode, metric, knobs):
+    """The rows of one cell and key: the row over all seeds when there is one, else the seed rows."""
+    got = [r for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"], r["knobs"])
+           == (curriculum, domain, split, mode, metric, knobs)]
+    return [r for r in got if r["seed"] is None] or got
+
+
+def heatmap(rows, grid, curriculum, domain, mode, path):
+    """The paired difference curriculum minus mixture on S_eval per cell, with its 95% interval in each cell."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    names = list(grid)
+    down = names[:1] if len(names) > 1 else []
+    across = names[len(down):]
+    ys, xs = list(itertools.product(*(grid[k] for k in down))), list(itertools.product(*(grid[k] for k in across)))
+    metric = f"{MAIN_METRIC[domain]}_minus_mixture"
+    values = np.full((len(ys), len(xs)), np.nan)
+    fig, ax = plt.subplots(figsize=(2 + 1.7 * len(xs), 1.4 + 0.9 * len(ys)))
+    for (a, y), (b, x) in itertools.product(enumerate(ys), enumerate(xs)):
+        got = pick(rows, curriculum, domain, "S_eval", mode, metric, dict(zip(down + across, y + x)))
+        if got:
+            r = got[0]
+            values[a, b] = r["value"]
+            ax.text(b, a, f"{r['value']:+.2f}\n[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", ha="center", va="center",
+                    fontsize=8)
+    scale = max(0.05, float(np.nanmax(np.abs(values))) if not np.isnan(values).all() else 0.05)
+    im = ax.imshow(values, cmap="RdBu", vmin=-scale, vmax=scale, aspect="auto")
+    ax.set_xticks(range(len(xs)), [", ".join(f"{k}={v}" for k, v in zip(across, x)) for x in xs], fontsize=8,
+                  rotation=15 if len(xs) > 3 else 0)
+    ax.set_yticks(range(len(ys)) if down else [], [f"{down[0]}={y[0]}" for y in ys] if down else [], fontsize=8)
+    ax.set_title(f"{curriculum} minus mixture, {domain} S_eval {mode}\n{metric} [95% CI]", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def table(rows, cells, curricula, home, domain, mode):
+    """Markdown: one line per cell: knob values, pretraining, each curriculum's score on S_eval and each paired
+    difference from the mixture with its interval (over all seeds when there are several)."""
+    metric, knobs = MAIN_METRIC[domain], list(cells[0])
+    head = [*knobs, "pretraining", *(f"{c} {metric}" for c in curricula),
+            *(f"{c} minus mixture [95% CI]" for c in curricula[1:])]
+    lines = [f"S_eval, {domain}, {mode} mode:", "", "| cell | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    for i, cell in enumerate(cells):
+        score = []
+        for c in curricula:
+            vals = [r["value"] for r in pick(rows, c, domain, "S_eval", mode, metric, cell)]
+            score.append(f"{sum(vals) / len(vals):.3f}" if vals else "")
+        for c in curricula[1:]:
+            got = pick(rows, c, domain, "S_eval", mode, f"{metric}_minus_mixture", cell)
+            score.append(f"{got[0]['value']:+.3f} [{got[0]['ci_low']:+.3f}, {got[0]['ci_high']:+.3f}]" if got else "")
+        pre = "shared" if home[i] is None else "own" if home[i] == i else f"cell {home[i]}'s"
+        lines.append(f"| {i} | " + " | ".join([*map(str, cell.values()), pre, *score]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config", help="sweep config (configs/sweep_*.py)")
+    p.add_argument("--out", default=None, help="results directory (default out/sweep/<config name>)")
+    p.add_argument("--seeds", type=int, default=1, help="number of training seeds (0, 1, ...)")
+    p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
+    p.add_argument("--samples", type=int, default=None, help="grammar samples per prompt (eval.py's default if unset)")
+    p.add_argument("--domain", default="programs", choices=list(MAIN_METRIC), help="domain of the heatmaps and table")
+    p.add_argument("--mode", default="cot", choices=["implicit", "cot", "incontext"], help="mode of the heatmaps and table")
+    a = p.parse_args(argv)
+    grid, curricula = load_sweep(a.config)
+    os.environ["PBB_PRESET"] = a.preset
+    out = os.path.normpath(a.out or os.path.join("out", "sweep", os.path.splitext(os.path.basename(a.config))[0]))
+    import eval as evaluator
+    import train
+    base_config, _ = train.load_config([PRETRAIN])
+    cells = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    args, corpus_home = [], {}
+    for i, cell in enumerate(cells):  # every cell's configs are checked before anything trains
+        corpus = {k: v for k, v in cell.items() if k not in train.DEFAULTS or k == "corpus"}
+        j = corpus_home.setdefault(repr(sorted(corpus.items())), i)  # cells of the same corpus values share it
+        try:
+            args.append(cell_args(cell, out, base_config["corpus"], j))
+            for _, config, _ in stages_of(curricula):
+                train.load_config([config, *args[i][0]])
+        except (train.UserError, ValueError) as e:
+            raise SystemExit(f"error: cell {i} ({knob_label(cell)}): {e}")
+    t0, rows, home, pre_home = time.time(), [], [], {}  # home[i]: the cell whose pretraining cell i uses, or None
+    base_manifest = corpus_of(base_config)
+    for i, cell in enumerate(cells):
+        reason = sharing(args[i][1], base_config, base_manifest)
+        home.append(None if reason is None else pre_home.setdefault(tuple(args[i][1]), i))
+        print(f"[sweep] cell {i} ({knob_label(cell)}): " + (
+            "pretraining shared with the preset's (same tokenizer and pretraining documents)" if reason is None else
+            f"pretrains its own ({reason})" if home[i] == i else f"starts from cell {home[i]}'s own pretraining ({reason})"))
+    kw = {} if a.samples is None else {"samples": a.samples}
+    for seed in range(a.seeds):
+        shared = os.path.join(out, f"seed{seed}", "pretrain")
+        if None in home:
+            run_stage(PRETRAIN, shared, None, seed)
+        for i, cell in enumerate(cells):
+            root = os.path.join(out, f"cell{i}", f"seed{seed}")
+            pre = shared if home[i] is None else os.path.join(out, f"cell{home[i]}", f"seed{seed}", "pretrain")
+            if home[i] == i:
+                run_stage(PRETRAIN, pre, None, seed, args[i][1])
+            for stage, config, parent in stages_of(curricula):
+                run_stage(config, os.path.join(root, stage), pre if parent == "pretrain" else os.path.join(root, parent),
+                          seed, args[i][0])
+            for c in curricula:
+                for r in evaluate_once(os.path.join(root, CURRICULA[c], "ckpt.pt"), splits=evaluator.EVAL_SPLITS,
+                                       curriculum=c, **kw):
+                    rows.append({**r, "seed": seed, "knobs": cell})
+    for i, cell in enumerate(cells):
+        cell_out = os.path.join(out, f"cell{i}")
+        for c in curricula[1:]:
+            pairs = pairs_of(cell_out, CURRICULA[c], cell_out, "mixture", range(a.seeds))
+            rows += [{**r, "knobs": cell} for r in paired_rows(pairs, c, "mixture")]
+    with open(os.path.join(out, "sweep.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    for c in curricula[1:]:
+        heatmap(rows, grid, c, a.domain, a.mode, os.path.join(out, f"heatmap_{c}.png"))
+    report = table(rows, cells, curricula, home, a.domain, a.mode)
+    with open(os.path.join(out, "sweep.md"), "w") as f:
+        f.write(report + "\n")
+    print(report)
+    files = ["sweep.json", "sweep.md"] + [f"heatmap_{c}.png" for c in curricula[1:]]
+    print(f"[sweep] {len(cells)} cells, {time.time() - t0:.0f} s; results in {out}: {', '.join(files)}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SystemExit as e:
+        if isinstance(e.code, str):  # a refusal ("error: ..."): one line, exit status 2
+            print(e.code, file=sys.stderr)
+            sys.exit(2)
+        raise

@@ -1,0 +1,137 @@
+"""experiments/sweep.py on the micro preset: a grid of stage knobs end to end, a corpus knob whose pretraining is
+shared or not, and the one-line refusal of an unknown knob."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from data import build
+from experiments import sweep
+
+REQUIRED = {"curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed", "knobs"}
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def micro(tmp_path, monkeypatch):
+    """Corpora built under tmp_path/corpora, not the repo's; the micro preset on (sweep.main sets it: put back)."""
+    monkeypatch.setattr(build, "REPO", str(tmp_path))
+    monkeypatch.setenv("PBB_PRESET", "micro")
+    return tmp_path
+
+
+def config_of(out, cell, stage, seed=0):
+    with open(os.path.join(out, f"cell{cell}", f"seed{seed}", stage, "config.json")) as f:
+        return json.load(f)
+
+
+def test_micro_sweep_end_to_end_pairs_each_cell_and_reuses_stages(micro, capsys):
+    out = micro / "sweep"
+    args = ["configs/sweep_micro.py", "--preset", "micro", "--out", str(out), "--samples", "1"]
+    assert sweep.main(args) == 0
+    log = capsys.readouterr().out
+    lrs = [5e-4, 1e-3]  # configs/sweep_micro.py
+    assert log.count("pretraining shared with the preset's") == 2
+    assert "| 0 | 0.0005 | shared |" in log and "| 1 | 0.001 | shared |" in log
+    rows = json.load(open(out / "sweep.json"))
+    assert rows and all(set(r) == REQUIRED for r in rows)
+    assert sorted({r["knobs"]["learning_rate"] for r in rows}) == lrs and all(list(r["knobs"]) == ["learning_rate"] for r in rows)
+    assert {r["curriculum"] for r in rows} == {"mixture", "proactive"}
+    diffs = [r for r in rows if "_minus_" in r["metric"]]
+    assert {r["metric"] for r in diffs} == {"accuracy_minus_mixture", "validity_minus_mixture"}
+    assert len(diffs) == 2 * 2 * 3 * 3 and all(r["curriculum"] == "proactive" and r["seed"] == 0 for r in diffs)
+    assert (out / "heatmap_proactive.png").read_bytes()[:4] == b"\x89PNG" and not (out / "heatmap_mixture.png").exists()
+    # each cell's stages ran with its knob value, from the one shared pretraining; only the stages these curricula need
+    for i, lr in enumerate(lrs):
+        for stage in ("mixture", "pbb_stage1", "pbb_stage2"):
+            assert config_of(out, i, stage)["learning_rate"] == lr
+        for stage in ("mixture", "pbb_stage1"):
+            assert config_of(out, i, stage)["init_from"] == str(out / "seed0" / "pretrain" / "ckpt.pt")
+        assert sorted(os.listdir(out / f"cell{i}" / "seed0")) == ["mixture", "pbb_stage1", "pbb_stage2"]
+    # The pairing is per cell and item by item: mark cell 0's mixture right and cell 1's proactive right on every
+    # programs S_eval CoT item (the micro models score 0 everywhere), then rerun with a second seed.
+    for i, stage in ((0, "mixture"), (1, "pbb_stage2")):
+        d = out / f"cell{i}" / "seed0" / stage
+        items = json.load(open(d / "eval_items.json"))
+        items["programs.S_eval.cot"] = [1.0] * len(items["programs.S_eval.cot"])
+        json.dump(items, open(d / "eval_items.json", "w"))
+        later = os.path.getmtime(d / "eval_items.json") + 1
+        os.utime(d / "eval.args.json", (later, later))  # the evaluation stays reusable
+    stamps = {p: os.path.getmtime(p) for p in out.glob("**/seed0/**/ckpt.pt")}
+    assert len(stamps) == 1 + 2 * 3
+    assert sweep.main(args + ["--seeds", "2"]) == 0
+    log = capsys.readouterr().out
+    assert stamps == {p: os.path.getmtime(p) for p in out.glob("**/seed0/**/ckpt.pt")}
+    assert "seed0" not in "".join(l for l in log.splitlines() if l.startswith("[pbb] training"))
+    assert log.count("[pbb] reusing") == 1 + 2 * 3 + 2 * 2  # seed 0: pretraining; 3 stages, 2 evaluations per cell
+    rows = json.load(open(out / "sweep.json"))
+    cot = {(r["knobs"]["learning_rate"], r["seed"]): r for r in rows
+           if (r["domain"], r["split"], r["mode"], r["metric"]) == ("programs", "S_eval", "cot", "accuracy_minus_mixture")}
+    assert set(cot) == {(lr, s) for lr in lrs for s in (0, 1, None)}
+    assert (cot[5e-4, 0]["value"], cot[5e-4, 0]["ci_low"], cot[5e-4, 0]["ci_high"]) == (-1.0, -1.0, -1.0)
+    assert (cot[1e-3, 0]["value"], cot[1e-3, 0]["ci_low"], cot[1e-3, 0]["ci_high"]) == (1.0, 1.0, 1.0)
+    assert cot[1e-3, 1]["value"] == 0.0 and cot[1e-3, None]["value"] == 0.5 and cot[1e-3, None]["seeds"] == [0, 1]
+    assert cot[1e-3, None]["ci_low"] <= 0.5 <= cot[1e-3, None]["ci_high"]
+    assert "| 0 | 0.0005 | shared | 0.000 | 0.000 | -0.500 [" in log and "| 1 | 0.001 | shared | 0.000 | 0.000 | +0.500 [" in log
+
+
+def test_corpus_knob_shares_pretraining_only_with_the_same_tokenizer_and_pretraining_documents(micro, capsys):
+    """replay_fraction changes only the `replay` mixture: the cell starts from the preset's pretraining. decl_docs
+    changes the documents the tokenizer is trained on: that cell pretrains its own."""
+    cfg, out = micro / "sweep_corpus.py", micro / "sweep"
+    cfg.write_text('grid = {"replay_fraction": [0.5], "decl_docs": [8, 4]}\ncurricula = ["mixture"]\n')
+    assert sweep.main([str(cfg), "--preset", "micro", "--out", str(out), "--samples", "1"]) == 0
+    log = capsys.readouterr().out
+    assert "cell 0 (replay_fraction=0.5, decl_docs=8): pretraining shared with the preset's" in log
+    assert "cell 1 (replay_fraction=0.5, decl_docs=4): pretrains its own (its corpus differs in tokenizer.tiktoken" in log
+    # independently of the sweep's own check: the manifests of the corpora the cells trained on
+    manifest = lambda d: json.load(open(os.path.join(d, "manifest.json")))
+    base, cells = manifest(micro / "corpora" / "corpus_tiny-s0"), [manifest(out / "corpora" / f"cell_{i}") for i in (0, 1)]
+    for m, decl in zip(cells, (8, 4)):
+        assert (m["config"]["replay_fraction"], m["config"]["decl_docs"]) == (0.5, decl)
+    assert cells[0]["mixtures"]["replay"]["docs"] > base["mixtures"]["replay"]["docs"]
+    for f in ("tokenizer.tiktoken", "pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy"):
+        assert cells[0]["files"][f] == base["files"][f]
+    assert cells[1]["files"]["tokenizer.tiktoken"] != base["files"]["tokenizer.tiktoken"]
+    shared, own = config_of(out, 0, "mixture"), config_of(out, 1, "mixture")
+    assert shared["init_from"] == str(out / "seed0" / "pretrain" / "ckpt.pt")
+    assert own["init_from"] == str(out / "cell1" / "seed0" / "pretrain" / "ckpt.pt")
+    assert config_of(out, 1, "pretrain")["data_dir"] == own["data_dir"] == str(out / "corpora" / "cell_1")
+    assert shared["data_dir"] == str(out / "corpora" / "cell_0") and shared["corpus"].endswith("cell_0.py")
+    assert not (out / "cell0" / "seed0" / "pretrain").exists()
+    rows = json.load(open(out / "sweep.json"))
+    assert {r["curriculum"] for r in rows} == {"mixture"} and all(set(r) == REQUIRED for r in rows)
+    assert {(r["knobs"]["replay_fraction"], r["knobs"]["decl_docs"]) for r in rows} == {(0.5, 8), (0.5, 4)}
+
+
+@pytest.mark.parametrize("grid, close", [('{"learning_rat": [1e-3]}', "learning_rate"),
+                                         ('{"decl_doc": [4]}', "decl_docs")])
+def test_unknown_knob_is_refused_in_one_line_naming_the_closest_key(micro, grid, close):
+    cfg, out = micro / "sweep_typo.py", micro / "sweep"
+    cfg.write_text(f'grid = {grid}\ncurricula = ["proactive"]\n')
+    with pytest.raises(SystemExit, match=f"did you mean '{close}'"):
+        sweep.main([str(cfg), "--preset", "micro", "--out", str(out)])
+    p = subprocess.run([sys.executable, "-m", "experiments.sweep", str(cfg), "--preset", "micro", "--out", str(out)],
+                       cwd=REPO, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.returncode == 2 and p.stdout == ""
+    assert len(p.stderr.splitlines()) == 1 and p.stderr.startswith("error: unknown knob") and f"'{close}'" in p.stderr
+    assert not out.exists() and not (micro / "corpora").exists()  # refused before anything ran
+
+
+@pytest.mark.parametrize("grid", ['{"learning_rate": ["fast"]}', '{"decl_docs": ["many"]}'])
+def test_a_bad_knob_value_is_refused_before_anything_trains(micro, grid):
+    cfg, out = micro / "sweep_bad.py", micro / "sweep"
+    cfg.write_text(f"grid = {grid}\n")
+    with pytest.raises(SystemExit, match=r"^error: cell 0 \("):
+        sweep.main([str(cfg), "--preset", "micro", "--out", str(out)])
+    assert not (out / "seed0").exists() and not (micro / "corpora").exists()
+
+
+def test_a_corpus_knob_at_the_presets_value_trains_on_the_presets_corpus(micro, capsys):
+    cfg, out = micro / "sweep_same.py", micro / "sweep"
+    cfg.write_text('grid = {"decl_docs": [8]}\ncurricula = ["mixture"]\n')  # configs/corpus_tiny.py has decl_docs = 8
+    assert sweep.main([str(cfg), "--preset", "micro", "--out", str(out), "--samples", "1"]) == 0
+    assert "pretraining shared with the preset's" in capsys.readouterr().out
+    assert config_of(out, 0, "mixture")["corpus"] == "configs/corpus_tiny.py" and not (out / "corpora").exists()
