@@ -39,7 +39,11 @@ ARCH_KEYS = ["vocab_size", "n_layer", "n_head", "n_embd", "bias", "pos_emb", "no
 DEFAULTS = dict(
     # run
     out_dir="out/run", init_from="scratch", overwrite=False, seed=1337, device="auto", dtype="auto",
+    # compile stays off by default (CPU runs and the tests are eager); gpu_check.sh measures eager and compiled
     compile=False,
+    # head_all_positions: the LM head at every position, the loss weighted after it, instead of model.py's head
+    # at the non-zero-weight positions only (whose boolean index is a host sync on CUDA); gpu_check.sh times both
+    head_all_positions=False,
     # data: a corpus config (built on first use) or an explicit corpus directory, and mixture names
     corpus="configs/corpus_tiny.py", corpus_seed=0, data_dir="", train_data=["pretrain"], val_data=[],
     # optimisation
@@ -60,6 +64,13 @@ CHOICES = dict(device=("auto", "cpu", "cuda"), dtype=("auto", "float32", "bfloat
 # Dense bf16 peak FLOP/s of cards we may meet, for MFU; an unknown card gets no MFU.
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12,
               "4090": 165e12, "3090": 71e12}
+
+
+def peak_flops(device_type):
+    """PEAK_FLOPS of the visible GPU, or None (CPU, or a card not listed)."""
+    if device_type != "cuda":
+        return None
+    return next((v for k, v in PEAK_FLOPS.items() if k in torch.cuda.get_device_name()), None)
 
 
 class UserError(Exception):
@@ -484,23 +495,45 @@ def train_step(model, x, y, w, doc, config, rank, world, ddp, autocast):
         rows = slice((m * world + rank) * B, (m * world + rank + 1) * B)
         sync = contextlib.nullcontext() if not ddp or m == accum - 1 else model.no_sync()
         with sync, autocast:
-            _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows])
+            if config["head_all_positions"]:
+                _, ce = model(x[rows], y[rows], doc_ids=doc[rows], reduction="none")
+                loss = (ce * w[rows]).sum() / w[rows].sum().clamp(min=1e-8)
+            else:
+                _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows])
             loss = loss / accum
         loss.backward()
         loss_sum += loss.detach()
     return loss_sum
 
 
-def probe_loss(model, stream, batch_size, device, autocast):
-    """The model's loss on the stream's next batch, leaving the stream where it was."""
-    state = stream.state()
-    x, y, w, doc = (t.to(device) for t in stream.take(batch_size))
-    stream.load_state(state)
+def probe_loss(model, batch, batch_size, autocast):
+    """The model's loss on the first batch_size rows of `batch` (the next step's rows: the rows the stream
+    gives first after the checkpointed state)."""
+    x, y, w, doc = (t[:batch_size] for t in batch)
     model.eval()
     with torch.no_grad(), autocast:
         loss = model(x, y, loss_weights=w, doc_ids=doc)[1].item()
     model.train()
     return loss
+
+
+def fetch(stream, n_rows, device):
+    """(the stream's state before them, the next n_rows rows on device). On CUDA the rows are copied from
+    pinned memory without waiting: the host builds the next batch while the GPU runs the current step."""
+    state = stream.state()
+    rows = stream.take(n_rows)
+    if device.startswith("cuda"):
+        return state, [t.contiguous().pin_memory().to(device, non_blocking=True) for t in rows]
+    return state, [t.to(device) for t in rows]
+
+
+def read_losses(pending, ddp, world):
+    """The losses of the steps since the last read, as floats averaged over ranks: one host sync for all."""
+    losses = torch.stack(pending)
+    if ddp:
+        torch.distributed.all_reduce(losses)
+        losses /= world
+    return losses.tolist()
 
 
 def train(config, explicit):
@@ -538,56 +571,72 @@ def train(config, explicit):
     def checkpoint(step):
         """Writes ckpt.pt only when the model it would hold gives a finite loss on the next training batch:
         a kept checkpoint is always a good one."""
-        probe = probe_loss(raw_model, train_stream, B, device, autocast)
+        probe = probe_loss(raw_model, batch, B, autocast)
         if not math.isfinite(probe):
             raise UserError(f"loss became {probe} after step {step} (checked before saving it); {kept()}; "
                             "lower learning_rate or check the data")
         if master:
             save_checkpoint(ckpt_path, {
                 "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "config": config, "tokenizer_id": tokenizer_id(manifest), "data": train_stream.state(),
+                "config": config, "tokenizer_id": tokenizer_id(manifest), "data": state,
                 "rng": {"cpu": torch.get_rng_state(),
                         "cuda": torch.cuda.get_rng_state() if device_type == "cuda" else None}})
 
     stop = catch_signals()
-    peak = next((v for k, v in PEAK_FLOPS.items() if device_type == "cuda" and k in torch.cuda.get_device_name()), None)
+    peak = peak_flops(device_type)
     flops_per_token = raw_model.flops_per_token(T)
     from tqdm import tqdm
     bar = tqdm(total=config["max_iters"], initial=start_step, disable=not (master and config["progress"]),
                dynamic_ncols=True)
     step, loss_value = start_step, None
+    # The device runs ahead of the host: losses and gradient norms stay on it (`pending`) and are read, in one
+    # host sync, only at the steps that log, evaluate, checkpoint or stop; tokens/s is over the steps since.
+    state, batch = fetch(train_stream, B * accum * world, device)  # the next step's rows and the state before them
+    pending, t_read = [], time.time()
     while step < config["max_iters"]:
-        t0 = time.time()
         lr = get_lr(config, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         record = {"step": step}
         if val_batches and config["eval_interval"] and step % config["eval_interval"] == 0:
+            t_eval = time.time()
             record["val_loss"] = evaluate(raw_model, val_batches, autocast)
-        x, y, w, doc = (t.to(device) for t in train_stream.take(B * accum * world))
-        loss_sum = train_step(model, x, y, w, doc, config, rank, world, ddp, autocast)
-        status = torch.stack([loss_sum, torch.tensor(float(stop["signal"] != 0), device=device)])
-        if ddp:  # every rank stops at the same step
-            torch.distributed.all_reduce(status)
-            status[0] /= world
-        loss_value, stopping = status[0].item(), status[1].item() > 0
-        if not math.isfinite(loss_value):
-            raise UserError(f"loss became {loss_value} at step {step}; {kept()}; lower learning_rate or check the data")
+            t_read += time.time() - t_eval  # not counted in tokens/s
+        pending.append(train_step(model, *batch, config, rank, world, ddp, autocast))
+        grad_norm = None
         if config["grad_clip"] > 0:
-            record["grad_norm"] = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config["grad_clip"]).item()
+            grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config["grad_clip"])
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        state, batch = fetch(train_stream, B * accum * world, device)  # built while the device runs this step
         step += 1
 
         # logging and checkpoints
-        tokens_per_s = B * T * accum * world / (time.time() - t0)
-        record.update(loss=loss_value, lr=lr, tokens_per_s=round(tokens_per_s, 1), time=round(time.time(), 3))
-        if peak:
-            record["mfu"] = round(flops_per_token * tokens_per_s / (peak * world), 4)
-        if master and (step % config["log_interval"] == 0 or "val_loss" in record):
-            append_record(metrics_path, record)
+        stopping = stop["signal"] != 0
+        if ddp:  # every rank stops at the same step (a host sync every step, under DDP only)
+            flag = torch.tensor(float(stopping), device=device)
+            torch.distributed.all_reduce(flag)
+            stopping = flag.item() > 0
+        logging = step % config["log_interval"] == 0 or "val_loss" in record
+        saving = config["ckpt_interval"] and step % config["ckpt_interval"] == 0 and step < config["max_iters"]
+        if logging or saving or stopping or step == config["max_iters"]:
+            losses = read_losses(pending, ddp, world)
+            for i, v in enumerate(losses):
+                if not math.isfinite(v):
+                    raise UserError(f"loss became {v} at step {step - len(losses) + i}; {kept()}; "
+                                    "lower learning_rate or check the data")
+            loss_value = losses[-1]
+            tokens_per_s = B * T * accum * world * len(losses) / (time.time() - t_read)
+            record.update(loss=loss_value, lr=lr, tokens_per_s=round(tokens_per_s, 1), time=round(time.time(), 3))
+            if grad_norm is not None:
+                record["grad_norm"] = grad_norm.item()
+            if peak:
+                record["mfu"] = round(flops_per_token * tokens_per_s / (peak * world), 4)
+            if master and logging:
+                append_record(metrics_path, record)
+            bar.set_postfix({k: f"{record[k]:.4g}" for k in ("loss", "val_loss", "lr", "tokens_per_s", "mfu") if k in record})
+            pending = []
         bar.update(1)
-        bar.set_postfix({k: f"{record[k]:.4g}" for k in ("loss", "val_loss", "lr", "tokens_per_s", "mfu") if k in record})
         if stopping:
             checkpoint(step)
             bar.close()
@@ -596,8 +645,10 @@ def train(config, explicit):
                       f"continue with: python train.py {sys.argv[1] if len(sys.argv) > 1 else 'CONFIG'} "
                       f"--out_dir={out_dir} --init_from=resume", file=sys.stderr)
             return 128 + int(stop["signal"]) if stop["signal"] else 130
-        if config["ckpt_interval"] and step % config["ckpt_interval"] == 0 and step < config["max_iters"]:
+        if saving:
             checkpoint(step)
+        if not pending:
+            t_read = time.time()
     bar.close()
     if val_batches and master:
         val_loss = evaluate(raw_model, val_batches, autocast)

@@ -275,3 +275,58 @@ def test_ddp_two_ranks_equal_one_process_with_twice_the_accumulation(config_file
     a, b = weights(tmp_path / "one"), weights(tmp_path / "two")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
+
+
+def records(out):
+    return {r["step"]: r for r in map(json.loads, open(os.path.join(out, "metrics.jsonl")))}
+
+
+def test_log_interval_logs_the_losses_of_a_run_that_logs_every_step(config_file, corpus, tmp_path):
+    every, sparse = tmp_path / "every", tmp_path / "sparse"
+    assert run(config_file, corpus, every, "--max_iters=12") == 0
+    assert run(config_file, corpus, sparse, "--max_iters=12", "--log_interval=4") == 0
+    a, b = records(every), records(sparse)
+    assert sorted(b) == [0, 3, 6, 7, 9, 11, 12]  # every 4th step, the eval steps (eval_interval=3), the final val
+    for s in b:
+        for k in ("loss", "val_loss", "grad_norm", "lr"):
+            assert (k in a[s]) == (k in b[s]) and a[s].get(k) == b[s].get(k), (s, k)
+        assert s == 12 or b[s]["tokens_per_s"] > 0
+    wa, wb = weights(every), weights(sparse)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_the_host_reads_the_device_only_at_logged_steps(config_file, corpus, tmp_path, monkeypatch):
+    reads = []  # each Tensor.item / tolist: a host sync on a GPU
+    for name in ("item", "tolist"):
+        orig = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, _o=orig, _n=name: reads.append(_n) or _o(self))
+    counts = []
+    for n in (4, 16):
+        reads.clear()
+        assert run(config_file, corpus, tmp_path / str(n), f"--max_iters={n}", "--log_interval=100",
+                   "--eval_interval=0", "--val_data=[]") == 0
+        counts.append(len(reads))
+    assert counts[0] == counts[1] <= 4  # the final step's losses and grad norm, the checkpoint probe: not per step
+
+
+def test_a_non_finite_loss_between_logged_steps_stops_before_the_next_checkpoint(config_file, corpus, tmp_path,
+                                                                                 capsys, monkeypatch):
+    calls, step = [], train.train_step
+    def nan_at_step_2(*a, **k):
+        calls.append(1)
+        loss = step(*a, **k)
+        return loss * float("nan") if len(calls) == 3 else loss
+    monkeypatch.setattr(train, "train_step", nan_at_step_2)
+    assert run(config_file, corpus, tmp_path, "--max_iters=50", "--log_interval=5", "--ckpt_interval=3",
+               "--eval_interval=0", "--val_data=[]") == 2
+    assert "loss became nan at step 2; no checkpoint was written" in capsys.readouterr().err
+    assert len(calls) == 3 and not (tmp_path / "ckpt.pt").exists()  # read at the checkpoint step, before saving
+
+
+def test_head_at_all_positions_gives_the_same_training(config_file, corpus, tmp_path):
+    assert run(config_file, corpus, tmp_path / "kept", "--max_iters=6") == 0
+    assert run(config_file, corpus, tmp_path / "all", "--max_iters=6", "--head_all_positions=true") == 0
+    np.testing.assert_allclose(losses(tmp_path / "all"), losses(tmp_path / "kept"), rtol=1e-5)
+    a, b = weights(tmp_path / "kept"), weights(tmp_path / "all")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
