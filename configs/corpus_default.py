@@ -1,13 +1,11 @@
-# The default CPU corpus: both domains. Programs: one-statement arithmetic `y = x OP c; return y % 10` (a few
-# bits per behaviour), a pretrain pool of 10000 fresh behaviours seen once each (nothing to memorise: the
-# model must execute from the source in context), loss on pretrain answers weighted 10x the rest. Grammars:
-# recursive context-free grammars (3 nonterminals, 4 terminals) whose languages hold 200 to ~5000 strings of
-# 3 to 10 terminals, so that no short constant answer and no other grammar's strings score well (README,
-# "Grammars"); 10000 pretrain grammars, each in one document with its rules and 4 samples (or 1 derivation).
-# The sizing study that led here is in the README. Every family and the larger grammars: corpus_full.py.
+# The default CPU corpus: programs only, one-statement arithmetic `y = x OP c; return y % 10` (a few bits
+# per behaviour), a pretrain pool of 10000 fresh behaviours seen once each (nothing to memorise: the
+# model must execute from the source in context), loss on pretrain answers weighted 10x the rest.
+# The sizing study that led here is in the README. With recursive grammars beside the programs: corpus_both.py
+# (measured, and not the default: README, "Grammars"). Both domains and all families: corpus_full.py.
 # Every field and its meaning: data/config.py (DEFAULTS). Build: python -m data.build configs/corpus_default.py
 seed = 0
-domains = ["programs", "grammars"]
+domains = ["programs"]
 n_behaviours = {"pretrain": 10000, "pretrain_val": 100, "S_train": 40, "S_eval": 40, "S_control": 40}
 program_families = {"arith": 1.0}
 arith_inputs = [0, 9]
@@ -23,12 +21,6 @@ decl_docs = 40
 exec_docs = 20
 exec_cot_docs = 20
 ad_demos = [1, 3, 10, 30, 100]
-grammar_recursive = True
-grammar_max_len = 10
-grammar_min_len = 3
-grammar_min_strings = 200
-grammar_pretrain_execs = 4
-grammar_pretrain_cot_execs = 1
 # The recall pool (README, "What the base model knows"): 400 more behaviours, each declared in 40 pretraining
 # documents and executed by CoT (the trace restates the source) in 10 other ones, with no instruction in
 # context, and 40 declared-only ones (split pretrain_recall_val) for the base model's recall check. With 10

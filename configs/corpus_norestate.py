@@ -1,4 +1,4 @@
-# The programs-only default corpus without the recall pool (configs/corpus_nopool.py) and with one more change: CoT
+# The default CPU corpus without the recall pool (configs/corpus_nopool.py) and with one more change: CoT
 # traces do not restate the source, so an S_train execution rehearses the computation but not recalling the
 # source verbatim (README, Results).
 from configs.corpus_nopool import *

@@ -321,13 +321,14 @@ def test_full_corpus_builds_both_domains(tmp_path):
 
 
 def test_default_corpus_pretrain_weights_and_replay(tmp_path):
-    """The default: both domains (grammar documents with their own counts of strings); pretrain answers (and traces) weigh 1, the rest pretrain_prompt_weight;
+    """The default with grammars (corpus_both.py: the default's programs, and grammar documents with their own
+    counts of strings); pretrain answers (and traces) weigh 1, the rest pretrain_prompt_weight;
     pretrain_replay is a sample of the pretrain documents themselves; the recall pool's documents (weights 0 and 1, as
-    stage documents: tests/test_recall_pool.py) are in it too. configs/corpus_default.py with 200 pretraining
+    stage documents: tests/test_recall_pool.py) are in it too. configs/corpus_both.py with 200 pretraining
     behaviours instead of 10000, 4 per S_* split instead of 40, a recall pool of 20 instead of 400 and a replay sample
     of 100 instead of 500, to keep it short."""
-    default = os.path.join(REPO, "configs", "corpus_default.py")
-    cfg = tmp_path / "corpus_default.py"
+    default = os.path.join(REPO, "configs", "corpus_both.py")
+    cfg = tmp_path / "corpus_both.py"
     small = {"pretrain": 200, "S_train": 4, "S_eval": 4, "S_control": 4}
     cfg.write_text(open(default).read() + f"n_behaviours = {{**n_behaviours, **{small}}}\npretrain_replay_docs = 100\n"
                    "recall_pool = 20\n")
