@@ -20,9 +20,10 @@ present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py):
             over grammars and divided by n. 1.0 means every sample was valid and different from
             the others of its grammar.
             `novelty`: fraction of sampled strings that are valid and not among the strings any
-            training document shows for that grammar (behaviours.json trained_strings; S_eval's
-            come from the algorithm-distillation demos, S_control has none); absent for corpora
-            built before the record.
+            training document *of the corpus* shows for that grammar (behaviours.json trained_strings,
+            whatever the checkpoint itself trained on; S_eval's come from the algorithm-distillation
+            demos at the largest N, which only AD trains on; S_control has none); absent for
+            corpora built before the record.
             Beside them two exact baselines, from the grammars alone (n = grammars, ci = value):
             `constant_baseline`: the validity of the best single answer for the whole split (the
             string, of at most grammar_max_len terminals, that the most of its grammars accept);

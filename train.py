@@ -589,8 +589,9 @@ def train(config, explicit):
     bar = tqdm(total=config["max_iters"], initial=start_step, disable=not (master and config["progress"]),
                dynamic_ncols=True)
     step, loss_value = start_step, None
-    # The device runs ahead of the host: losses and gradient norms stay on it (`pending`) and are read, in one
-    # host sync, only at the steps that log, evaluate, checkpoint or stop; tokens/s is over the steps since.
+    # Losses and gradient norms stay on the device (`pending`) and are read, in one host sync, only at the steps
+    # that log, evaluate, checkpoint or stop; tokens/s is over the steps since. (On CUDA the head's row selection,
+    # x[loss_weights != 0] in model.py, still syncs once per micro-step; head_all_positions=True avoids it.)
     state, batch = fetch(train_stream, B * accum * world, device)  # the next step's rows and the state before them
     pending, t_read = [], time.time()
     while step < config["max_iters"]:
@@ -599,6 +600,8 @@ def train(config, explicit):
             group["lr"] = lr
         record = {"step": step}
         if val_batches and config["eval_interval"] and step % config["eval_interval"] == 0:
+            if device_type == "cuda":
+                torch.cuda.synchronize()  # the queued training steps count as training time, not evaluation
             t_eval = time.time()
             record["val_loss"] = evaluate(raw_model, val_batches, autocast)
             t_read += time.time() - t_eval  # not counted in tokens/s

@@ -127,7 +127,7 @@ def validate(overrides, where="config"):
         raise ValueError(f"{where}: a recall_pool needs the programs domain and recall_pool_val >= 1")
     if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs",
                                 "grammar_pretrain_execs", "grammar_pretrain_cot_execs")) < 0:
-        raise ValueError(f"{where}: recall_* counts must be >= 0")
+        raise ValueError(f"{where}: recall_* and grammar_pretrain_* counts must be >= 0")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

@@ -103,6 +103,8 @@ class Grammar:
         C = {nt: [0] * (max_len + 1) for nt in self.rules}  # C[X][n]: the trees from X with n terminals
 
         def seq(syms, n):
+            if n < len(syms):  # every symbol yields at least one terminal
+                return 0
             if len(syms) == 1:
                 return C[syms[0]][n] if self.is_nt(syms[0]) else int(n == 1)
             if not self.is_nt(syms[0]):

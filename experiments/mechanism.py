@@ -482,6 +482,9 @@ def study(ckpts, here, seed, a, extra, log=print):
     import train
     device = train.resolve_device(a.device)
     model, data_dir, manifest, enc = load(ckpts["pbb_stage2"], device)
+    if model.config.tied_layers:
+        raise SystemExit("error: the mechanism study restricts training to layers by parameter name, which a model "
+                         "with tied_layers = True shares across depth; study an untied model")
     if not manifest["config"].get("cot_restates_instruction", True):
         raise SystemExit("error: the mechanism study needs CoT traces that restate the source "
                          "(cot_restates_instruction = True in the corpus config)")

@@ -46,7 +46,7 @@ STAGES = [  # (stage, config, the stage it starts from)
 CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft": "retro_stage2_sft",
              "retroactive_grpo": "retro_stage2_grpo"}
 MAIN_METRIC = {"programs": "accuracy", "grammars": "validity"}
-NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile"}  # may differ on reuse
+NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions"}  # may differ on reuse
 
 
 def run_stage(config, out_dir, parent_dir, seed, extra=()):
@@ -320,12 +320,20 @@ def main(argv=None):
     if a.ood or a.description:
         a.corpus = a.corpus or f"configs/corpus_{'ood' if a.ood else 'description'}.py"
         a.ad = a.ad or a.ood
-    if a.description and a.against is None and os.path.exists(os.path.join(default_out, "summary.json")):
-        a.against = default_out  # the source run of the same behaviours and eval items
+    if a.description and a.against is None and all(
+            os.path.exists(os.path.join(default_out, f"seed{s}", stage, "eval_items.json"))
+            for s in range(a.seeds) for stage in dict(CURRICULA, pretrain="pretrain").values()):
+        a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     import eval as evaluator
     t0, rows = time.time(), []
     evaluated = dict(CURRICULA, pretrain="pretrain")
+    if a.against:
+        missing = [f"seed{s}/{st}" for s in range(a.seeds) for st in evaluated.values()
+                   if not os.path.exists(os.path.join(a.against, f"seed{s}", st, "eval_items.json"))]
+        if missing:
+            raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
+                             f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
     for seed in range(a.seeds):
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:

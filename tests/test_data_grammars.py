@@ -200,3 +200,9 @@ def test_baselines_by_hand_and_against_brute_force():
         assert (const, cross) == pytest.approx(brute_baselines(gs, m)) and 0 < cross < const <= 1
     best = constant_baseline(gs, m)[1].split()
     assert sum(g.recognize(best) for g in gs) / len(gs) == const
+
+
+def test_count_trees_counts_nothing_for_a_sequence_longer_than_the_length():
+    """A sequence of k symbols yields at least k terminals: S -> a b B | c with B -> d has 1 string of length 1."""
+    g = Grammar("g", {"S": [("a", "b", "B"), ("c",)], "B": [("d",)]})
+    assert [g.count_trees(n) for n in (1, 2, 3)] == [1, 1, 2] and len(g.language(1)) == 1

@@ -210,3 +210,10 @@ def test_paired_difference_and_its_bootstrap_interval():
     assert two[2]["value"] == pytest.approx(((a - b).mean() + 1) / 2)
     with pytest.raises(SystemExit, match="other items"):
         pbb.paired_rows({0: (ones, items([0] * 120, names[::-1]))}, "proactive", "mixture")
+
+
+def test_against_a_run_without_every_seed_is_refused_before_training(tmp_path):
+    (tmp_path / "other" / "seed0").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="has no evaluation of seed0/mixture"):
+        pbb.main(["--preset", "micro", "--out", str(tmp_path / "pbb"), "--against", str(tmp_path / "other")])
+    assert not (tmp_path / "pbb").exists()  # nothing trained
