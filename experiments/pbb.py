@@ -255,7 +255,7 @@ def plot_ad(rows, path):
     plt.close(fig)
 
 
-def ad_sweep(root, seed, eval_kw):
+def ad_sweep(root, seed, eval_kw, extra=()):
     """Algorithm distillation from the Proactive stage-1 checkpoint, one stage per N in the corpus's
     ad_demos; returns the eval rows (S_eval and S_control), each with "demos": N."""
     import train
@@ -264,7 +264,7 @@ def ad_sweep(root, seed, eval_kw):
     rows = []
     for n in sorted(set(manifest["config"]["ad_demos"])):
         ckpt = run_stage("configs/ad.py", os.path.join(root, f"ad_N{n}"), parent, seed,
-                         (f"--train_data=exec_S_eval_N{n},pretrain_replay",))
+                         (f"--train_data=exec_S_eval_N{n},pretrain_replay", *extra))
         for r in evaluate_once(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"), curriculum="ad", **eval_kw):
             rows.append({**r, "seed": seed, "demos": n})
     return rows
@@ -344,7 +344,7 @@ def main(argv=None):
             for r in evaluate_once(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum, **kw):
                 rows.append({**r, "seed": seed})
         if a.ad:
-            rows += ad_sweep(root, seed, kw)
+            rows += ad_sweep(root, seed, kw, extra)
     seeds = range(a.seeds)
     for curriculum, stage in CURRICULA.items():
         if curriculum != "mixture":
