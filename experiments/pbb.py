@@ -152,6 +152,12 @@ def pairs_of(out_a, stage_a, out_b, stage_b, seeds):
     return {s: (items(out_a, stage_a, s), items(out_b, stage_b, s)) for s in seeds}
 
 
+def missing_evals(out, n_seeds):
+    """The seedN/STAGE of a results directory that lack the eval_items.json a pairing needs."""
+    return [f"seed{s}/{st}" for s in range(n_seeds) for st in dict(CURRICULA, pretrain="pretrain").values()
+            if not os.path.exists(os.path.join(out, f"seed{s}", st, "eval_items.json"))]
+
+
 def mean_spread(values):
     m = sum(values) / len(values)
     return m, (max(values) - min(values)) / 2
@@ -320,20 +326,16 @@ def main(argv=None):
     if a.ood or a.description:
         a.corpus = a.corpus or f"configs/corpus_{'ood' if a.ood else 'description'}.py"
         a.ad = a.ad or a.ood
-    if a.description and a.against is None and all(
-            os.path.exists(os.path.join(default_out, f"seed{s}", stage, "eval_items.json"))
-            for s in range(a.seeds) for stage in dict(CURRICULA, pretrain="pretrain").values()):
+    if a.description and a.against is None and not missing_evals(default_out, a.seeds):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     import eval as evaluator
     t0, rows = time.time(), []
     evaluated = dict(CURRICULA, pretrain="pretrain")
-    if a.against:
-        missing = [f"seed{s}/{st}" for s in range(a.seeds) for st in evaluated.values()
-                   if not os.path.exists(os.path.join(a.against, f"seed{s}", st, "eval_items.json"))]
-        if missing:
-            raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
-                             f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
+    missing = a.against and missing_evals(a.against, a.seeds)
+    if missing:
+        raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
+                         f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
     for seed in range(a.seeds):
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:
