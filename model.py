@@ -294,12 +294,13 @@ class GPT(nn.Module):
         return 6 * n + 6 * c.n_layer * c.n_embd * seq_len  # causal: half of 12 * L * C * T
 
     def forward(self, idx, targets=None, loss_weights=None, doc_ids=None, pos_ids=None,
-                reduction="mean", return_hidden=False, cache=None, patch=None):
+                reduction="mean", return_hidden=False, cache=None, patch=None, head_all=False):
         """idx, targets, loss_weights, doc_ids, pos_ids: (B, T). Returns (logits, loss), plus the
         residual stream before each block and after the last ([n_layer + 1] x (B, T, C)) when
         return_hidden. loss is the loss_weights-weighted mean cross-entropy, or per-token (B, T)
         unweighted cross-entropy with reduction='none'. With loss_weights (and reduction 'mean') logits
-        is None: the head runs only at the positions of non-zero weight. pos_ids default to positions
+        is None: the head runs only at the positions of non-zero weight, unless head_all (every position,
+        no data-dependent indexing: on CUDA that selection is a host sync). pos_ids default to positions
         within each document (or 0..T-1 without doc_ids). patch: {site: fn}, hooks that replace
         activations (module docstring)."""
         B, T = idx.shape
@@ -331,7 +332,7 @@ class GPT(nn.Module):
         if cache is not None:
             cache.n += T
         x = self.ln_f(x)
-        weighted = targets is not None and loss_weights is not None and reduction == "mean"
+        weighted = targets is not None and loss_weights is not None and reduction == "mean" and not head_all
         if weighted:  # the head and the cross-entropy run only at the positions that count
             keep = loss_weights != 0
             x, targets, loss_weights = x[keep], targets[keep], loss_weights[keep]

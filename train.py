@@ -495,11 +495,7 @@ def train_step(model, x, y, w, doc, config, rank, world, ddp, autocast):
         rows = slice((m * world + rank) * B, (m * world + rank + 1) * B)
         sync = contextlib.nullcontext() if not ddp or m == accum - 1 else model.no_sync()
         with sync, autocast:
-            if config["head_all_positions"]:
-                _, ce = model(x[rows], y[rows], doc_ids=doc[rows], reduction="none")
-                loss = (ce * w[rows]).sum() / w[rows].sum().clamp(min=1e-8)
-            else:
-                _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows])
+            _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows], head_all=config["head_all_positions"])
             loss = loss / accum
         loss.backward()
         loss_sum += loss.detach()
