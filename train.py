@@ -46,6 +46,9 @@ DEFAULTS = dict(
     head_all_positions=False,
     # data: a corpus config (built on first use) or an explicit corpus directory, and mixture names
     corpus="configs/corpus_tiny.py", corpus_seed=0, data_dir="", train_data=["pretrain"], val_data=[],
+    # train_weights: [] = every document of train_data once per epoch (shares proportional to mixture sizes); else
+    # one number per train_data mixture, its share of the documents drawn (e.g. the sweep's mixing_ratio)
+    train_weights=[],
     # optimisation
     batch_size=32, grad_accum=1, max_iters=1000, learning_rate=1e-3, min_lr=1e-4, warmup_iters=50,
     lr_decay_iters=0, weight_decay=0.1, beta1=0.9, beta2=0.95, grad_clip=1.0, trainable="",
@@ -146,6 +149,11 @@ def load_config(argv):
     for key in ("batch_size", "grad_accum", "log_interval", "eval_iters", "block_size", "n_layer", "n_head", "n_embd"):
         if config[key] < 1:
             raise UserError(f"{key}={config[key]} must be at least 1")
+    w = config["train_weights"]
+    if w and (len(w) != len(config["train_data"]) or not all(isinstance(v, (int, float)) and v >= 0 for v in w)
+              or not sum(w) > 0):
+        raise UserError(f"train_weights={w!r} needs one number >= 0 per train_data mixture ({len(config['train_data'])}), "
+                        "not all zero; or [] for shares proportional to mixture sizes")
     for key, allowed in CHOICES.items():
         if config[key] not in allowed:
             raise UserError(f"{key}={config[key]!r} is not one of {', '.join(allowed)}")
@@ -263,25 +271,80 @@ def tokenizer_id(manifest):
 class Batches:
     """Packs whole documents into rows of block_size + 1 tokens, walking them in a seeded order that
     is a new permutation every epoch (without replacement). A document never spans two rows; one
-    longer than a row is cut. The rest of a row is padding, a document of its own with zero weight."""
+    longer than a row is cut. The rest of a row is padding, a document of its own with zero weight.
+    With `weights` (one per mixture, train.py's train_weights) each next document comes from mixture j with
+    probability weights[j] / sum(weights), and each mixture is walked in its own seeded permutation per epoch
+    of it; without, every document of every mixture once per epoch (shares proportional to sizes).
+    `seen[j]`: documents of mixture j put in rows so far."""
 
-    def __init__(self, mixtures, block_size, seed):
+    CHUNK = 4096  # mixture draws made at once (weighted): draw k is a function of the seed and k only
+
+    def __init__(self, mixtures, block_size, seed, weights=None):
         self.mixtures, self.row_len, self.seed = mixtures, block_size + 1, seed
         sizes = [len(m) for m in mixtures]
+        self.p = None if not weights else np.asarray(weights, np.float64) / sum(weights)
         self.which = np.repeat(np.arange(len(mixtures)), sizes)
         self.local = np.concatenate([np.arange(n) for n in sizes])
+        self.seen = [0] * len(mixtures)
         self.epoch, self.cursor = 0, 0
         self.order = self._order(0)
+        if self.p is not None:
+            self.drawn, self.epochs, self.cursors = 0, [0] * len(mixtures), [0] * len(mixtures)
+            self.orders = [self._order(0, j) for j in range(len(mixtures))]
 
-    def _order(self, epoch):
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.which))
+    def _order(self, epoch, j=None):
+        if j is None:
+            return np.random.default_rng([self.seed, epoch]).permutation(len(self.which))
+        return np.random.default_rng([self.seed, 1 + j, epoch]).permutation(len(self.mixtures[j]))
 
     def state(self):
-        return {"epoch": self.epoch, "cursor": self.cursor}
+        if self.p is None:
+            return {"epoch": self.epoch, "cursor": self.cursor, "seen": list(self.seen)}
+        return {"drawn": self.drawn, "epochs": list(self.epochs), "cursors": list(self.cursors), "seen": list(self.seen)}
 
     def load_state(self, state):
-        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
-        self.order = self._order(self.epoch)
+        self.seen = [int(n) for n in state.get("seen", self.seen)]
+        if self.p is None:
+            if "epoch" not in state:
+                raise ValueError("the checkpoint's data stream was weighted (train_weights); resume it with them")
+            self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+            self.order = self._order(self.epoch)
+            return
+        if "drawn" not in state or len(state["cursors"]) != len(self.mixtures):
+            raise ValueError("the checkpoint's data stream had other train_data/train_weights; resume it with those")
+        self.drawn, self.epochs, self.cursors = int(state["drawn"]), [int(e) for e in state["epochs"]], [int(c) for c in state["cursors"]]
+        self.orders = [self._order(e, j) for j, e in enumerate(self.epochs)]
+
+    def _draw(self):
+        """The mixture of weighted draw number self.drawn (not consumed)."""
+        chunk, k = divmod(self.drawn, self.CHUNK)
+        if getattr(self, "_chunk", (None,))[0] != chunk:
+            rng = np.random.default_rng([self.seed, 0, chunk])
+            self._chunk = (chunk, rng.choice(len(self.mixtures), size=self.CHUNK, p=self.p))
+        return int(self._chunk[1][k])
+
+    def _next_doc(self, used):
+        """(mixture, index) of the next document; None when an epoch ends in a non-empty row (unweighted)."""
+        if self.p is not None:
+            j = self._draw()
+            if self.cursors[j] == len(self.orders[j]):
+                self.epochs[j], self.cursors[j] = self.epochs[j] + 1, 0
+                self.orders[j] = self._order(self.epochs[j], j)
+            return j, self.orders[j][self.cursors[j]]
+        if self.cursor == len(self.order):
+            if used:
+                return None  # an epoch's last row is not topped up from the next epoch
+            self.epoch, self.cursor = self.epoch + 1, 0
+            self.order = self._order(self.epoch)
+        d = self.order[self.cursor]
+        return self.which[d], self.local[d]
+
+    def _advance(self, j):
+        if self.p is None:
+            self.cursor += 1
+        else:
+            self.drawn, self.cursors[j] = self.drawn + 1, self.cursors[j] + 1
+        self.seen[j] += 1
 
     def row(self):
         tokens = np.zeros(self.row_len, np.int64)
@@ -289,18 +352,17 @@ class Batches:
         docs = np.full(self.row_len, -1, np.int64)
         used, n_docs = 0, 0
         while True:
-            if self.cursor == len(self.order):
-                if used:
-                    break  # an epoch's last row is not topped up from the next epoch
-                self.epoch, self.cursor = self.epoch + 1, 0
-                self.order = self._order(self.epoch)
-            d = self.order[self.cursor]
-            tok, w = self.mixtures[self.which[d]][self.local[d]]
+            nxt = self._next_doc(used)
+            if nxt is None:
+                break
+            j, i = nxt
+            tok, w = self.mixtures[j][i]
             n = min(len(tok), self.row_len)
             if used + n > self.row_len:
                 break
             tokens[used:used + n], weights[used:used + n], docs[used:used + n] = tok[:n], w[:n], n_docs
-            used, n_docs, self.cursor = used + n, n_docs + 1, self.cursor + 1
+            used, n_docs = used + n, n_docs + 1
+            self._advance(j)
         return tokens, weights, docs
 
     def take(self, n_rows):
@@ -432,7 +494,8 @@ def open_start(config, explicit, ckpt_path):
 
 def open_batches(config, data_dir, manifest, device):
     """The training stream, and the fixed held-out batches (on device) of val_data, if any."""
-    stream = Batches(load_mixtures(data_dir, config["train_data"], manifest), config["block_size"], config["seed"])
+    stream = Batches(load_mixtures(data_dir, config["train_data"], manifest), config["block_size"], config["seed"],
+                     config["train_weights"])
     if not config["val_data"]:
         return stream, []
     val = Batches(load_mixtures(data_dir, config["val_data"], manifest), config["block_size"], config["seed"])
@@ -546,7 +609,10 @@ def train(config, explicit):
     start_step = 0
     if config["init_from"] == "resume":
         start_step = resume(ckpt, optimizer, device_type)
-        train_stream.load_state(ckpt["data"])
+        try:
+            train_stream.load_state(ckpt["data"])
+        except ValueError as e:
+            raise UserError(f"cannot resume {ckpt_path}: {e}")
     raw_model = model
     if config["compile"]:
         model = torch.compile(model)
@@ -649,10 +715,12 @@ def train(config, explicit):
         if not pending:
             t_read = time.time()
     bar.close()
-    if val_batches and master:
-        val_loss = evaluate(raw_model, val_batches, autocast)
-        append_record(metrics_path, {"step": step, "loss": loss_value, "val_loss": val_loss})
-        print(f"final val_loss {val_loss:.4f}")
+    if master:
+        final = {"step": step, "loss": loss_value, "docs_seen": dict(zip(config["train_data"], state["seen"]))}
+        if val_batches:
+            final["val_loss"] = evaluate(raw_model, val_batches, autocast)
+            print(f"final val_loss {final['val_loss']:.4f}")
+        append_record(metrics_path, final)
     checkpoint(step)
     if master:
         print(f"done: {step} steps; checkpoint {ckpt_path}")

@@ -16,8 +16,20 @@ A knob is either
     imports the preset's corpus config and sets the cell's values, built in OUT/corpora/cell_<i> (i: the first
     cell with these corpus values; the cells that differ only in stage knobs train on the same corpus). A cell
     whose corpus values are the preset corpus's own trains on the preset's corpus.
-A knob in neither set (or seed, out_dir, init_from, which the sweep sets) is refused with one line naming the
+  - a derived knob (DERIVED below), which sets several keys of some stages:
+    mixing_ratio  the share of S_eval declarations among the documents of the mixture stage (0 < r < 1): it trains
+                  on decl_S_eval drawn with probability r and the rest of the default mixture (decl_exec_S_train,
+                  pretrain_replay) in proportion to their sizes (train_weights), for as many steps as show it
+                  the S_eval declarations Proactive stage 2 shows (expected from the corpus's documents and tokens
+                  per mixture; metrics.jsonl's last line has the documents each stage saw, docs_seen). The default
+                  mixture is close to r = 0.30 at the same exposure. Only the mixture stage changes.
+A knob in none of these (or seed, out_dir, init_from, which the sweep sets) is refused with one line naming the
 closest valid key, before anything runs; so is a value train.py or the corpus config rejects.
+
+A stage whose config, seed and starting checkpoint are those of a stage an earlier cell trained (e.g. Proactive's,
+when only the mixture's knobs vary) is not trained again: its directory is a symbolic link to the earlier one.
+`--seed S` trains and evaluates seed S only and writes no summary, so that seeds can run in parallel processes
+on the same OUT; a later run with `--seeds N` reuses them all and writes the summary.
 
 Pretraining: each seed pretrains once (configs/pretrain.py on the preset's corpus, OUT/seed<s>/pretrain), and a
 cell starts from it when its pretraining config is the same and its corpus has the same tokenizer and
@@ -53,6 +65,8 @@ PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
 CORPUS_STAGE_KEYS = ("corpus", "corpus_seed", "data_dir")
 PRETRAIN_FILES = ("pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy")
+DERIVED = ("mixing_ratio",)  # knobs that set several keys of some stages (docstring)
+STAGE_CONFIG = {stage: config for stage, config, _ in STAGES}
 
 
 def load_sweep(path):
@@ -69,10 +83,12 @@ def load_sweep(path):
         if knob in SET_BY_SWEEP:
             raise SystemExit(f"error: knob '{knob}' in {path} is set by the sweep itself (seeds: --seeds, corpus seed: "
                              "corpus_seed)")
-        if knob not in train.DEFAULTS and knob not in CORPUS_DEFAULTS:
-            close = difflib.get_close_matches(knob, [*train.DEFAULTS, *CORPUS_DEFAULTS], n=1)
-            raise SystemExit(f"error: unknown knob '{knob}' in {path}, neither a train.py nor a corpus config key"
-                             + (f"; did you mean '{close[0]}'?" if close else ""))
+        if knob not in train.DEFAULTS and knob not in CORPUS_DEFAULTS and knob not in DERIVED:
+            close = difflib.get_close_matches(knob, [*train.DEFAULTS, *CORPUS_DEFAULTS, *DERIVED], n=1)
+            raise SystemExit(f"error: unknown knob '{knob}' in {path}, neither a train.py nor a corpus config key nor "
+                             f"one of {', '.join(DERIVED)}" + (f"; did you mean '{close[0]}'?" if close else ""))
+        if knob == "mixing_ratio" and not all(isinstance(r, (int, float)) and 0 < r < 1 for r in grid[knob]):
+            raise SystemExit(f"error: mixing_ratio values in {path} must be numbers between 0 and 1, got {grid[knob]}")
     for c in curricula:
         if c not in CURRICULA:
             close = difflib.get_close_matches(c, CURRICULA, n=1)
@@ -100,7 +116,7 @@ def cell_args(knobs, out, base_corpus, i):
     from data.config import load_config
     args = [f"--{k}={v}" for k, v in knobs.items() if k in train.DEFAULTS]
     pre = [f"--{k}={v}" for k, v in knobs.items() if k in train.ARCH_KEYS or k in CORPUS_STAGE_KEYS]
-    corpus = {k: v for k, v in knobs.items() if k not in train.DEFAULTS}
+    corpus = {k: v for k, v in knobs.items() if k not in train.DEFAULTS and k not in DERIVED}
     if corpus:
         base = knobs.get("corpus", base_corpus)
         path = os.path.join(out, "corpora_cfg", f"cell_{i}.py")
@@ -114,6 +130,31 @@ def cell_args(knobs, out, base_corpus, i):
         more = [f"--corpus={path}", f"--data_dir={os.path.join(out, 'corpora', f'cell_{i}')}"]
         args, pre = args + more, pre + more
     return args, pre
+
+
+def mixing_args(ratio, args, manifest):
+    """train.py overrides of the mixture stage for mixing_ratio=ratio (module docstring). Expected S_eval
+    declarations per step: (share of decl_S_eval among the documents drawn) / (mean tokens per drawn document),
+    the same for Proactive stage 2 (its train_data, each document once per epoch); the mixture's steps match the
+    two totals."""
+    import train
+    mix = manifest["mixtures"]
+    stage2, _ = train.load_config([STAGE_CONFIG["pbb_stage2"], *args])
+    per_step2 = mix["decl_S_eval"]["docs"] / sum(mix[n]["tokens"] for n in stage2["train_data"])  # share / mean length
+    names = ["decl_S_eval", "decl_exec_S_train", "pretrain_replay"]
+    rest = sum(mix[n]["docs"] for n in names[1:])
+    weights = [ratio] + [(1 - ratio) * mix[n]["docs"] / rest for n in names[1:]]
+    mean_len = sum(w * mix[n]["tokens"] / mix[n]["docs"] for w, n in zip(weights, names))
+    steps = max(1, round(stage2["max_iters"] * per_step2 / (ratio / mean_len)))
+    return [f"--train_data={','.join(names)}", f"--train_weights={[round(w, 6) for w in weights]}",
+            f"--max_iters={steps}", f"--eval_interval={max(1, steps // 4)}"]
+
+
+def stage_args(cell, stage, args, manifest):
+    """train.py overrides of one stage of a cell: its stage knobs, and what its derived knobs set for it."""
+    if stage == "mixture" and "mixing_ratio" in cell:
+        return args + mixing_args(cell["mixing_ratio"], args, manifest)
+    return args
 
 
 def corpus_of(config):
@@ -217,6 +258,8 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=None, help="grammar samples per prompt (eval.py's default if unset)")
     p.add_argument("--domain", default="programs", choices=list(MAIN_METRIC), help="domain of the heatmaps and table")
     p.add_argument("--mode", default="cot", choices=["implicit", "cot", "incontext"], help="mode of the heatmaps and table")
+    p.add_argument("--seed", type=int, default=None, help="train and evaluate this seed only, write no summary (run "
+                   "seeds in parallel processes, then --seeds N to collect them)")
     a = p.parse_args(argv)
     grid, curricula = load_sweep(a.config)
     os.environ["PBB_PRESET"] = a.preset
@@ -227,7 +270,7 @@ def main(argv=None):
     cells = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     args, corpus_home = [], {}
     for i, cell in enumerate(cells):  # every cell's configs are checked before anything trains
-        corpus = {k: v for k, v in cell.items() if k not in train.DEFAULTS or k == "corpus"}
+        corpus = {k: v for k, v in cell.items() if (k not in train.DEFAULTS and k not in DERIVED) or k == "corpus"}
         j = corpus_home.setdefault(repr(sorted(corpus.items())), i)  # cells of the same corpus values share it
         try:
             args.append(cell_args(cell, out, base_config["corpus"], j))
@@ -235,6 +278,10 @@ def main(argv=None):
                 train.load_config([config, *args[i][0]])
         except (train.UserError, ValueError) as e:
             raise SystemExit(f"error: cell {i} ({knob_label(cell)}): {e}")
+    for i, cell in enumerate(cells):  # derived knobs read the corpus: built once every cell's values are valid
+        manifest = corpus_of(train.load_config([STAGE_CONFIG["mixture"], *args[i][0]])[0]) \
+            if any(k in DERIVED for k in cell) else None
+        args[i] = ({st: stage_args(cell, st, args[i][0], manifest) for st, _, _ in stages_of(curricula)}, args[i][1])
     t0, rows, home, pre_home = time.time(), [], [], {}  # home[i]: the cell whose pretraining cell i uses, or None
     base_manifest = corpus_of(base_config)
     for i, cell in enumerate(cells):
@@ -244,7 +291,8 @@ def main(argv=None):
             "pretraining shared with the preset's (same tokenizer and pretraining documents)" if reason is None else
             f"pretrains its own ({reason})" if home[i] == i else f"starts from cell {home[i]}'s own pretraining ({reason})"))
     kw = {} if a.samples is None else {"samples": a.samples}
-    for seed in range(a.seeds):
+    trained = {}  # (stage, its overrides, the real path of its starting checkpoint's directory) -> its directory
+    for seed in range(a.seeds) if a.seed is None else [a.seed]:
         shared = os.path.join(out, f"seed{seed}", "pretrain")
         if None in home:
             run_stage(PRETRAIN, shared, None, seed)
@@ -254,12 +302,21 @@ def main(argv=None):
             if home[i] == i:
                 run_stage(PRETRAIN, pre, None, seed, args[i][1])
             for stage, config, parent in stages_of(curricula):
-                run_stage(config, os.path.join(root, stage), pre if parent == "pretrain" else os.path.join(root, parent),
-                          seed, args[i][0])
+                here, start = os.path.join(root, stage), pre if parent == "pretrain" else os.path.join(root, parent)
+                key = (stage, tuple(args[i][0][stage]), os.path.realpath(start))
+                there = trained.setdefault(key, here)
+                if there != here and not os.path.lexists(here):  # the same stage as an earlier cell's: link it
+                    print(f"[sweep] cell {i}: {stage} is the one of {there} (same config, seed and start): linked")
+                    os.makedirs(root, exist_ok=True)
+                    os.symlink(os.path.relpath(there, root), here)
+                run_stage(config, here, start, seed, args[i][0][stage])
             for c in curricula:
                 for r in evaluate_once(os.path.join(root, CURRICULA[c], "ckpt.pt"), splits=evaluator.EVAL_SPLITS,
                                        curriculum=c, **kw):
                     rows.append({**r, "seed": seed, "knobs": cell})
+    if a.seed is not None:
+        print(f"[sweep] seed {a.seed} done, {time.time() - t0:.0f} s; collect the seeds with --seeds N")
+        return 0
     for i, cell in enumerate(cells):
         cell_out = os.path.join(out, f"cell{i}")
         for c in curricula[1:]:

@@ -135,3 +135,37 @@ def test_a_corpus_knob_at_the_presets_value_trains_on_the_presets_corpus(micro, 
     assert sweep.main([str(cfg), "--preset", "micro", "--out", str(out), "--samples", "1"]) == 0
     assert "pretraining shared with the preset's" in capsys.readouterr().out
     assert config_of(out, 0, "mixture")["corpus"] == "configs/corpus_tiny.py" and not (out / "corpora").exists()
+
+
+def test_mixing_ratio_sets_the_mixture_only_and_links_the_shared_proactive_stages(micro, capsys):
+    cfg, out = micro / "sweep_mix.py", micro / "sweep"
+    cfg.write_text('grid = {"mixing_ratio": [0.3, 0.1]}\ncurricula = ["proactive"]\n')
+    args = [str(cfg), "--preset", "micro", "--out", str(out), "--samples", "1"]
+    assert sweep.main(args + ["--seed", "0"]) == 0  # one seed, no summary
+    assert "seed 0 done" in capsys.readouterr().out and not (out / "sweep.json").exists()
+    pre = json.load(open(out / "seed0" / "pretrain" / "config.json"))  # the preset's corpus, as trained on
+    from data.format import open_corpus
+    import train
+    m = open_corpus(train.open_data(pre)[0])
+    for i, ratio in enumerate([0.3, 0.1]):
+        mix = config_of(out, i, "mixture")
+        want = dict(a[2:].split("=", 1) for a in sweep.mixing_args(ratio, [], m))
+        assert mix["train_data"] == ["decl_S_eval", "decl_exec_S_train", "pretrain_replay"]
+        assert mix["max_iters"] == int(want["max_iters"]) and mix["train_weights"][0] == ratio
+        seen = json.loads(open(out / f"cell{i}" / "seed0" / "mixture" / "metrics.jsonl").read().splitlines()[-1])["docs_seen"]
+        assert seen["decl_S_eval"] > 0
+    assert config_of(out, 1, "mixture")["max_iters"] > config_of(out, 0, "mixture")["max_iters"]  # rarer: longer
+    for stage in ("pbb_stage1", "pbb_stage2"):  # Proactive is the same in both cells: trained once, linked
+        assert os.path.islink(out / "cell1" / "seed0" / stage) and not os.path.islink(out / "cell0" / "seed0" / stage)
+    assert sweep.main(args) == 0  # collects: everything reused
+    log = capsys.readouterr().out
+    assert "[pbb] training" not in log and "| 1 | 0.1 | shared |" in log
+    rows = json.load(open(out / "sweep.json"))
+    assert {r["knobs"]["mixing_ratio"] for r in rows if r["metric"] == "accuracy_minus_mixture"} == {0.3, 0.1}
+
+
+def test_mixing_ratio_outside_0_1_is_refused(micro):
+    cfg = micro / "sweep_mix.py"
+    cfg.write_text('grid = {"mixing_ratio": [0.3, 1.5]}\n')
+    with pytest.raises(SystemExit, match="mixing_ratio values .* between 0 and 1"):
+        sweep.main([str(cfg), "--preset", "micro", "--out", str(micro / "sweep")])

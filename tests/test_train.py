@@ -330,3 +330,36 @@ def test_head_at_all_positions_gives_the_same_training(config_file, corpus, tmp_
     a, b = weights(tmp_path / "kept"), weights(tmp_path / "all")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def test_weighted_stream_draws_each_mixture_at_its_share_and_resumes_identically(corpus):
+    from data.format import Docs
+    mixtures = [Docs(corpus, "pretrain"), Docs(corpus, "pretrain_val")]
+    stream = train.Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
+    rows = [stream.row() for _ in range(40)]
+    total = sum(stream.seen)
+    assert total > 100 and abs(stream.seen[1] / total - 0.75) < 0.1  # 3:1 by documents, whatever the sizes
+    for tok, w, doc in rows:  # whole documents: each one is a document of one of the mixtures
+        for d in np.unique(doc[doc >= 0]):
+            t = tuple(tok[doc == d])
+            assert any(t == tuple(m[i][0][:len(t)]) for m in mixtures for i in range(len(m)) if len(m[i][0]) == len(t))
+    again = train.Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
+    for _ in range(17):
+        again.row()
+    state = again.state()
+    resumed = train.Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
+    resumed.load_state(state)
+    assert all(np.array_equal(a, b) for r, s in zip(rows[17:], (resumed.row() for _ in range(23))) for a, b in zip(r, s))
+    assert resumed.seen == stream.seen
+    with pytest.raises(ValueError, match="weighted"):  # a weighted stream's state does not resume an unweighted one
+        train.Batches(mixtures, 63, seed=3).load_state(state)
+
+
+def test_train_weights_need_one_number_per_mixture(config_file, corpus, tmp_path, capsys):
+    assert run(config_file, corpus, tmp_path, "--train_data=pretrain,pretrain_val", "--train_weights=[1.0]") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "train_weights=[1.0] needs one number >= 0 per train_data mixture" in err
+    assert run(config_file, corpus, tmp_path, "--train_data=pretrain,pretrain_val", "--train_weights=[1, 3]",
+               "--max_iters=3") == 0
+    last = json.loads(open(tmp_path / "metrics.jsonl").read().splitlines()[-1])
+    assert set(last["docs_seen"]) == {"pretrain", "pretrain_val"} and last["docs_seen"]["pretrain_val"] > 0
