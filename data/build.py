@@ -164,6 +164,17 @@ def pretrain_doc(b, rng, cfg):
                                      cfg["pretrain_prompt_weight"]))
 
 
+def drop_trace(doc, k, restated):
+    """A CoT execution document with the first k parts of its trace removed (part 1: `restated`, the
+    instruction the trace starts with, when it does; then one line each). Same prompt, input and answer."""
+    (prompt, w0), (text, w1) = doc.segments
+    trace = text[:text.rindex(T.ANSWER_CUE)]
+    assert trace.startswith(restated)
+    parts = ([restated] if restated else []) + trace[len(restated):].split("\n")
+    rest = "\n".join(parts[k:])
+    return doc._replace(kind="exec_cot_drop", segments=[(prompt, w0), (rest + text[len(trace):], w1)])
+
+
 def make_docs(behs, cfg, seed):
     """Document lists by mixture name (each shuffled with its own seed)."""
     rng, dist = random.Random(f"{seed}:docs"), cfg["train_input_dist"]
@@ -180,6 +191,10 @@ def make_docs(behs, cfg, seed):
     demos = {b.name: [exec_doc(b, rng, dist) for _ in range(max(cfg["ad_demos"]))] for b in by["S_eval"]}
     for n in sorted(set(cfg["ad_demos"])):  # nested: the N=3 demos include the N=1 demo
         m[f"exec_S_eval_N{n}"] = [d for b in by["S_eval"] for d in demos[b.name][:n]]
+    instructions = {b.name: b.instruction if b.restate else "" for b in by["S_train"] if b.domain == "programs"}
+    for k in sorted(set(cfg["cot_internalise"])):
+        m[f"exec_cot_S_train_drop{k}"] = [drop_trace(d, k, instructions[d.name]) for d in m["exec_cot_S_train"]
+                                          if d.domain == "programs"]
     m["decl_S_train_S_eval"] = m["decl_S_train"] + m["decl_S_eval"]
     m["decl_exec_S_train"] = m["decl_S_train"] + m["exec_S_train"] + m["exec_cot_S_train"]
     m["mixture"] = m["decl_S_train_S_eval"] + m["exec_S_train"] + m["exec_cot_S_train"]
@@ -289,7 +304,7 @@ def _build(cfg, config_name, tmp, seed, bar):
     leakage.check(splits, training, {b.name: b.held for b in behs},
                   ad=[k for k in mixtures if k.startswith("exec_S_eval_N")])
     step("leakage checks")
-    unique = list({id(d): d for docs in training.values() for d in docs}.values())
+    unique = list({id(d): d for name, docs in training.items() if "_drop" not in name for d in docs}.values())
     texts = ["".join(t for t, _ in d.segments) for d in random.Random(f"{seed}:bpe").sample(unique, min(len(unique), 4000))]
     ranks = tokenizer.train_bpe(texts, cfg["bpe_merges"])
     tok_info = tokenizer.save(ranks, tmp)

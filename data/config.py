@@ -62,6 +62,11 @@ DEFAULTS = dict(
     recall_exec_docs=10,                # CoT execution documents per recall_pool behaviour
     recall_direct_docs=0,               # direct execution documents per recall_pool behaviour
     cot_restates_instruction=True,      # programs: a CoT trace starts by restating the instruction
+    # stepwise internalisation of the CoT (experiments/internalise.py): for each k, the mixture
+    # exec_cot_S_train_drop{k} holds S_train's CoT executions (the same documents) with the first k parts of the
+    # trace removed: part 1 the restated instruction, then one trace line per part (k past the end: an empty
+    # trace). They stay out of the tokenizer's training sample: same tokenizer and pretraining as without.
+    cot_internalise=[],
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     replay_fraction=0.1,
     pretrain_replay_docs=500,           # size of the pretrain_replay mixture (a sample of pretrain documents)
@@ -82,7 +87,7 @@ def _same_type(value, default):
     if isinstance(default, float):
         return isinstance(value, (int, float))
     if isinstance(default, list):
-        return isinstance(value, (list, tuple)) and all(_same_type(v, default[0]) for v in value)
+        return isinstance(value, (list, tuple)) and all(_same_type(v, default[0] if default else 0) for v in value)
     if isinstance(default, dict):
         return isinstance(value, dict) and all(isinstance(k, str) and _same_type(v, 1.0) for k, v in value.items())
     return isinstance(value, type(default))
@@ -128,6 +133,8 @@ def validate(overrides, where="config"):
     if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs",
                                 "grammar_pretrain_execs", "grammar_pretrain_cot_execs")) < 0:
         raise ValueError(f"{where}: recall_* and grammar_pretrain_* counts must be >= 0")
+    if min(cfg["cot_internalise"], default=1) < 1 or (cfg["cot_internalise"] and "programs" not in cfg["domains"]):
+        raise ValueError(f"{where}: cot_internalise values must be >= 1 (parts of the trace removed), with the programs domain")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg
