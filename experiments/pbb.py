@@ -2,7 +2,7 @@
 Retroactive PBB (SFT and GRPO) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
     python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG]
-                              [--against OTHER_OUT] [--ood | --description]
+                              [--against OTHER_OUT] [--ood | --description] [--seed S]
 
 Beside each curriculum's scores: its paired difference from the mixture on the same eval items (same seed,
 same pretrained checkpoint), with a 95% bootstrap interval over behaviours (and over seeds when there are
@@ -26,6 +26,8 @@ rare. --description: the same curricula with plain-English descriptions for sour
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
 evaluation of a checkpoint with the same arguments is reused (eval.args.json beside its eval.json).
+--seed S trains and evaluates seed S only and writes no summary: seeds can run in parallel processes on the
+same OUT, and a later run with --seeds N collects them (reusing everything).
 """
 import argparse
 import itertools
@@ -314,6 +316,8 @@ def main(argv=None):
     p.add_argument("--ad", action="store_true", help="also run the algorithm-distillation sweep (N demonstrations)")
     p.add_argument("--corpus", default=None, help="corpus config of every stage (default: the preset's)")
     p.add_argument("--against", default=None, help="another finished results directory to pair every curriculum with")
+    p.add_argument("--seed", type=int, default=None, help="train and evaluate this seed only, write no summary (run "
+                   "seeds in parallel processes, then --seeds N to collect them: finished stages are reused)")
     variant = p.add_mutually_exclusive_group()
     variant.add_argument("--ood", action="store_true", help="skewed training inputs, rare eval inputs (implies --ad)")
     variant.add_argument("--description", action="store_true", help="descriptions instead of sources")
@@ -336,7 +340,7 @@ def main(argv=None):
     if missing:
         raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
                          f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
-    for seed in range(a.seeds):
+    for seed in range(a.seeds) if a.seed is None else [a.seed]:
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:
             run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed, extra)
@@ -347,6 +351,9 @@ def main(argv=None):
                 rows.append({**r, "seed": seed})
         if a.ad:
             rows += ad_sweep(root, seed, kw, extra)
+    if a.seed is not None:
+        print(f"[pbb] seed {a.seed} done, {time.time() - t0:.0f} s; collect the seeds with --seeds N")
+        return 0
     seeds = range(a.seeds)
     for curriculum, stage in CURRICULA.items():
         if curriculum != "mixture":

@@ -91,6 +91,10 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert {r["curriculum"] for r in against} == {"pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo"}
     assert all((r["value"], r["ci_low"], r["ci_high"]) == (0, 0, 0) and r["against"] == str(out) for r in against)
     assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
+    before = (out / "summary.json").read_text()
+    assert pbb.main(["--preset", "micro", "--out", str(out), "--samples", "1", "--seed", "0"]) == 0  # one seed: no summary
+    assert "seed 0 done" in capsys.readouterr().out and (out / "summary.json").read_text() == before
+    assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     with pytest.raises(SystemExit, match="seed 0 -> 5"):  # a stage trained with another config is not reused
         pbb.run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=5)
     assert pbb.run_stage("configs/mixture.py", str(out / "seed0" / "mixture") + "/", out / "seed0" / "pretrain", seed=0)
