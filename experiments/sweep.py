@@ -210,14 +210,16 @@ def heatmap(rows, grid, curriculum, domain, mode, path):
     metric = f"{MAIN_METRIC[domain]}_minus_mixture"
     values = np.full((len(ys), len(xs)), np.nan)
     fig, ax = plt.subplots(figsize=(2 + 1.7 * len(xs), 1.4 + 0.9 * len(ys)))
+    cells = []
     for (a, y), (b, x) in itertools.product(enumerate(ys), enumerate(xs)):
         got = pick(rows, curriculum, domain, "S_eval", mode, metric, dict(zip(down + across, y + x)))
         if got:
-            r = got[0]
-            values[a, b] = r["value"]
-            ax.text(b, a, f"{r['value']:+.2f}\n[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", ha="center", va="center",
-                    fontsize=8)
+            values[a, b] = got[0]["value"]
+            cells.append((a, b, got[0]))
     scale = max(0.05, float(np.nanmax(np.abs(values))) if not np.isnan(values).all() else 0.05)
+    for a, b, r in cells:  # white on the darkest colours
+        ax.text(b, a, f"{r['value']:+.2f}\n[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", ha="center", va="center",
+                fontsize=8, color="white" if abs(r["value"]) > 0.6 * scale else "black")
     im = ax.imshow(values, cmap="RdBu", vmin=-scale, vmax=scale, aspect="auto")
     ax.set_xticks(range(len(xs)), [", ".join(f"{k}={v}" for k, v in zip(across, x)) for x in xs], fontsize=8,
                   rotation=15 if len(xs) > 3 else 0)
