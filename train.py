@@ -150,8 +150,8 @@ def load_config(argv):
         if config[key] < 1:
             raise UserError(f"{key}={config[key]} must be at least 1")
     w = config["train_weights"]
-    if w and (len(w) != len(config["train_data"]) or not all(isinstance(v, (int, float)) and v >= 0 for v in w)
-              or not sum(w) > 0):
+    if w and (len(w) != len(config["train_data"]) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf for v in w) or sum(w) <= 0):
         raise UserError(f"train_weights={w!r} needs one number >= 0 per train_data mixture ({len(config['train_data'])}), "
                         "not all zero; or [] for shares proportional to mixture sizes")
     for key, allowed in CHOICES.items():
@@ -494,8 +494,11 @@ def open_start(config, explicit, ckpt_path):
 
 def open_batches(config, data_dir, manifest, device):
     """The training stream, and the fixed held-out batches (on device) of val_data, if any."""
-    stream = Batches(load_mixtures(data_dir, config["train_data"], manifest), config["block_size"], config["seed"],
-                     config["train_weights"])
+    mixtures, weights = load_mixtures(data_dir, config["train_data"], manifest), config["train_weights"]
+    empty = [n for n, m, w in zip(config["train_data"], mixtures, weights) if w > 0 and not len(m)]
+    if empty:
+        raise UserError(f"train_weights gives mixture(s) {', '.join(empty)} a share, but they hold no documents")
+    stream = Batches(mixtures, config["block_size"], config["seed"], weights)
     if not config["val_data"]:
         return stream, []
     val = Batches(load_mixtures(data_dir, config["val_data"], manifest), config["block_size"], config["seed"])

@@ -51,6 +51,7 @@ def main(argv=None):
     p.add_argument("--drops", default="1,2,3,4,99", help="trace parts removed, stage by stage (cot_internalise)")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
+    import eval as evaluator
     import train
     run = a.run or os.path.join("out", "pbb", a.preset)
     out = a.out or os.path.join("out", "internalise", a.preset)
@@ -82,13 +83,14 @@ def main(argv=None):
         last = parent
         run_stage("configs/pbb_stage2.py", os.path.join(mine, "internalise_stage2"), last, seed,
                   corpus + stage2_args(manifest, drops[-1]))
-        # the two internalised checkpoints, and the run's Proactive stages they are paired with, on the same items
+        # the two internalised checkpoints, and the run's Proactive stages they are paired with, on the same items; all
+        # with the runner's evaluation arguments, so that the run's own eval.json of Proactive is reused, never replaced
         for stage, name in ((os.path.join(mine, "internalise_stage2"), "proactive_internalised"),
                             (last, "internalised_stage1"), (os.path.join(root, "pbb_stage2"), "proactive"),
                             (os.path.join(root, "pbb_stage1"), "proactive_stage1")):
-            for r in evaluate_once(os.path.join(stage, "ckpt.pt"), splits=("S_train", "S_eval", "S_control"), modes=MODES,
-                                   curriculum=name):
-                rows.append({**r, "seed": seed})
+            for r in evaluate_once(os.path.join(stage, "ckpt.pt"), splits=evaluator.EVAL_SPLITS, curriculum=name):
+                if r["mode"] in MODES:
+                    rows.append({**r, "seed": seed})
     rows += paired_rows(pairs_of(out, "internalise_stage2", run, "pbb_stage2", seeds), "proactive_internalised", "proactive")
     rows += paired_rows(pairs_of(out, f"internalise_drop{drops[-1]}", run, "pbb_stage1", seeds), "internalised_stage1",
                         "proactive")  # stage 1 against stage 1: metric accuracy_minus_proactive, curriculum tells which

@@ -363,3 +363,9 @@ def test_train_weights_need_one_number_per_mixture(config_file, corpus, tmp_path
                "--max_iters=3") == 0
     last = json.loads(open(tmp_path / "metrics.jsonl").read().splitlines()[-1])
     assert set(last["docs_seen"]) == {"pretrain", "pretrain_val"} and last["docs_seen"]["pretrain_val"] > 0
+
+
+@pytest.mark.parametrize("weights", ["[1, True]", "[1, inf]", "[0, 0]"])
+def test_train_weights_must_be_finite_non_negative_numbers(config_file, corpus, tmp_path, capsys, weights):
+    assert run(config_file, corpus, tmp_path, "--train_data=pretrain,pretrain_val", f"--train_weights={weights}") == 2
+    assert "needs one number >= 0 per train_data mixture" in capsys.readouterr().err
