@@ -121,10 +121,11 @@ def cell_args(knobs, out, base_corpus, i):
         base = knobs.get("corpus", base_corpus)
         path = os.path.join(out, "corpora_cfg", f"cell_{i}.py")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
+        with open(path + f".{os.getpid()}", "w") as f:  # then renamed: parallel --seed runs may be reading it
             f.write(f"# the corpus of cell {i} of the sweep in {out}: {base} with {corpus}\n")
             f.write(f"from {os.path.splitext(os.path.normpath(base))[0].replace(os.sep, '.')} import *\n\n")
             f.writelines(f"{k} = {v!r}\n" for k, v in corpus.items())
+        os.replace(path + f".{os.getpid()}", path)
         if load_config(path)[1] == load_config(base)[1]:
             return args, pre
         more = [f"--corpus={path}", f"--data_dir={os.path.join(out, 'corpora', f'cell_{i}')}"]
