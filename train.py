@@ -286,6 +286,7 @@ class Batches:
         self.which = np.repeat(np.arange(len(mixtures)), sizes)
         self.local = np.concatenate([np.arange(n) for n in sizes])
         self.seen = [0] * len(mixtures)
+        self._chunk = (None, None)  # (chunk number, its mixture draws), weighted only
         self.epoch, self.cursor = 0, 0
         self.order = self._order(0)
         if self.p is not None:
@@ -318,7 +319,7 @@ class Batches:
     def _draw(self):
         """The mixture of weighted draw number self.drawn (not consumed)."""
         chunk, k = divmod(self.drawn, self.CHUNK)
-        if getattr(self, "_chunk", (None,))[0] != chunk:
+        if self._chunk[0] != chunk:
             rng = np.random.default_rng([self.seed, 0, chunk])
             self._chunk = (chunk, rng.choice(len(self.mixtures), size=self.CHUNK, p=self.p))
         return int(self._chunk[1][k])

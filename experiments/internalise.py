@@ -23,10 +23,9 @@ out/internalise/PRESET.
 import argparse
 import json
 import os
-import sys
 import time
 
-from experiments.pbb import STAGES, evaluate_once, paired_rows, pairs_of, run_stage, write_report
+from experiments.pbb import STAGES, cli, evaluate_once, paired_rows, pairs_of, run_stage, write_report
 
 MODES = ("implicit", "cot")
 
@@ -102,10 +101,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(e.code, file=sys.stderr)
-            sys.exit(2)
-        raise
+    cli(main)

@@ -373,5 +373,16 @@ def main(argv=None):
     return 0
 
 
+def cli(main):
+    """Runs an experiment's main(); a refusal (SystemExit with an "error: ..." string) is one line on stderr, exit 2."""
+    try:
+        sys.exit(main())
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+            sys.exit(2)
+        raise
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -56,10 +56,9 @@ import itertools
 import json
 import os
 import runpy
-import sys
 import time
 
-from experiments.pbb import CURRICULA, MAIN_METRIC, STAGES, evaluate_once, paired_rows, pairs_of, run_stage
+from experiments.pbb import CURRICULA, MAIN_METRIC, STAGES, evaluate_once, paired_rows, pairs_of, run_stage, cli
 
 PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
@@ -339,10 +338,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SystemExit as e:
-        if isinstance(e.code, str):  # a refusal ("error: ..."): one line, exit status 2
-            print(e.code, file=sys.stderr)
-            sys.exit(2)
-        raise
+    cli(main)
