@@ -23,6 +23,8 @@ A knob is either
                   the S_eval declarations Proactive stage 2 shows (expected from the corpus's documents and tokens
                   per mixture; metrics.jsonl's last line has the documents each stage saw, docs_seen). The default
                   mixture is close to r = 0.30 at the same exposure. Only the mixture stage changes.
+    stage2_steps  the length (max_iters) of Proactive stage 2, and with it the S_eval declaration exposures that
+                  a mixing_ratio cell's mixture is matched to (the runner's stage 2 has 140 steps on the cpu preset).
 A knob in none of these (or seed, out_dir, init_from, which the sweep sets) is refused with one line naming the
 closest valid key, before anything runs; so is a value train.py or the corpus config rejects.
 
@@ -64,7 +66,7 @@ PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
 CORPUS_STAGE_KEYS = ("corpus", "corpus_seed", "data_dir")
 PRETRAIN_FILES = ("pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy")
-DERIVED = ("mixing_ratio",)  # knobs that set several keys of some stages (docstring)
+DERIVED = ("mixing_ratio", "stage2_steps")  # knobs that set several keys of some stages (docstring)
 STAGE_CONFIG = {stage: config for stage, config, _ in STAGES}
 
 
@@ -88,6 +90,8 @@ def load_sweep(path):
                              f"one of {', '.join(DERIVED)}" + (f"; did you mean '{close[0]}'?" if close else ""))
         if knob == "mixing_ratio" and not all(isinstance(r, (int, float)) and 0 < r < 1 for r in grid[knob]):
             raise SystemExit(f"error: mixing_ratio values in {path} must be numbers between 0 and 1, got {grid[knob]}")
+        if knob == "stage2_steps" and not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob]):
+            raise SystemExit(f"error: stage2_steps values in {path} must be positive integers, got {grid[knob]}")
     for c in curricula:
         if c not in CURRICULA:
             close = difflib.get_close_matches(c, CURRICULA, n=1)
@@ -152,8 +156,12 @@ def mixing_args(ratio, args, manifest):
 
 def stage_args(cell, stage, args, manifest):
     """train.py overrides of one stage of a cell: its stage knobs, and what its derived knobs set for it."""
+    n = cell.get("stage2_steps")
+    stage2 = args + ([] if n is None else [f"--max_iters={n}", f"--eval_interval={max(1, n // 4)}"])
+    if stage == "pbb_stage2":
+        return stage2
     if stage == "mixture" and "mixing_ratio" in cell:
-        return args + mixing_args(cell["mixing_ratio"], args, manifest)
+        return args + mixing_args(cell["mixing_ratio"], stage2, manifest)
     return args
 
 
