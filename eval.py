@@ -204,6 +204,15 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
         per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
+        families = sorted({it.get("family") for it in its} - {None})
+        if domain == "programs" and len(families) > 1:  # a split of several families: each one's accuracy too,
+            key = f"{domain}.{split}.{mode}"             # as split SPLIT/FAMILY (e.g. S_eval/compose)
+            for fam in families:
+                pick = [i for i, it in enumerate(its) if it.get("family") == fam]
+                per_item[f"{domain}.{split}/{fam}.{mode}"] = [per_item[key][i] for i in pick]
+                per_item[f"{domain}.{split}/{fam}.{mode}.behaviour"] = [its[i]["behaviour"] for i in pick]
+                rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "accuracy",
+                                int(sum(per_item[key][i] for i in pick)), len(pick)))
         if domain == "programs":
             info = manifest.get("eval_files", {}).get(f"eval.{domain}.{split}.{mode}.jsonl", {})
             if "majority_accuracy" in info:

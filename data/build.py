@@ -56,6 +56,7 @@ class Behaviour:
             self.family = obj.family
             self.instruction = obj.description if cfg["instruction_form"] == "description" else obj.source
             self.restate = cfg["cot_restates_instruction"]
+            self.form, self.nested = cfg["instruction_form"], cfg["compose_trace"] == "nested"
             self.fn = compile_source(obj)  # the rendered source, run: every recorded output is checked against it
             k = cfg["eval_inputs"] if split in HELD_SPLITS else 0
             pool = rare_inputs(obj) if cfg["eval_input_dist"] == "tail" else obj.inputs()
@@ -92,7 +93,15 @@ class Behaviour:
         y = self.obj.run(x)
         if y != self.fn(x):
             raise AssertionError(f"{self.name}({x!r}): generator says {y!r}, the source returns {self.fn(x)!r}")
-        return x, repr(x), repr(y), (self.instruction if self.restate else "") + "\n".join(self.obj.trace(x))
+        return x, repr(x), repr(y), self.cot(self.obj, x)
+
+    def cot(self, prog, x):
+        """The CoT trace of prog on x: its instruction when traces restate it, then its steps; a composition
+        with nested traces: then h's trace on x and g's on h(x), each the same way."""
+        instruction = (prog.description if self.form == "description" else prog.source) if self.restate else ""
+        if self.nested and prog.family == "compose":
+            return instruction + self.cot(prog.h, x) + "\n" + self.cot(prog.g, prog.h.run(x))
+        return instruction + "\n".join(prog.trace(x))
 
     def to_json(self, trained=()):
         """trained (grammars): the strings the training documents show (see shown_strings)."""
@@ -105,6 +114,14 @@ class Behaviour:
         return d
 
 
+def families(cfg, split):
+    """cfg with the compose family dropped from program_families outside compose_splits."""
+    if split in cfg["compose_splits"] or "compose" not in cfg["program_families"]:
+        return cfg
+    fams = {f: w for f, w in cfg["program_families"].items() if f != "compose"}
+    return {**cfg, "program_families": fams or {"arith": 1.0}}
+
+
 def make_behaviours(cfg, seed):
     rng = random.Random(f"{seed}:behaviours")
     names = iter(make_names(rng, sum(cfg["n_behaviours"].values()) * len(cfg["domains"])))
@@ -112,7 +129,7 @@ def make_behaviours(cfg, seed):
     for domain in cfg["domains"]:
         for split in SPLITS:
             ns = [next(names) for _ in range(cfg["n_behaviours"][split])]
-            objs = make_programs(rng, ns, cfg) if domain == "programs" else [random_grammar(n, rng, cfg) for n in ns]
+            objs = make_programs(rng, ns, families(cfg, split)) if domain == "programs" else [random_grammar(n, rng, cfg) for n in ns]
             out += [Behaviour(domain, split, o, cfg, rng) for o in objs]
     if cfg["recall_pool"]:  # drawn after every other split, from its own seed: the other splits stay as they were
         rng = random.Random(f"{seed}:recall_pool")
@@ -120,7 +137,7 @@ def make_behaviours(cfg, seed):
         fresh = [n for n in make_names(rng, len(used) + cfg["recall_pool"] + cfg["recall_pool_val"]) if n not in used]
         for split, n in zip(POOL_SPLITS, (cfg["recall_pool"], cfg["recall_pool_val"])):
             ns, fresh = fresh[:n], fresh[n:]
-            out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, cfg)]
+            out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, families(cfg, split))]
     held_of = {b.name: b.held for b in out}
     for i, b in enumerate(out):
         b.held_of = held_of

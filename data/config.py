@@ -16,6 +16,10 @@ DEFAULTS = dict(
     # programs
     program_families={"arith": 0.6, "cipher": 0.2, "compose": 0.2},
     instruction_form="source",          # "source" | "description": what decl documents of programs show
+    # compositions f = g(h(x)) (family compose): "flat" traces name h(x) and g(h(x)) with their values; "nested"
+    # traces execute h, then g, each as its own CoT trace (restating its instruction when cot_restates_instruction)
+    compose_trace="flat",
+    compose_splits=["pretrain", "pretrain_val", "S_train", "S_eval", "S_control", "recall_pool", "pretrain_recall_val"],
     arith_inputs=[0, 9],                # the integer argument's range, inclusive
     arith_mod=10,                       # every arith result is taken mod this
     arith_max_statements=2,
@@ -74,7 +78,7 @@ DEFAULTS = dict(
     bpe_merges=300,
     max_doc_tokens=256,                 # the build fails if a document is longer
 )
-CHOICES = {"instruction_form": ("source", "description"), "train_input_dist": ("uniform", "skewed"),
+CHOICES = {"instruction_form": ("source", "description"), "compose_trace": ("flat", "nested"), "train_input_dist": ("uniform", "skewed"),
            "eval_input_dist": ("uniform", "tail"),
            "eval_templates": ("train", "heldout")}
 SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")
@@ -109,9 +113,11 @@ def validate(overrides, where="config"):
     bad += [s for s in cfg["n_behaviours"] if s not in SPLITS] + [s for s in SPLITS if s not in cfg["n_behaviours"]]
     bad += [f for f in cfg["program_families"] if f not in ("arith", "cipher", "compose")]
     bad += [k for k in cfg["cipher_kinds"] if k not in ("shift", "affine", "subst")]
+    bad += [s for s in cfg["compose_splits"] if s not in SPLITS + POOL_SPLITS]
     if bad:
         raise ValueError(f"{where}: unknown name(s) {bad}: domains are programs/grammars, n_behaviours needs exactly {SPLITS}, "
-                         "families arith/cipher/compose, cipher_kinds shift/affine/subst")
+                         "families arith/cipher/compose, cipher_kinds shift/affine/subst, "
+                         f"compose_splits from {SPLITS + POOL_SPLITS}")
     if len(cfg["arith_inputs"]) != 2 or cfg["arith_inputs"][0] > cfg["arith_inputs"][1]:
         raise ValueError(f"{where}: arith_inputs must be [lo, hi] with lo <= hi, got {cfg['arith_inputs']}")
     lo, hi = cfg["arith_inputs"]

@@ -2,7 +2,7 @@
 Retroactive PBB (SFT and GRPO) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
     python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG]
-                              [--against OTHER_OUT] [--ood | --description] [--seed S]
+                              [--against OTHER_OUT] [--ood | --description | --compose] [--seed S]
 
 Beside each curriculum's scores: its paired difference from the mixture on the same eval items (same seed,
 same pretrained checkpoint), with a 95% bootstrap interval over behaviours (and over seeds when there are
@@ -22,6 +22,9 @@ paired difference AD minus Proactive on the same items (metric accuracy_minus_pr
 demonstrations drawn from a skewed input distribution, every evaluation input from the half the skew makes
 rare. --description: the same curricula with plain-English descriptions for sources
 (configs/corpus_description.py), paired with the default run's results directory (--against) when it exists.
+--compose: half of S_train, S_eval, S_control and the recall pool are compositions f(x) = g(h(x)) of two
+functions of their split, executed by nested CoT traces (configs/corpus_compose.py); the rows of split
+S_eval/compose ask whether a curriculum chains two S_eval functions it has only read.
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
@@ -321,14 +324,17 @@ def main(argv=None):
     variant = p.add_mutually_exclusive_group()
     variant.add_argument("--ood", action="store_true", help="skewed training inputs, rare eval inputs (implies --ad)")
     variant.add_argument("--description", action="store_true", help="descriptions instead of sources")
+    variant.add_argument("--compose", action="store_true", help="half of the behaviours compositions g(h(x)), nested "
+                         "CoT traces (S_eval/compose: two S_eval functions chained)")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
     default_out = os.path.join("out", "pbb", a.preset)
-    out = a.out or default_out + ("_ood" if a.ood else "_description" if a.description else "")
-    if (a.ood or a.description) and a.preset != "cpu" and a.corpus is None:
-        p.error("--ood and --description change the cpu preset's corpus; with another preset pass --corpus too")
-    if a.ood or a.description:
-        a.corpus = a.corpus or f"configs/corpus_{'ood' if a.ood else 'description'}.py"
+    variant = "ood" if a.ood else "description" if a.description else "compose" if a.compose else None
+    out = a.out or default_out + (f"_{variant}" if variant else "")
+    if variant and a.preset != "cpu" and a.corpus is None:
+        p.error(f"--{variant} changes the cpu preset's corpus; with another preset pass --corpus too")
+    if variant:
+        a.corpus = a.corpus or f"configs/corpus_{variant}.py"
         a.ad = a.ad or a.ood
     if a.description and a.against is None and not missing_evals(default_out, a.seeds):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it

@@ -1,6 +1,7 @@
 import ast
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -264,6 +265,10 @@ def test_config_errors_name_the_fix(tmp_path):
         validate({"exec_docs": "many"})
     with pytest.raises(ValueError, match="instruction_form"):
         validate({"instruction_form": "prose"})
+    with pytest.raises(ValueError, match="compose_splits from"):
+        validate({"compose_splits": ["S_tran"]})
+    with pytest.raises(ValueError, match="compose_trace"):
+        validate({"compose_trace": "deep"})
     p = tmp_path / "corpus_bad.py"
     p.write_text("import math\n_private = 1\nseed = 3\n")
     assert load_config(str(p)) == ("corpus_bad", validate({"seed": 3}))
@@ -390,3 +395,33 @@ def test_cot_traces_without_the_instruction(tmp_path):
     q = tmp_path / "corpus_restate.py"
     q.write_text(open(TINY).read() + 'domains = ["programs"]\n')
     assert build.verify(d, load_config(str(q))[1], 0)
+
+
+def test_nested_composition_traces(tmp_path):
+    """compose_trace = "nested": a composition f = g(h(x)) is executed by restating f, then h's source and steps
+    on x, then g's source and steps on h(x); every value is the one its source computes when run. compose_splits
+    keeps compositions out of the other splits."""
+    p = tmp_path / "corpus_nested.py"
+    p.write_text(open(TINY).read() + 'domains = ["programs"]\nprogram_families = {"arith": 0.5, "compose": 0.5}\n'
+                 'compose_trace = "nested"\ncompose_splits = ["S_train", "S_eval"]\n')
+    d = build.ensure_corpus(str(p), str(tmp_path / "n"))
+    fams = {(b["split"], b["family"]) for b in behaviours(d).values()}
+    assert {("S_train", "compose"), ("S_eval", "compose")} <= fams
+    assert not [s for s, f in fams if f == "compose" and s not in ("S_train", "S_eval")]
+    cfg = load_config(str(p))[1]
+    cot, n = [full for full, _ in decoded(d, "exec_cot_S_train")], 0
+    for b in build.make_behaviours(cfg, cfg["seed"]):
+        if b.family != "compose":
+            continue
+        f, h, g = (compile_source(o) for o in (b.obj, b.obj.h, b.obj.g))
+        for x in b.obj.inputs():
+            _, _, ans, trace = b.example(random.Random(0), None, x)
+            assert trace.startswith(b.obj.source + b.obj.h.source) and trace.count("def ") == 3
+            on_h, on_g = trace[len(b.obj.source + b.obj.h.source):].split("\n" + b.obj.g.source)
+            assert on_h.splitlines()[0] == f"x = {x}" and on_h.splitlines()[-1].endswith(f"= {h(x)}")
+            assert on_g.splitlines()[0] == f"x = {h(x)}" and on_g.splitlines()[-1].endswith(f"= {g(h(x))}")
+            assert ans == repr(f(x))
+            n += 1
+        if b.split == "S_train":  # its training documents hold these traces
+            assert any(b.obj.source + b.obj.h.source + "x = " in t for t in cot)
+    assert n

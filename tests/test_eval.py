@@ -104,6 +104,13 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
         assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(12, 72))
         assert (get["grammars", "S_eval", mode, "distinct"]["value"], get["grammars", "S_eval", mode, "distinct"]["n"]) == (2 / 72, 72)
         assert get["grammars", "S_train", mode, "validity"]["value"] == 0.0
+    items = [json.loads(line) for line in open(os.path.join(corpus, "eval.programs.S_eval.cot.jsonl"))]
+    fams = {it["family"] for it in items}
+    assert len(fams) > 1
+    for fam in fams:  # a split of several families: each family's accuracy, counted by hand
+        mine = [it for it in items if it["family"] == fam]
+        r = get["programs", f"S_eval/{fam}", "cot", "accuracy"]
+        assert (r["value"], r["n"]) == (sum(it["behaviour"] in right for it in mine) / len(mine), len(mine))
     r = get["programs", "S_eval", "cot", "instruction_recall"]
     assert (r["value"], r["n"]) == (9 / 18, 18) and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0
     assert {mode for (_, _, mode, metric) in get if metric == "instruction_recall"} == {"cot"}
@@ -119,10 +126,14 @@ def test_eval_json_rows(corpus, tmp_path, monkeypatch):
     rows = json.load(open(tmp_path / "proactive" / "eval.json"))
     assert all(tuple(r) == ev.ROW_KEYS for r in rows)
     assert {r["curriculum"] for r in rows} == {"proactive"} and {r["seed"] for r in rows} == {7}
+    families = {s: {json.loads(line)["family"] for line in open(os.path.join(corpus, f"eval.programs.{s}.implicit.jsonl"))}
+                for s in ("S_eval", "S_control")}
+    assert len(families["S_eval"]) > 1  # so that the per-family rows below are tested
     assert {(r["domain"], r["split"], r["metric"]) for r in rows} == {
         (d, s, m) for s in ("S_eval", "S_control")
         for d, m in [("programs", "accuracy"), ("programs", "majority_baseline"), ("grammars", "validity"), ("grammars", "distinct"),
-                     ("grammars", "novelty"), ("grammars", "constant_baseline"), ("grammars", "cross_grammar_baseline")]}
+                     ("grammars", "novelty"), ("grammars", "constant_baseline"), ("grammars", "cross_grammar_baseline")]} | {
+        ("programs", f"{s}/{fam}", "accuracy") for s, fams in families.items() if len(fams) > 1 for fam in fams}
     assert {r["mode"] for r in rows} == {"implicit"}
     info = open_corpus(corpus)["eval_files"]["eval.programs.S_eval.implicit.jsonl"]
     base = next(r for r in rows if r["metric"] == "majority_baseline" and r["split"] == "S_eval")

@@ -57,8 +57,9 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert main_rows and all(set(r) == REQUIRED for r in main_rows)
     assert {r["curriculum"] for r in main_rows} == {"pretrain", "mixture", "proactive", "retroactive_sft",
                                                     "retroactive_grpo"}
-    assert {r["split"] for r in main_rows} == {"S_train", "S_eval", "S_control"}
-    assert {r["split"] for r in main_rows if r["curriculum"] == "pretrain"} == {"S_eval"}  # no recall pool in micro
+    assert {r["split"].split("/")[0] for r in main_rows} == {"S_train", "S_eval", "S_control"}
+    assert {"S_eval/arith", "S_eval/compose"} <= {r["split"] for r in main_rows}  # corpus_tiny mixes families
+    assert {r["split"].split("/")[0] for r in main_rows if r["curriculum"] == "pretrain"} == {"S_eval"}  # no recall pool in micro
     assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext"}
     assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "instruction_recall", "validity",
                                                  "distinct", "novelty", "constant_baseline", "cross_grammar_baseline"}
@@ -66,14 +67,15 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert diffs and all(set(r) == REQUIRED and r["seed"] == 0 and r["ci_low"] <= r["value"] <= r["ci_high"] for r in diffs)
     assert {r["curriculum"] for r in diffs} == {"proactive", "retroactive_sft", "retroactive_grpo"}
     assert {r["metric"] for r in diffs} == {"accuracy_minus_mixture", "validity_minus_mixture"}
-    assert len(diffs) == 3 * 2 * 3 * 3  # curricula x domains x splits x modes
+    assert len([r for r in diffs if "/" not in r["split"]]) == 3 * 2 * 3 * 3  # curricula x domains x splits x modes
+    assert {r["split"] for r in diffs} == {r["split"] for r in main_rows if r["domain"] == "programs"} | {"S_train", "S_eval", "S_control"}
     ad_rows = [r for r in rows if r["curriculum"] == "ad"]  # the micro corpus has ad_demos = [1, 3, 10]
     assert ad_rows and all(set(r) == REQUIRED | {"demos"} for r in ad_rows)
     assert {r["demos"] for r in ad_rows} == {1, 3, 10}
-    assert {r["split"] for r in ad_rows} == {"S_eval", "S_control"}
+    assert {r["split"].split("/")[0] for r in ad_rows} == {"S_eval", "S_control"}
     ad_diffs = [r for r in rows if "_minus_proactive" in r["metric"]]  # AD(N) against Proactive, same items
     assert all(r["curriculum"] == "ad" and r["ci_low"] <= r["value"] <= r["ci_high"] for r in ad_diffs)
-    assert len(ad_diffs) == 3 * 2 * 2 * 2 and {r["demos"] for r in ad_diffs} == {1, 3, 10}  # N x domains x splits x modes
+    assert len([r for r in ad_diffs if "/" not in r["split"]]) == 3 * 2 * 2 * 2 and {r["demos"] for r in ad_diffs} == {1, 3, 10}  # N x domains x splits x modes
     assert "| ad N=10 | programs | S_eval | cot | accuracy_minus_proactive |" in (out / "results.md").read_text()
     report = (out / "results.md").read_text()
     assert report.count("\n") > 10 and "| ad N=10 | programs | S_eval | implicit | accuracy |" in report

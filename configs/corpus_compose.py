@@ -1,0 +1,12 @@
+# Composition (python -m experiments.pbb --compose; README, "Composition"): the default CPU corpus with half of
+# the curriculum's behaviours (S_train, S_eval, S_control) and of the recall pool compositions f(x) = g(h(x)) of
+# two other behaviours of their split, declared like any other (`def f(x): return g(h(x))`). A composition's
+# CoT trace is nested: f's source, then h's source and steps on x, then g's source and steps on h(x). S_eval's
+# compositions chain two S_eval functions whose sources were only read, never executed; eval.py reports them
+# as split S_eval/compose. The 10000 in-context pretraining behaviours stay plain (their callees are not in
+# context). Other behaviours and eval items differ from the default corpus's.
+from configs.corpus_default import *
+
+program_families = {"arith": 0.5, "compose": 0.5}
+compose_trace = "nested"
+compose_splits = ["S_train", "S_eval", "S_control", "recall_pool", "pretrain_recall_val"]
