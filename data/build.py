@@ -19,7 +19,8 @@ the exact expected answer text, e.g. "7" or "'fcd'") or `grammar` (grammars: the
 name, judged by data.grammars via load_grammars(corpus_dir)[name].is_valid(answer)) plus
 `chance_validity`. Parse a completion with data.templates.parse_completion(text, mode).
 Mixtures: pretrain, pretrain_val, decl_S_train, decl_S_eval, decl_S_train_S_eval, decl_val
-(held-out templates), exec_S_train, exec_cot_S_train, exec_S_eval_N{n} for n in ad_demos,
+(held-out templates), exec_S_train, exec_cot_S_train, exec_S_eval_N{n} for n in ad_demos (and, with
+ad_uniform_control, exec_S_eval_uniform_N{n}: the same from the uniform input distribution),
 decl_exec_S_train (decl+exec+exec_cot of S_train), mixture (decl of S_train and S_eval + exec
 and exec_cot of S_train), replay (a replay_fraction sample of decl_exec_S_train), pretrain_replay
 (pretrain_replay_docs pretrain documents: every curriculum stage trains on it too, so that finetuning
@@ -224,6 +225,11 @@ def make_docs(behs, cfg, seed):
                           for cot in [True] * cfg["recall_exec_docs"] + [False] * cfg["recall_direct_docs"]]
     k = min(cfg["pretrain_replay_docs"], len(m["pretrain"]))
     m["pretrain_replay"] = random.Random(f"{seed}:pretrain_replay").sample(m["pretrain"], k)
+    if cfg["ad_uniform_control"]:  # the OOD test's control: S_eval demonstrations from the uniform distribution,
+        rng = random.Random(f"{seed}:ad_uniform")  # drawn after everything else (the other documents stay as they were)
+        demos = {b.name: [exec_doc(b, rng, "uniform") for _ in range(max(cfg["ad_demos"]))] for b in by["S_eval"]}
+        for n in sorted(set(cfg["ad_demos"])):
+            m[f"exec_S_eval_uniform_N{n}"] = [d for b in by["S_eval"] for d in demos[b.name][:n]]
     for name in sorted(m):
         m[name] = list(m[name])
         random.Random(f"{seed}:shuffle:{name}").shuffle(m[name])
@@ -319,9 +325,10 @@ def _build(cfg, config_name, tmp, seed, bar):
         splits[b.domain, b.split].append(b.name)
     training = {k: v for k, v in mixtures.items() if not k.endswith("_val")}
     leakage.check(splits, training, {b.name: b.held for b in behs},
-                  ad=[k for k in mixtures if k.startswith("exec_S_eval_N")])
+                  ad=[k for k in mixtures if k.startswith(("exec_S_eval_N", "exec_S_eval_uniform_N"))])
     step("leakage checks")
-    unique = list({id(d): d for name, docs in training.items() if "_drop" not in name for d in docs}.values())
+    unique = list({id(d): d for name, docs in training.items() if "_drop" not in name and "_uniform_" not in name
+                   for d in docs}.values())  # mixtures kept out of the tokenizer's sample: it stays as without them
     texts = ["".join(t for t, _ in d.segments) for d in random.Random(f"{seed}:bpe").sample(unique, min(len(unique), 4000))]
     ranks = tokenizer.train_bpe(texts, cfg["bpe_merges"])
     tok_info = tokenizer.save(ranks, tmp)

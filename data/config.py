@@ -72,6 +72,9 @@ DEFAULTS = dict(
     # trace). They stay out of the tokenizer's training sample: same tokenizer and pretraining as without.
     cot_internalise=[],
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
+    ad_uniform_control=False,           # also exec_S_eval_uniform_N{N}: the demonstrations from the uniform input
+                                        # distribution whatever train_input_dist (the OOD test's control); kept out of
+                                        # the tokenizer's sample: same tokenizer, pretraining and eval items as without
     replay_fraction=0.1,
     pretrain_replay_docs=500,           # size of the pretrain_replay mixture (a sample of pretrain documents)
     eval_templates="train",             # "train" | "heldout": pointer templates of the eval prompts

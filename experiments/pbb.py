@@ -16,11 +16,13 @@ items (metric accuracy_minus_against / validity_minus_against, e.g. recall pool 
 --ad adds the sample-efficiency sweep: algorithm distillation (configs/ad.py) from the Proactive stage-1
 checkpoint with N demonstrations per S_eval behaviour, for every N in the corpus's ad_demos, evaluated
 beside Proactive PBB's one instruction per behaviour (rows with curriculum "ad" carry "demos": N), with the
-paired difference AD minus Proactive on the same items (metric accuracy_minus_proactive).
+paired difference AD minus Proactive on the same items (metric accuracy_minus_proactive). A corpus with
+ad_uniform_control (the --ood corpus) also has AD from uniform demonstrations (curriculum "ad_uniform", stages
+ad_uniform_N{N}) and its paired difference from AD with the skewed ones (metric accuracy_minus_ad).
 
 --ood: the out-of-distribution test (configs/corpus_ood.py, with --ad): S_train's executions and AD's
 demonstrations drawn from a skewed input distribution, every evaluation input from the half the skew makes
-rare. --description: the same curricula with plain-English descriptions for sources
+rare; with ad_demos 10 and 100, and the uniform-demonstration control beside (ad_uniform). --description: the same curricula with plain-English descriptions for sources
 (configs/corpus_description.py), paired with the default run's results directory (--against) when it exists.
 --compose: half of S_train, S_eval, S_control and the recall pool are compositions f(x) = g(h(x)) of two
 functions of their split, executed by nested CoT traces (configs/corpus_compose.py); the rows of split
@@ -274,10 +276,14 @@ def ad_sweep(root, seed, eval_kw, extra=()):
     _, manifest = train.open_data(train.load_checkpoint(os.path.join(parent, "ckpt.pt"))["config"])
     rows = []
     for n in sorted(set(manifest["config"]["ad_demos"])):
-        ckpt = run_stage("configs/ad.py", os.path.join(root, f"ad_N{n}"), parent, seed,
-                         (f"--train_data=exec_S_eval_N{n},pretrain_replay", *extra))
-        for r in evaluate_once(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"), curriculum="ad", **eval_kw):
-            rows.append({**r, "seed": seed, "demos": n})
+        for curriculum, mix in (("ad", "exec_S_eval_N"), ("ad_uniform", "exec_S_eval_uniform_N")):
+            if f"{mix}{n}" not in manifest["mixtures"]:  # ad_uniform: only with the corpus's ad_uniform_control
+                continue
+            ckpt = run_stage("configs/ad.py", os.path.join(root, f"{curriculum}_N{n}"), parent, seed,
+                             (f"--train_data={mix}{n},pretrain_replay", *extra))
+            for r in evaluate_once(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"), curriculum=curriculum,
+                                   **eval_kw):
+                rows.append({**r, "seed": seed, "demos": n})
     return rows
 
 
@@ -366,6 +372,9 @@ def main(argv=None):
             rows += paired_rows(pairs_of(out, stage, out, "mixture", seeds), curriculum, "mixture")
     for n in sorted({r["demos"] for r in rows if r["curriculum"] == "ad"}):
         rows += [{**r, "demos": n} for r in paired_rows(pairs_of(out, f"ad_N{n}", out, "pbb_stage2", seeds), "ad", "proactive")]
+        if any(r["curriculum"] == "ad_uniform" and r["demos"] == n for r in rows):  # the OOD control, same items
+            rows += [{**r, "demos": n} for r in paired_rows(pairs_of(out, f"ad_uniform_N{n}", out, f"ad_N{n}", seeds),
+                                                            "ad_uniform", "ad")]
     if a.against:
         for curriculum, stage in evaluated.items():
             pairs = pairs_of(out, stage, a.against, stage, seeds)

@@ -425,3 +425,28 @@ def test_nested_composition_traces(tmp_path):
         if b.split == "S_train":  # its training documents hold these traces
             assert any(b.obj.source + b.obj.h.source + "x = " in t for t in cot)
     assert n
+
+
+def test_uniform_demonstrations_control_leaves_the_rest_of_the_corpus_alone(tmp_path):
+    """ad_uniform_control: exec_S_eval_uniform_N{n} (uniform inputs, n per S_eval behaviour, no evaluation input)
+    beside the skewed exec_S_eval_N{n}; the tokenizer, every other mixture and every eval item as without it."""
+    base = open(TINY).read() + 'domains = ["programs"]\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\nad_demos = [3, 100]\nprogram_families = {"arith": 1.0}\n'
+    (tmp_path / "corpus_a.py").write_text(base)
+    (tmp_path / "corpus_b.py").write_text(base + "ad_uniform_control = True\n")
+    a, b = (build.ensure_corpus(str(tmp_path / f"corpus_{k}.py"), str(tmp_path / k)) for k in "ab")
+    ma, mb = format.open_corpus(a), format.open_corpus(b)
+    new = {k for k in mb["files"] if "_uniform_" in k}
+    assert new and {k: v for k, v in mb["files"].items() if k not in new} == ma["files"]  # hashes of every other file
+    cfg = load_config(str(tmp_path / "corpus_b.py"))[1]
+    behs = build.make_behaviours(cfg, cfg["seed"])
+    docs, held = build.make_docs(behs, cfg, cfg["seed"]), {x.name: x.held for x in behs}
+    mean = {}
+    for mix in ("exec_S_eval_N100", "exec_S_eval_uniform_N100"):
+        assert len(docs[mix]) == 100 * len(ma["splits"]["programs"]["S_eval"]) == len(format.Docs(b, mix))
+        xs = [(n, x) for d in docs[mix] for n, x in d.inputs]
+        assert xs and not [x for n, x in xs if x in held[n]]
+        mean[mix] = sum(x for _, x in xs) / len(xs)
+    s_eval = [x for x in behs if x.split == "S_eval"]
+    uniform = sum(sum(set(x.obj.inputs()) - x.held) / (len(x.obj.inputs()) - len(x.held)) for x in s_eval) / len(s_eval)
+    assert abs(mean["exec_S_eval_uniform_N100"] - uniform) < 0.4  # the mean of the inputs left (3.4), 0.12 the s.e.
+    assert mean["exec_S_eval_N100"] < uniform - 1  # skewed to low inputs

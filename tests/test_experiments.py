@@ -223,3 +223,28 @@ def test_against_a_run_without_every_seed_is_refused_before_training(tmp_path):
     with pytest.raises(SystemExit, match="has no evaluation of seed0/mixture"):
         pbb.main(["--preset", "micro", "--out", str(tmp_path / "pbb"), "--against", str(tmp_path / "other")])
     assert not (tmp_path / "pbb").exists()  # nothing trained
+
+
+def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path, monkeypatch):
+    """--ood with a corpus of ad_uniform_control: AD from skewed and from uniform demonstrations, both from
+    Proactive stage 1, and the paired difference uniform minus skewed (accuracy_minus_ad) per N."""
+    monkeypatch.setattr(build, "REPO", str(tmp_path))
+    monkeypatch.setenv("PBB_PRESET", "micro")
+    cfg = tmp_path / "corpus_tiny_ood.py"
+    cfg.write_text(open(os.path.join(os.path.dirname(__file__), "..", "configs", "corpus_tiny.py")).read()
+                   + 'domains = ["programs"]\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\n'
+                   'ad_demos = [3]\nad_uniform_control = True\n')
+    out = tmp_path / "ood"
+    assert pbb.main(["--preset", "micro", "--ood", "--corpus", str(cfg), "--out", str(out)]) == 0
+    for stage, mix in (("ad_N3", "exec_S_eval_N3"), ("ad_uniform_N3", "exec_S_eval_uniform_N3")):
+        config = json.load(open(out / "seed0" / stage / "config.json"))
+        assert config["train_data"] == [mix, "pretrain_replay"] and config["init_from"].endswith("pbb_stage1/ckpt.pt")
+    rows = json.load(open(out / "summary.json"))
+    assert {r["demos"] for r in rows if r["curriculum"] == "ad_uniform" and r["metric"] == "accuracy"} == {3}
+    diffs = [r for r in rows if r["metric"] == "accuracy_minus_ad"]
+    assert {(r["curriculum"], r["demos"]) for r in diffs} == {("ad_uniform", 3)}
+    assert {(r["split"], r["mode"]) for r in diffs} >= {("S_eval", "implicit"), ("S_eval", "cot")}
+    a, b = pbb.pairs_of(str(out), "ad_uniform_N3", str(out), "ad_N3", [0])[0]
+    d = next(r for r in diffs if (r["split"], r["mode"]) == ("S_eval", "implicit"))
+    key = "programs.S_eval.implicit"
+    assert d["value"] == pytest.approx(sum(a[key]) / len(a[key]) - sum(b[key]) / len(b[key]))

@@ -135,7 +135,7 @@ def test_study_micro_end_to_end(tmp_path, monkeypatch):
     assert {r["part"] for r in rows} >= {"trainable", "weight_change", "knockout", "probe"}
     t = [r for r in rows if r["part"] == "trainable"]
     assert {r["component"] for r in t} == {"before stage 2", "all", *M.subsets(1)}
-    assert {(r["split"], r["mode"]) for r in t} == {(s, m) for s in ("S_train", "S_eval") for m in ("cot", "incontext")}
+    assert {(r["split"].split("/")[0], r["mode"]) for r in t} == {(s, m) for s in ("S_train", "S_eval") for m in ("cot", "incontext")}
     stage1 = train.load_checkpoint(str(runs / "seed0" / "pbb_stage1" / "ckpt.pt"))["model"]
     for name, regex in M.subsets(1).items():  # each restricted stage 2 left every frozen parameter as stage 1 had it
         after = train.load_checkpoint(str(out / "seed0" / f"stage2_{name}" / "ckpt.pt"))
