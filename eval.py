@@ -213,6 +213,9 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
                 per_item[f"{domain}.{split}/{fam}.{mode}.behaviour"] = [its[i]["behaviour"] for i in pick]
                 rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "accuracy",
                                 int(sum(per_item[key][i] for i in pick)), len(pick)))
+                if mode == "cot" and instructions:
+                    rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "instruction_recall",
+                                    sum(texts[i].startswith(instructions[its[i]["behaviour"]]) for i in pick), len(pick)))
         if domain == "programs":
             info = manifest.get("eval_files", {}).get(f"eval.{domain}.{split}.{mode}.jsonl", {})
             if "majority_accuracy" in info:

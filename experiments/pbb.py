@@ -100,7 +100,8 @@ def paired_rows(pairs, curriculum, ref, n_boot=2000):
     keys = [k for k in next(iter(pairs.values()))[0] if not k.endswith(".behaviour")]
     for key in keys:
         domain, split, mode = key.split(".")
-        if any(key not in b for _, b in pairs.values()):  # the other run was not scored on these items
+        if any(key not in a or key not in b for a, b in pairs.values()):  # a run not scored on these items (e.g. an
+            # evaluation from before per-family rows, reused)
             continue
         per_seed = {}  # seed -> (sum of differences per behaviour, items per behaviour)
         for seed, (a, b) in sorted(pairs.items()):

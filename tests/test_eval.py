@@ -111,6 +111,8 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
         mine = [it for it in items if it["family"] == fam]
         r = get["programs", f"S_eval/{fam}", "cot", "accuracy"]
         assert (r["value"], r["n"]) == (sum(it["behaviour"] in right for it in mine) / len(mine), len(mine))
+        r = get["programs", f"S_eval/{fam}", "cot", "instruction_recall"]
+        assert (r["value"], r["n"]) == (sum(it["behaviour"] in recalled for it in mine) / len(mine), len(mine))
     r = get["programs", "S_eval", "cot", "instruction_recall"]
     assert (r["value"], r["n"]) == (9 / 18, 18) and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0
     assert {mode for (_, _, mode, metric) in get if metric == "instruction_recall"} == {"cot"}

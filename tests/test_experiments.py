@@ -216,6 +216,10 @@ def test_paired_difference_and_its_bootstrap_interval():
     assert two[2]["value"] == pytest.approx(((a - b).mean() + 1) / 2)
     with pytest.raises(SystemExit, match="other items"):
         pbb.paired_rows({0: (ones, items([0] * 120, names[::-1]))}, "proactive", "mixture")
+    fam = lambda d: {**d, "programs.S_eval/compose.cot": d["programs.S_eval.cot"][:3],
+                     "programs.S_eval/compose.cot.behaviour": names[:3]}  # a key only some evaluations have
+    rows = pbb.paired_rows({0: (fam(ones), fam(zeros)), 1: (ones, fam(zeros))}, "proactive", "mixture")
+    assert {x["split"] for x in rows} == {"S_eval"}  # paired only where every seed has both sides
 
 
 def test_against_a_run_without_every_seed_is_refused_before_training(tmp_path):

@@ -169,3 +169,18 @@ def test_mixing_ratio_outside_0_1_is_refused(micro):
     cfg.write_text('grid = {"mixing_ratio": [0.3, 1.5]}\n')
     with pytest.raises(SystemExit, match="mixing_ratio values .* between 0 and 1"):
         sweep.main([str(cfg), "--preset", "micro", "--out", str(micro / "sweep")])
+
+
+def test_stage2_steps_sets_proactive_stage2_and_the_exposures_a_mixture_is_matched_to(micro):
+    from data.format import open_corpus
+    m = open_corpus(build.ensure_corpus(os.path.join(REPO, "configs", "corpus_tiny.py"), str(micro / "tiny")))
+    steps = lambda cell: int(next(a for a in reversed(sweep.stage_args(cell, "mixture", [], m)) if a.startswith("--max_iters="))[12:])
+    assert sweep.stage_args({"stage2_steps": 40}, "pbb_stage2", [], m)[:1] == ["--max_iters=40"]
+    for stage in ("pbb_stage1", "mixture"):  # only Proactive stage 2 changes, and the mixture when it is matched
+        assert sweep.stage_args({"stage2_steps": 40}, stage, [], m) == []
+    short, long = steps({"mixing_ratio": 0.1, "stage2_steps": 40}), steps({"mixing_ratio": 0.1, "stage2_steps": 120})
+    assert abs(long - 3 * short) <= 3  # three times the exposures: three times the steps (each rounded)
+    for bad in ("[0]", "[1.5]", "[True]"):
+        (micro / "sweep_s2.py").write_text(f'grid = {{"stage2_steps": {bad}}}\n')
+        with pytest.raises(SystemExit, match="stage2_steps values .* positive integers"):
+            sweep.load_sweep(str(micro / "sweep_s2.py"))
