@@ -12,6 +12,10 @@ present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py):
             the behaviour's exact instruction (a CoT trace restates it before executing it), i.e.
             whether the instruction was retrieved; accuracy then also needs the execution right.
             (Not for corpora built with cot_restates_instruction = False.)
+            A split that mixes program families also gets each family's rows as split SPLIT/FAMILY
+            (accuracy, majority_baseline recounted from its items, instruction_recall), and with nested
+            composition traces (compose_trace = "nested") SPLIT/compose CoT also `callee_recall`: the
+            fraction of traces that restate f, then h's exact source, and later g's (f = g(h(x))).
   grammars  `samples` completions per prompt at temperature 1 (torch.Generator seeded with the
             checkpoint's seed and the file name); n = items x samples.
             `validity`: fraction of sampled strings the grammar's recognizer accepts.
@@ -41,6 +45,7 @@ import collections
 import json
 import math
 import os
+import re
 import sys
 import zlib
 
@@ -139,6 +144,16 @@ def judge(domain, items, texts, mode, samples, grammars, instructions=None, trai
     return scores, examples, per_item
 
 
+def callees_restated(text, name, instructions):
+    """Whether a CoT completion for the composition `name` (source `return g(h(x))`) restates its source, then
+    h's, and later g's, as a nested trace does (data.build Behaviour.cot)."""
+    m = re.search(r"return (\w+)\((\w+)\(", instructions[name])
+    if not m or m[1] not in instructions or m[2] not in instructions:
+        return False
+    head = instructions[name] + instructions[m[2]]
+    return text.startswith(head) and instructions[m[1]] in text[len(head):]
+
+
 def open_checkpoint_corpus(ckpt, data_dir=None):
     """(data dir, manifest) of the corpus to evaluate on, refused when its tokenizer is not the checkpoint's."""
     if data_dir:
@@ -177,6 +192,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     grammars = load_grammars(data_dir) if "grammars" in domains else {}
     restated = manifest["config"].get("cot_restates_instruction", True)  # else CoT traces skip the instruction
     instructions = load_instructions(data_dir) if "programs" in domains and restated else {}
+    nested = manifest["config"].get("compose_trace") == "nested" and manifest["config"].get("instruction_form") == "source"
     trained = load_trained_strings(data_dir) if "grammars" in domains else {}
     max_len = manifest.get("config", {}).get("grammar_max_len", 8)  # the length bound of the grammar baselines
     baselines = {}  # by split: they depend on its grammars only
@@ -213,9 +229,15 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
                 per_item[f"{domain}.{split}/{fam}.{mode}.behaviour"] = [its[i]["behaviour"] for i in pick]
                 rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "accuracy",
                                 int(sum(per_item[key][i] for i in pick)), len(pick)))
+                answers = collections.Counter(its[i]["answer"] for i in pick)
+                rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "majority_baseline",
+                                answers.most_common(1)[0][1], len(pick)))
                 if mode == "cot" and instructions:
                     rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "instruction_recall",
                                     sum(texts[i].startswith(instructions[its[i]["behaviour"]]) for i in pick), len(pick)))
+                if mode == "cot" and instructions and fam == "compose" and nested:
+                    rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "callee_recall",
+                                    sum(callees_restated(texts[i], its[i]["behaviour"], instructions) for i in pick), len(pick)))
         if domain == "programs":
             info = manifest.get("eval_files", {}).get(f"eval.{domain}.{split}.{mode}.jsonl", {})
             if "majority_accuracy" in info:

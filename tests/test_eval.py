@@ -111,6 +111,9 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
         mine = [it for it in items if it["family"] == fam]
         r = get["programs", f"S_eval/{fam}", "cot", "accuracy"]
         assert (r["value"], r["n"]) == (sum(it["behaviour"] in right for it in mine) / len(mine), len(mine))
+        r = get["programs", f"S_eval/{fam}", "cot", "majority_baseline"]
+        top = max(sum(it["answer"] == a for it in mine) for a in {it["answer"] for it in mine})
+        assert (r["value"], r["n"]) == (top / len(mine), len(mine))
         r = get["programs", f"S_eval/{fam}", "cot", "instruction_recall"]
         assert (r["value"], r["n"]) == (sum(it["behaviour"] in recalled for it in mine) / len(mine), len(mine))
     r = get["programs", "S_eval", "cot", "instruction_recall"]
@@ -135,7 +138,8 @@ def test_eval_json_rows(corpus, tmp_path, monkeypatch):
         (d, s, m) for s in ("S_eval", "S_control")
         for d, m in [("programs", "accuracy"), ("programs", "majority_baseline"), ("grammars", "validity"), ("grammars", "distinct"),
                      ("grammars", "novelty"), ("grammars", "constant_baseline"), ("grammars", "cross_grammar_baseline")]} | {
-        ("programs", f"{s}/{fam}", "accuracy") for s, fams in families.items() if len(fams) > 1 for fam in fams}
+        ("programs", f"{s}/{fam}", m) for s, fams in families.items() if len(fams) > 1 for fam in fams
+        for m in ("accuracy", "majority_baseline")}
     assert {r["mode"] for r in rows} == {"implicit"}
     info = open_corpus(corpus)["eval_files"]["eval.programs.S_eval.implicit.jsonl"]
     base = next(r for r in rows if r["metric"] == "majority_baseline" and r["split"] == "S_eval")
@@ -197,7 +201,7 @@ def test_majority_baseline_is_a_recount_of_the_eval_items(corpus, tmp_path, monk
     """Independent of the builder's summary: the most common `answer` of each eval file, counted here."""
     monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], []))
     rows = ev.evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["programs"], progress=False, log=None)
-    base = {(r["split"], r["mode"]): r for r in rows if r["metric"] == "majority_baseline"}
+    base = {(r["split"], r["mode"]): r for r in rows if r["metric"] == "majority_baseline" and "/" not in r["split"]}
     assert set(base) == {(s, m) for s in ("S_train", "S_eval", "S_control") for m in ev.MODES}
     manifest = open_corpus(corpus)
     for (split, mode), r in base.items():
@@ -240,3 +244,14 @@ def test_bad_flags_are_one_line(corpus, tmp_path, capsys, args, says):
     assert ev.main(["--ckpt", ckpt, "--no_progress", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and says in err and "\n" not in err
+
+
+def test_callee_recall_needs_f_then_h_then_g_restated():
+    ins = {"f": "def f(x):\n    return g(h(x))\n", "g": "def g(x):\n    y = x + 1\n    return y % 10\n",
+           "h": "def h(x):\n    y = x * 2\n    return y % 10\n", "k": "def k(x):\n    y = x * 3\n    return y % 10\n"}
+    good = ins["f"] + ins["h"] + "x = 2\ny = 2 * 2 = 4\n4 % 10 = 4\n" + ins["g"] + "x = 4\n"
+    assert ev.callees_restated(good, "f", ins)
+    assert not ev.callees_restated(good.replace(ins["h"], ins["k"]), "f", ins)  # the wrong callee recalled
+    assert not ev.callees_restated(good.replace(ins["g"], ""), "f", ins)  # g never restated
+    assert not ev.callees_restated(ins["f"] + ins["g"] + ins["h"], "f", ins)  # in the wrong order
+    assert not ev.callees_restated(good, "g", ins)  # not a composition
