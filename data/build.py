@@ -48,6 +48,11 @@ EVAL_SPLITS, MODES = ("S_train", "S_eval", "S_control"), ("implicit", "cot", "in
 HELD_SPLITS = EVAL_SPLITS + ("pretrain_recall_val",)  # splits with held-out evaluation inputs and eval files
 
 
+def instruction_of(prog, form):
+    """What declarations show of a program: its description (instruction_form "description") or its source."""
+    return prog.description if form == "description" else prog.source
+
+
 class Behaviour:
     """One behaviour of either domain, with its held-out evaluation inputs (programs only)."""
 
@@ -55,9 +60,9 @@ class Behaviour:
         self.domain, self.split, self.obj, self.name = domain, split, obj, obj.name
         if domain == "programs":
             self.family = obj.family
-            self.instruction = obj.description if cfg["instruction_form"] == "description" else obj.source
-            self.restate = cfg["cot_restates_instruction"]
             self.form, self.nested = cfg["instruction_form"], cfg["compose_trace"] == "nested"
+            self.instruction = instruction_of(obj, self.form)
+            self.restate = cfg["cot_restates_instruction"]
             self.fn = compile_source(obj)  # the rendered source, run: every recorded output is checked against it
             k = cfg["eval_inputs"] if split in HELD_SPLITS else 0
             pool = rare_inputs(obj) if cfg["eval_input_dist"] == "tail" else obj.inputs()
@@ -99,7 +104,7 @@ class Behaviour:
     def cot(self, prog, x):
         """The CoT trace of prog on x: its instruction when traces restate it, then its steps; a composition
         with nested traces: then h's trace on x and g's on h(x), each the same way."""
-        instruction = (prog.description if self.form == "description" else prog.source) if self.restate else ""
+        instruction = instruction_of(prog, self.form) if self.restate else ""
         if self.nested and prog.family == "compose":
             return instruction + self.cot(prog.h, x) + "\n" + self.cot(prog.g, prog.h.run(x))
         return instruction + "\n".join(prog.trace(x))

@@ -69,7 +69,8 @@ DEFAULTS = dict(
     # stepwise internalisation of the CoT (experiments/internalise.py): for each k, the mixture
     # exec_cot_S_train_drop{k} holds S_train's CoT executions (the same documents) with the first k parts of the
     # trace removed: part 1 the restated instruction, then one trace line per part (k past the end: an empty
-    # trace; a nested composition trace's parts include its callees' source lines). They stay out of the tokenizer's training sample: same tokenizer and pretraining as without.
+    # trace; a nested composition trace's parts include its callees' source lines). They stay out of the
+    # tokenizer's training sample: same tokenizer and pretraining as without.
     cot_internalise=[],
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     ad_uniform_control=False,           # also exec_S_eval_uniform_N{N}: the demonstrations from the uniform input

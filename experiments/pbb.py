@@ -24,8 +24,8 @@ ad_uniform_N{N}) and its paired difference from AD with the skewed ones (metric 
 demonstrations drawn from a skewed input distribution, every evaluation input from the half the skew makes
 rare; with ad_demos 10 and 100, and the uniform-demonstration control beside (ad_uniform). --description: the same curricula with plain-English descriptions for sources
 (configs/corpus_description.py), paired with the default run's results directory (--against) when it exists.
---compose: half of S_train, S_eval, S_control and the recall pool are compositions f(x) = g(h(x)) of two
-functions of their split, executed by nested CoT traces (configs/corpus_compose.py); the rows of split
+--compose: each behaviour of S_train, S_eval, S_control and the recall pool is, with probability 0.5, a
+composition f(x) = g(h(x)) of two functions of its split, executed by nested CoT traces (configs/corpus_compose.py); the rows of split
 S_eval/compose ask whether a curriculum chains two S_eval functions it has only read.
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
@@ -331,17 +331,17 @@ def main(argv=None):
     variant = p.add_mutually_exclusive_group()
     variant.add_argument("--ood", action="store_true", help="skewed training inputs, rare eval inputs (implies --ad)")
     variant.add_argument("--description", action="store_true", help="descriptions instead of sources")
-    variant.add_argument("--compose", action="store_true", help="half of the behaviours compositions g(h(x)), nested "
+    variant.add_argument("--compose", action="store_true", help="compositions g(h(x)) among the behaviours, nested "
                          "CoT traces (S_eval/compose: two S_eval functions chained)")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
     default_out = os.path.join("out", "pbb", a.preset)
-    variant = "ood" if a.ood else "description" if a.description else "compose" if a.compose else None
-    out = a.out or default_out + (f"_{variant}" if variant else "")
-    if variant and a.preset != "cpu" and a.corpus is None:
-        p.error(f"--{variant} changes the cpu preset's corpus; with another preset pass --corpus too")
-    if variant:
-        a.corpus = a.corpus or f"configs/corpus_{variant}.py"
+    corpus_flag = "ood" if a.ood else "description" if a.description else "compose" if a.compose else None
+    out = a.out or default_out + (f"_{corpus_flag}" if corpus_flag else "")
+    if corpus_flag and a.preset != "cpu" and a.corpus is None:
+        p.error(f"--{corpus_flag} changes the cpu preset's corpus; with another preset pass --corpus too")
+    if corpus_flag:
+        a.corpus = a.corpus or f"configs/corpus_{corpus_flag}.py"
         a.ad = a.ad or a.ood
     if a.description and a.against is None and not missing_evals(default_out, a.seeds):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
