@@ -25,6 +25,11 @@ A knob is either
                   mixture is close to r = 0.30 at the same exposure. Only the mixture stage changes.
     stage2_steps  the length (max_iters) of Proactive stage 2, and with it the S_eval declaration exposures that
                   a mixing_ratio cell's mixture is matched to (the runner's stage 2 has 140 steps on the cpu preset).
+    stage_steps   the length of a curriculum stage: every curriculum stage's max_iters is scaled by
+                  stage_steps / (Proactive stage 1's configured length), so the two stages of Proactive and
+                  Retroactive PBB get stage_steps each and the mixture, twice a stage, gets 2 x stage_steps: the
+                  curricula stay matched in steps (a plain max_iters knob would give every stage, the mixture
+                  included, the same length). stage2_steps, when set too, takes precedence for Proactive stage 2.
 A knob in none of these (or seed, out_dir, init_from, which the sweep sets) is refused with one line naming the
 closest valid key, before anything runs; so is a value train.py or the corpus config rejects.
 
@@ -66,7 +71,7 @@ PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
 CORPUS_STAGE_KEYS = ("corpus", "corpus_seed", "data_dir")
 PRETRAIN_FILES = ("pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy")
-DERIVED = ("mixing_ratio", "stage2_steps")  # knobs that set several keys of some stages (docstring)
+DERIVED = ("mixing_ratio", "stage2_steps", "stage_steps")  # knobs that set several keys of some stages (docstring)
 STAGE_CONFIG = {stage: config for stage, config, _ in STAGES}
 
 
@@ -90,8 +95,8 @@ def load_sweep(path):
                              f"one of {', '.join(DERIVED)}" + (f"; did you mean '{close[0]}'?" if close else ""))
         if knob == "mixing_ratio" and not all(isinstance(r, (int, float)) and 0 < r < 1 for r in grid[knob]):
             raise SystemExit(f"error: mixing_ratio values in {path} must be numbers between 0 and 1, got {grid[knob]}")
-        if knob == "stage2_steps" and not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob]):
-            raise SystemExit(f"error: stage2_steps values in {path} must be positive integers, got {grid[knob]}")
+        if knob in ("stage2_steps", "stage_steps") and not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob]):
+            raise SystemExit(f"error: {knob} values in {path} must be positive integers, got {grid[knob]}")
     for c in curricula:
         if c not in CURRICULA:
             close = difflib.get_close_matches(c, CURRICULA, n=1)
@@ -154,15 +159,30 @@ def mixing_args(ratio, args, manifest):
             f"--max_iters={steps}", f"--eval_interval={max(1, steps // 4)}"]
 
 
+def length_args(n):
+    return [] if n is None else [f"--max_iters={n}", f"--eval_interval={max(1, n // 4)}"]
+
+
+def scaled_args(stage, n, args):
+    """The overrides of `stage`'s length when a curriculum stage is n steps long (derived knob stage_steps)."""
+    import train
+    if n is None:
+        return []
+    unit = train.load_config([STAGE_CONFIG["pbb_stage1"], *args])[0]["max_iters"]
+    config = train.load_config([STAGE_CONFIG[stage], *args])[0]
+    steps = max(1, round(config["max_iters"] * n / unit))
+    return [f"--max_iters={steps}"] + ([f"--eval_interval={max(1, steps // 4)}"] if config["eval_interval"] else [])
+
+
 def stage_args(cell, stage, args, manifest):
     """train.py overrides of one stage of a cell: its stage knobs, and what its derived knobs set for it."""
-    n = cell.get("stage2_steps")
-    stage2 = args + ([] if n is None else [f"--max_iters={n}", f"--eval_interval={max(1, n // 4)}"])
+    n, n2 = cell.get("stage_steps"), cell.get("stage2_steps")
+    stage2 = args + (length_args(n2) if n2 is not None else scaled_args("pbb_stage2", n, args))
     if stage == "pbb_stage2":
         return stage2
     if stage == "mixture" and "mixing_ratio" in cell:
         return args + mixing_args(cell["mixing_ratio"], stage2, manifest)
-    return args
+    return args + scaled_args(stage, n, args)
 
 
 def corpus_of(config):

@@ -184,3 +184,20 @@ def test_stage2_steps_sets_proactive_stage2_and_the_exposures_a_mixture_is_match
         (micro / "sweep_s2.py").write_text(f'grid = {{"stage2_steps": {bad}}}\n')
         with pytest.raises(SystemExit, match="stage2_steps values .* positive integers"):
             sweep.load_sweep(str(micro / "sweep_s2.py"))
+
+
+def test_stage_steps_scales_every_stage_so_the_mixture_stays_twice_a_stage(micro):
+    import train
+    length = lambda cell, stage, args=(): train.load_config(
+        [sweep.STAGE_CONFIG[stage], *sweep.stage_args(cell, stage, list(args), None)])[0]["max_iters"]
+    unit = length({}, "pbb_stage1")  # the micro preset's stage
+    for stage in ("pbb_stage1", "pbb_stage2", "retro_stage1", "retro_stage2_sft"):
+        assert length({"stage_steps": 3 * unit}, stage) == 3 * unit
+    assert length({}, "mixture") == 2 * unit and length({"stage_steps": 3 * unit}, "mixture") == 6 * unit
+    assert length({"stage_steps": 3 * unit, "batch_size": 2}, "mixture", ["--batch_size=2"]) == 6 * unit
+    assert length({"stage_steps": 3 * unit, "stage2_steps": 5}, "pbb_stage2") == 5  # stage2_steps wins for stage 2
+    assert length({"stage_steps": 3 * unit, "stage2_steps": 5}, "pbb_stage1") == 3 * unit
+    assert "--eval_interval" not in " ".join(sweep.stage_args({"stage_steps": 8}, "retro_stage2_sft", [], None))
+    (micro / "sweep_ss.py").write_text('grid = {"stage_steps": [0]}\n')
+    with pytest.raises(SystemExit, match="stage_steps values .* positive integers"):
+        sweep.load_sweep(str(micro / "sweep_ss.py"))
