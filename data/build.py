@@ -198,6 +198,31 @@ def drop_trace(doc, k, restated):
     return doc._replace(kind="exec_cot_drop", segments=[(prompt, w0), (rest + text[len(trace):], w1)])
 
 
+def rewrite_decls(mixtures, behs, cfg, seed):
+    """Corpus key decl_rewrites: every mixture with S_train's and S_eval's declaration documents showing, in turn,
+    the source and decl_rewrites - 1 distinct rewrites of it (each run against the source on every input)."""
+    rng, forms = random.Random(f"{seed}:rewrites"), {}
+    for b in behs:
+        if b.split in ("S_train", "S_eval") and b.domain == "programs":
+            got = [b.obj.source]
+            for _ in range(100 * cfg["decl_rewrites"]):
+                src = b.obj.rewrite(rng) if len(got) < cfg["decl_rewrites"] else None
+                got += [] if src is None or src in got else [src]
+            for src in got:
+                ns = {}
+                exec(src, ns)
+                if any(ns[b.name](x) != b.fn(x) for x in b.obj.inputs()):
+                    raise AssertionError(f"{b.name}: a rewrite disagrees with the source:\n{src}")
+            forms[b.name] = got
+    new, shown = {}, collections.Counter()
+    for d in mixtures["decl_S_train"] + mixtures["decl_S_eval"]:
+        if d.name in forms:
+            (pointer, w0), (_, w1) = d.segments
+            new[id(d)] = d._replace(segments=[(pointer, w0), (forms[d.name][shown[d.name] % len(forms[d.name])], w1)])
+            shown[d.name] += 1
+    return {name: [new.get(id(d), d) for d in docs] for name, docs in mixtures.items()}
+
+
 def make_docs(behs, cfg, seed):
     """Document lists by mixture name (each shuffled with its own seed)."""
     rng, dist = random.Random(f"{seed}:docs"), cfg["train_input_dist"]
@@ -339,6 +364,8 @@ def _build(cfg, config_name, tmp, seed, bar):
     tok_info = tokenizer.save(ranks, tmp)
     enc = tokenizer.make_encoding(ranks)
     step("tokenizer")
+    if cfg["decl_rewrites"] > 1:  # after the tokenizer's sample: it stays as without the rewrites
+        mixtures = rewrite_decls(mixtures, behs, cfg, seed)
     denc = tokenizer.DocEncoder(enc)
     every = list({id(d): d for docs in mixtures.values() for d in docs}.values())
     encoded = dict(zip(map(id, every), denc.encode_many([d.segments for d in every])))

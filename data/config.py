@@ -72,6 +72,12 @@ DEFAULTS = dict(
     # trace; a nested composition trace's parts include its callees' source lines). They stay out of the
     # tokenizer's training sample: same tokenizer and pretraining as without.
     cot_internalise=[],
+    # declaration augmentation (Allen-Zhu & Li, arXiv 2309.14316): S_train's and S_eval's declaration documents
+    # show, in turn, the source and decl_rewrites - 1 distinct equivalent rewrites of it (renamed locals, commuted
+    # operands, the modulo split off or the last statement inlined: programs.Arith.rewrite), each checked against
+    # the source on every input. Applied after the tokenizer is trained: same tokenizer, pretraining documents
+    # and eval items as without. CoT traces and in-context prompts keep the source. 1 = the source only.
+    decl_rewrites=1,
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     ad_uniform_control=False,           # also exec_S_eval_uniform_N{N}: the demonstrations from the uniform input
                                         # distribution whatever train_input_dist (the OOD test's control); kept out of
@@ -145,6 +151,10 @@ def validate(overrides, where="config"):
         raise ValueError(f"{where}: recall_* and grammar_pretrain_* counts must be >= 0")
     if min(cfg["cot_internalise"], default=1) < 1 or (cfg["cot_internalise"] and "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: cot_internalise values must be >= 1 (parts of the trace removed), with the programs domain")
+    if cfg["decl_rewrites"] != 1 and (cfg["decl_rewrites"] < 1 or cfg["instruction_form"] != "source"
+                                      or "programs" not in cfg["domains"] or set(cfg["program_families"]) != {"arith"}):
+        raise ValueError(f"{where}: decl_rewrites must be >= 1, and above 1 it needs instruction_form='source' and "
+                         f"program_families of arith only (rewrites exist for arith sources), got {cfg['decl_rewrites']}")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

@@ -20,6 +20,7 @@ OPS = ["+", "-", "*", "//", "%"]
 OP_WORDS = {"+": "add {c}", "-": "subtract {c}", "*": "multiply by {c}",
             "//": "divide by {c} rounding down", "%": "take the remainder after dividing by {c}"}
 ALPHA = "abcdefghijklmnopqrstuvwxyz"
+PARAMS, LOCALS = ["x", "n", "a", "k", "num", "arg"], ["y", "z", "r", "v", "res", "acc"]  # Arith.rewrite's names
 
 
 def apply(op, a, c):
@@ -67,6 +68,24 @@ class Arith(Program):
             t, op, c = self.cond
             desc += f" If the result is greater than {t}, {OP_WORDS[op].format(c=c)}."
         self.description = desc + f" It returns the result modulo {self.mod}.\n"
+
+    def rewrite(self, rng):
+        """An equivalent source (the declaration augmentation, corpus key decl_rewrites): renamed parameter and
+        local, + and * commuted, `a - c` as `a + -c`, and the modulo on its own line or the last statement
+        inlined into the return. The canonical source is one of the outcomes."""
+        x, y = rng.choice(PARAMS), rng.choice(LOCALS)
+        expr = lambda a, op, c: (f"{c} {op} {a}" if op in "+*" and rng.random() < 0.5 else
+                                 f"{a} + -{c}" if op == "-" and rng.random() < 0.3 else f"{a} {op} {c}")
+        body = [f"{y} = {expr(x if i == 0 else y, op, c)}" for i, (op, c) in enumerate(self.steps)]
+        if self.cond:
+            t, op, c = self.cond
+            body += [f"if {y} > {t}:" if rng.random() < 0.5 else f"if {t} < {y}:", f"    {y} = {expr(y, op, c)}"]
+        end = rng.randrange(3)
+        if end == 2 and not self.cond:  # inline the last statement: return (E) % mod
+            body[-1] = f"return ({body[-1].split(' = ', 1)[1]}) % {self.mod}"
+        else:
+            body += [f"return {y} % {self.mod}"] if end == 0 else [f"{y} = {y} % {self.mod}", f"return {y}"]
+        return f"def {self.name}({x}):\n" + "".join(f"    {line}\n" for line in body)
 
     def inputs(self):
         return list(range(self.lo, self.hi + 1))
