@@ -75,6 +75,14 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
         if changed:
             raise SystemExit(f"error: {out_dir} was trained with another config ({'; '.join(changed)}); delete it and "
                              "the stages that start from it to retrain them, or pass --out for a new results directory")
+        try:
+            tokenizer = train.tokenizer_id(train.open_data(wanted)[1])
+        except (train.UserError, OSError, ValueError) as e:
+            raise SystemExit(f"error: {e}")
+        if ckpt.get("tokenizer_id") != tokenizer:
+            raise SystemExit(f"error: {out_dir} was trained on another tokenizer than the one of corpus "
+                             f"{wanted['corpus']} now (the corpus was rebuilt since); delete it and the stages that "
+                             "start from it to retrain them, or pass --out for a new results directory")
         if parent_dir and os.path.getmtime(init_from) > os.path.getmtime(ckpt_path):
             raise SystemExit(f"error: {out_dir} was trained from an older {init_from}; delete it to retrain it "
                              "from the current one, or pass --out for a new results directory")

@@ -115,6 +115,16 @@ def test_reuse_refuses_a_stage_trained_with_another_value_of_a_compared_key(pret
         pbb.run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=(override,))
 
 
+def test_reuse_refuses_a_stage_trained_on_another_tokenizer(pretrained, tmp_path):
+    """A finished stage whose tokenizer is not the corpus's now (the corpus was rebuilt since): refused in one line."""
+    import torch
+    ckpt = train.load_checkpoint(str(pretrained / "pretrain" / "ckpt.pt"))
+    (tmp_path / "stale").mkdir()
+    torch.save({**ckpt, "tokenizer_id": "0" * 16}, tmp_path / "stale" / "ckpt.pt")
+    with pytest.raises(SystemExit, match="another tokenizer than the one of corpus"):
+        pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
+
+
 def test_reuse_ignores_keys_that_may_differ(pretrained, capsys):
     """Keys in NOT_COMPARED (how a stage is run, not what it trains) may differ: the checkpoint is reused untouched."""
     ckpt = pretrained / "pretrain" / "ckpt.pt"
