@@ -223,6 +223,17 @@ def rewrite_decls(mixtures, behs, cfg, seed):
     return {name: [new.get(id(d), d) for d in docs] for name, docs in mixtures.items()}
 
 
+def reformat_execs(mixtures, behs, cfg):
+    """Corpus key s_train_execs: every mixture with S_train's direct or CoT executions dropped ("cot", "direct"),
+    or its CoT traces without the restated instruction ("both_nosource", drop_trace's first part)."""
+    how = cfg["s_train_execs"]
+    source = {b.name: b.instruction for b in behs if b.split == "S_train" and b.domain == "programs"}
+    new = {id(d): None for d in mixtures["exec_S_train"]} if how == "cot" else {}
+    for d in mixtures["exec_cot_S_train"]:
+        new[id(d)] = None if how == "direct" else drop_trace(d, 1, source[d.name]) if how == "both_nosource" else d
+    return {name: [n for n in (new.get(id(d), d) for d in docs) if n is not None] for name, docs in mixtures.items()}
+
+
 def make_docs(behs, cfg, seed):
     """Document lists by mixture name (each shuffled with its own seed)."""
     rng, dist = random.Random(f"{seed}:docs"), cfg["train_input_dist"]
@@ -366,6 +377,8 @@ def _build(cfg, config_name, tmp, seed, bar):
     step("tokenizer")
     if cfg["decl_rewrites"] > 1:  # after the tokenizer's sample: it stays as without the rewrites
         mixtures = rewrite_decls(mixtures, behs, cfg, seed)
+    if cfg["s_train_execs"] != "both":  # the same: the tokenizer's sample has been taken
+        mixtures = reformat_execs(mixtures, behs, cfg)
     denc = tokenizer.DocEncoder(enc)
     every = list({id(d): d for docs in mixtures.values() for d in docs}.values())
     encoded = dict(zip(map(id, every), denc.encode_many([d.segments for d in every])))

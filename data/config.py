@@ -78,6 +78,12 @@ DEFAULTS = dict(
     # the source on every input. Applied after the tokenizer is trained: same tokenizer, pretraining documents
     # and eval items as without. CoT traces and in-context prompts keep the source. 1 = the source only.
     decl_rewrites=1,
+    # how S_train's executions look in every curriculum mixture: "both" (direct answers and CoT traces that restate
+    # the instruction when cot_restates_instruction), "direct" (direct answers only), "cot" (CoT only),
+    # "both_nosource" (direct answers and CoT traces without the restated instruction: the trace lines only).
+    # Applied after the tokenizer is trained (dropping or cutting documents): same tokenizer, pretraining
+    # documents and eval items as "both".
+    s_train_execs="both",
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     ad_uniform_control=False,           # also exec_S_eval_uniform_N{N}: the demonstrations from the uniform input
                                         # distribution whatever train_input_dist (the OOD test's control); kept out of
@@ -92,6 +98,7 @@ CHOICES = {"instruction_form": ("source", "description"), "compose_trace": ("fla
            "eval_input_dist": ("uniform", "tail"),
            "eval_templates": ("train", "heldout")}
 SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")
+S_TRAIN_EXECS = ("both", "direct", "cot", "both_nosource")  # values of s_train_execs
 POOL_SPLITS = ("recall_pool", "pretrain_recall_val")  # behaviours of the recall pool (programs), when recall_pool > 0
 
 
@@ -155,6 +162,10 @@ def validate(overrides, where="config"):
                                       or "programs" not in cfg["domains"] or set(cfg["program_families"]) != {"arith"}):
         raise ValueError(f"{where}: decl_rewrites must be >= 1, and above 1 it needs instruction_form='source' and "
                          f"program_families of arith only (rewrites exist for arith sources), got {cfg['decl_rewrites']}")
+    if cfg["s_train_execs"] not in S_TRAIN_EXECS or (cfg["s_train_execs"] == "both_nosource" and not (
+            cfg["cot_restates_instruction"] and cfg["domains"] == ["programs"])):
+        raise ValueError(f"{where}: s_train_execs must be one of {', '.join(S_TRAIN_EXECS)} ('both_nosource' with "
+                         f"cot_restates_instruction and the programs domain only), got {cfg['s_train_execs']!r}")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

@@ -484,3 +484,39 @@ def test_declaration_rewrites_are_equivalent_sources_and_leave_the_rest_of_the_c
         (tmp_path / "corpus_c.py").write_text(base + f"decl_rewrites = {bad}\n")
         with pytest.raises(ValueError, match="decl_rewrites must be"):
             load_config(str(tmp_path / "corpus_c.py"))
+
+
+def test_s_train_execs_drops_or_cuts_s_train_executions_and_leaves_the_rest_alone(tmp_path):
+    """s_train_execs: "direct" / "cot" drop S_train's CoT / direct executions from every mixture, "both_nosource"
+    keeps them with traces that no longer restate the source; tokenizer, pretraining documents, declarations and
+    eval items hash as with "both"; an unknown value is refused."""
+    base = open(TINY).read() + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\n'
+    dirs, m = {}, {}
+    for how in ("both", "direct", "cot", "both_nosource"):
+        (tmp_path / f"corpus_{how}.py").write_text(base + f"s_train_execs = {how!r}\n")
+        dirs[how] = build.ensure_corpus(str(tmp_path / f"corpus_{how}.py"), str(tmp_path / how))
+        m[how] = format.open_corpus(dirs[how])
+    docs = {how: {k: v["docs"] for k, v in m[how]["mixtures"].items()} for how in m}
+    n_exec, n_cot = docs["both"]["exec_S_train"], docs["both"]["exec_cot_S_train"]
+    assert n_exec and n_cot
+    assert docs["direct"]["exec_cot_S_train"] == 0 and docs["direct"]["exec_S_train"] == n_exec
+    assert docs["cot"]["exec_S_train"] == 0 and docs["cot"]["exec_cot_S_train"] == n_cot
+    for how, dropped in (("direct", n_cot), ("cot", n_exec)):
+        assert docs[how]["mixture"] == docs["both"]["mixture"] - dropped
+        assert docs[how]["decl_exec_S_train"] == docs["both"]["decl_exec_S_train"] - dropped
+    assert docs["both_nosource"] == docs["both"]
+    sources = {x["name"]: x["source"] for x in json.load(open(os.path.join(dirs["both"], "behaviours.json")))}
+    for how in ("both", "both_nosource"):
+        traces = list(decoded(dirs[how], "exec_cot_S_train"))
+        names = m["both"]["splits"]["programs"]["S_train"]
+        named = [[n for n in names if re.search(rf"\b{n}\b", text)] for text, _ in traces]
+        assert all(len(n) == 1 for n in named)
+        starts = [trained.startswith(sources[n[0]]) for n, (_, trained) in zip(named, traces)]
+        assert all(starts) if how == "both" else not any(starts)
+    for how in ("direct", "cot", "both_nosource"):
+        same = {f for f in m["both"]["files"] if m["both"]["files"][f] == m[how]["files"][f]}
+        assert {"tokenizer.tiktoken", "pretrain.tokens.npy", "decl_S_eval.tokens.npy"} <= same
+        assert all(f in same for f in m["both"]["files"] if f.startswith("eval."))
+    (tmp_path / "corpus_bad.py").write_text(base + 's_train_execs = "implicit"\n')
+    with pytest.raises(ValueError, match="s_train_execs must be one of"):
+        load_config(str(tmp_path / "corpus_bad.py"))
