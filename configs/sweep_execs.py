@@ -4,5 +4,5 @@
 # both curricula alike; without it, or without CoT, the mixture's S_train executions no longer teach that.
 # A corpus knob applied after the tokenizer's sample: all cells start from one pretraining per seed.
 #   python -m experiments.sweep configs/sweep_execs.py [--seeds 3]      (cpu preset)
-grid = {"s_train_execs": ["both", "direct", "both_nosource"]}
+grid = {"s_train_execs": ["direct", "both_nosource", "both"]}
 curricula = ["mixture", "proactive"]
