@@ -252,7 +252,8 @@ def instruction_worth(rows):
 
 
 def plot_ad(rows, path):
-    """S_eval accuracy of AD against N (log axis), Proactive PBB's one instruction as horizontal lines."""
+    """S_eval accuracy of AD against N (log axis), Proactive PBB's one instruction as horizontal lines; with the
+    OOD control, AD from uniform demonstrations beside."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -262,6 +263,9 @@ def plot_ad(rows, path):
                                  ("S_control", "implicit"): "x:"}.items():
         ys = [_mean_acc(rows, "ad", split, mode, n) for n in demos]
         ax.plot(demos, [y or 0.0 for y in ys], style, label=f"AD {split} {mode}")
+    if any(r["curriculum"] == "ad_uniform" for r in rows):  # the OOD control: uniform demonstrations
+        ys = [_mean_acc(rows, "ad_uniform", "S_eval", "implicit", n) for n in demos]
+        ax.plot(demos, [y or 0.0 for y in ys], "o--", color="C0", alpha=0.6, label="AD, uniform demos, S_eval implicit")
     for mode, color in (("implicit", "C0"), ("cot", "C1")):
         y = _mean_acc(rows, "proactive", "S_eval", mode)
         if y is not None:
