@@ -5,4 +5,4 @@
 # A corpus knob applied after the tokenizer's sample: all cells start from one pretraining per seed.
 #   python -m experiments.sweep configs/sweep_execs.py [--seeds 3]      (cpu preset)
 grid = {"s_train_execs": ["direct", "both_nosource", "both"]}
-curricula = ["mixture", "proactive"]
+curricula = ["mixture", "proactive", "retroactive_sft"]
