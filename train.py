@@ -266,6 +266,13 @@ def tokenizer_id(manifest):
     return manifest["files"][names[0]] if names else None
 
 
+def corpus_config(manifest):
+    """The config a corpus was built from, keys added since filled with their defaults (saved in checkpoints, so
+    that a stage is not reused on a corpus rebuilt from another config with the same tokenizer)."""
+    from data.config import validate
+    return {**validate({}), **manifest.get("config", {})}
+
+
 # ----------------------------------------------------------------------------- data
 
 class Batches:
@@ -644,7 +651,8 @@ def train(config, explicit):
         if master:
             save_checkpoint(ckpt_path, {
                 "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "config": config, "tokenizer_id": tokenizer_id(manifest), "data": state,
+                "config": config, "tokenizer_id": tokenizer_id(manifest), "corpus_config": corpus_config(manifest),
+                "data": state,
                 "rng": {"cpu": torch.get_rng_state(),
                         "cuda": torch.cuda.get_rng_state() if device_type == "cuda" else None}})
 
@@ -775,6 +783,7 @@ def train_grpo(config, explicit=()):
     def checkpoint(step):
         save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                     "step": step, "config": config, "tokenizer_id": ckpt["tokenizer_id"],
+                                    "corpus_config": corpus_config(manifest),
                                     "data": {}, "grpo_ref": ref_path, "rng": {"cpu": torch.get_rng_state()}})
 
     stop = catch_signals()

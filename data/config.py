@@ -162,10 +162,12 @@ def validate(overrides, where="config"):
                                       or "programs" not in cfg["domains"] or set(cfg["program_families"]) != {"arith"}):
         raise ValueError(f"{where}: decl_rewrites must be >= 1, and above 1 it needs instruction_form='source' and "
                          f"program_families of arith only (rewrites exist for arith sources), got {cfg['decl_rewrites']}")
-    if cfg["s_train_execs"] not in S_TRAIN_EXECS or (cfg["s_train_execs"] == "both_nosource" and not (
-            cfg["cot_restates_instruction"] and cfg["domains"] == ["programs"])):
-        raise ValueError(f"{where}: s_train_execs must be one of {', '.join(S_TRAIN_EXECS)} ('both_nosource' with "
-                         f"cot_restates_instruction and the programs domain only), got {cfg['s_train_execs']!r}")
+    if cfg["s_train_execs"] not in S_TRAIN_EXECS or (cfg["s_train_execs"] != "both" and (
+            cfg["domains"] != ["programs"] or cfg["cot_internalise"]
+            or (cfg["s_train_execs"] == "both_nosource" and not cfg["cot_restates_instruction"]))):
+        raise ValueError(f"{where}: s_train_execs must be one of {', '.join(S_TRAIN_EXECS)}; other than 'both' it "
+                         "needs domains = ['programs'] and no cot_internalise ('both_nosource' also "
+                         f"cot_restates_instruction), got {cfg['s_train_execs']!r}")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

@@ -62,6 +62,7 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
     (the config file or the seed changed since), or older than the checkpoint it starts from, is refused
     with one line, not silently reused."""
     import train
+    from data.format import CorpusError
     ckpt_path = os.path.join(out_dir, "ckpt.pt")
     init_from = os.path.join(parent_dir, "ckpt.pt") if parent_dir else "scratch"
     if os.path.exists(ckpt_path):
@@ -76,13 +77,16 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
             raise SystemExit(f"error: {out_dir} was trained with another config ({'; '.join(changed)}); delete it and "
                              "the stages that start from it to retrain them, or pass --out for a new results directory")
         try:
-            tokenizer = train.tokenizer_id(train.open_data(wanted)[1])
-        except (train.UserError, OSError, ValueError) as e:
+            manifest = train.open_data(wanted)[1]
+        except (train.UserError, CorpusError, OSError, ValueError) as e:
             raise SystemExit(f"error: {e}")
-        if ckpt.get("tokenizer_id") != tokenizer:
-            raise SystemExit(f"error: {out_dir} was trained on another tokenizer than the one of corpus "
-                             f"{wanted['corpus']} now (the corpus was rebuilt since); delete it and the stages that "
-                             "start from it to retrain them, or pass --out for a new results directory")
+        built, now = ckpt.get("corpus_config"), train.corpus_config(manifest)  # None: a checkpoint from before
+        keys = [k for k in now if built is not None and built.get(k) != now[k]]
+        if ckpt.get("tokenizer_id") != train.tokenizer_id(manifest) or keys:
+            raise SystemExit(f"error: {out_dir} was trained on another build of corpus {wanted['corpus']} (the corpus "
+                             f"was rebuilt since{': its ' + ', '.join(keys) + ' differ' if keys else ', with another tokenizer'})"
+                             "; delete it and the stages that start from it to retrain them, or pass --out for a new "
+                             "results directory")
         if parent_dir and os.path.getmtime(init_from) > os.path.getmtime(ckpt_path):
             raise SystemExit(f"error: {out_dir} was trained from an older {init_from}; delete it to retrain it "
                              "from the current one, or pass --out for a new results directory")

@@ -29,7 +29,7 @@ A knob is either
                   stage_steps / (Proactive stage 1's configured length), so the two stages of Proactive and
                   Retroactive PBB get stage_steps each and the mixture, twice a stage, gets 2 x stage_steps: the
                   curricula stay matched in steps (a plain max_iters knob would give every stage, the mixture
-                  included, the same length). stage2_steps, when set too, takes precedence for Proactive stage 2.
+                  included, the same length). Not combined with max_iters or stage2_steps (refused).
 A knob in none of these (or seed, out_dir, init_from, which the sweep sets) is refused with one line naming the
 closest valid key, before anything runs; so is a value train.py or the corpus config rejects.
 
@@ -97,6 +97,10 @@ def load_sweep(path):
             raise SystemExit(f"error: mixing_ratio values in {path} must be numbers between 0 and 1, got {grid[knob]}")
         if knob in ("stage2_steps", "stage_steps") and not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob]):
             raise SystemExit(f"error: {knob} values in {path} must be positive integers, got {grid[knob]}")
+    if "stage_steps" in grid and {"max_iters", "stage2_steps"} & set(grid):
+        raise SystemExit(f"error: stage_steps in {path} sets every stage's length; it cannot be combined with "
+                         f"{' or '.join(sorted({'max_iters', 'stage2_steps'} & set(grid)))} (the curricula would no "
+                         "longer train as many steps)")
     for c in curricula:
         if c not in CURRICULA:
             close = difflib.get_close_matches(c, CURRICULA, n=1)

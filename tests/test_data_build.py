@@ -466,6 +466,9 @@ def test_declaration_rewrites_are_equivalent_sources_and_leave_the_rest_of_the_c
     assert changed and all(f.split(".")[0] in ("decl_S_train", "decl_S_eval", "decl_S_train_S_eval", "decl_exec_S_train",
                                                "mixture", "replay") for f in changed)
     sources = {x["name"]: x["source"] for x in json.load(open(os.path.join(b, "behaviours.json")))}
+    decls = {t for mix in ("decl_S_train", "decl_S_eval") for _, t in decoded(b, mix)}
+    in_mixture = {t for text, t in decoded(b, "mixture") if t.startswith("def ") and T.ANSWER_CUE not in t}  # its declarations
+    assert in_mixture and in_mixture <= decls and len(in_mixture) == len(decls)  # the mixture shows the same rewrites
     for mix, split in (("decl_S_train", "S_train"), ("decl_S_eval", "S_eval")):
         shown = collections.defaultdict(collections.Counter)
         for _, trained in decoded(b, mix):
@@ -498,12 +501,16 @@ def test_s_train_execs_drops_or_cuts_s_train_executions_and_leaves_the_rest_alon
         m[how] = format.open_corpus(dirs[how])
     docs = {how: {k: v["docs"] for k, v in m[how]["mixtures"].items()} for how in m}
     n_exec, n_cot = docs["both"]["exec_S_train"], docs["both"]["exec_cot_S_train"]
+    cfg = load_config(str(tmp_path / "corpus_both.py"))[1]
+    replay = build.make_docs(build.make_behaviours(cfg, cfg["seed"]), cfg, cfg["seed"])["replay"]
     assert n_exec and n_cot
     assert docs["direct"]["exec_cot_S_train"] == 0 and docs["direct"]["exec_S_train"] == n_exec
     assert docs["cot"]["exec_S_train"] == 0 and docs["cot"]["exec_cot_S_train"] == n_cot
     for how, dropped in (("direct", n_cot), ("cot", n_exec)):
         assert docs[how]["mixture"] == docs["both"]["mixture"] - dropped
         assert docs[how]["decl_exec_S_train"] == docs["both"]["decl_exec_S_train"] - dropped
+        kind = "exec_cot" if how == "direct" else "exec"
+        assert docs[how]["replay"] == sum(d.kind != kind for d in replay)  # the replay sample loses them too
     assert docs["both_nosource"] == docs["both"]
     sources = {x["name"]: x["source"] for x in json.load(open(os.path.join(dirs["both"], "behaviours.json")))}
     for how in ("both", "both_nosource"):
@@ -517,6 +524,7 @@ def test_s_train_execs_drops_or_cuts_s_train_executions_and_leaves_the_rest_alon
         same = {f for f in m["both"]["files"] if m["both"]["files"][f] == m[how]["files"][f]}
         assert {"tokenizer.tiktoken", "pretrain.tokens.npy", "decl_S_eval.tokens.npy"} <= same
         assert all(f in same for f in m["both"]["files"] if f.startswith("eval."))
-    (tmp_path / "corpus_bad.py").write_text(base + 's_train_execs = "implicit"\n')
-    with pytest.raises(ValueError, match="s_train_execs must be one of"):
-        load_config(str(tmp_path / "corpus_bad.py"))
+    for bad in ('"implicit"', '"direct"\ndomains = ["programs", "grammars"]', '"cot"\ncot_internalise = [1]'):
+        (tmp_path / "corpus_bad.py").write_text(base + f's_train_execs = {bad}\n')
+        with pytest.raises(ValueError, match="s_train_execs must be one of"):
+            load_config(str(tmp_path / "corpus_bad.py"))

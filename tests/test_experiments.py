@@ -115,13 +115,17 @@ def test_reuse_refuses_a_stage_trained_with_another_value_of_a_compared_key(pret
         pbb.run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=(override,))
 
 
-def test_reuse_refuses_a_stage_trained_on_another_tokenizer(pretrained, tmp_path):
-    """A finished stage whose tokenizer is not the corpus's now (the corpus was rebuilt since): refused in one line."""
+def test_reuse_refuses_a_stage_trained_on_another_build_of_its_corpus(pretrained, tmp_path):
+    """A finished stage whose tokenizer or corpus config is not its corpus's now (rebuilt since): refused in one line."""
     import torch
     ckpt = train.load_checkpoint(str(pretrained / "pretrain" / "ckpt.pt"))
     (tmp_path / "stale").mkdir()
     torch.save({**ckpt, "tokenizer_id": "0" * 16}, tmp_path / "stale" / "ckpt.pt")
-    with pytest.raises(SystemExit, match="another tokenizer than the one of corpus"):
+    with pytest.raises(SystemExit, match="another build of corpus .* with another tokenizer"):
+        pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
+    assert ckpt["corpus_config"] == train.corpus_config(train.open_data(ckpt["config"])[1])
+    torch.save({**ckpt, "corpus_config": {**ckpt["corpus_config"], "decl_rewrites": 3}}, tmp_path / "stale" / "ckpt.pt")
+    with pytest.raises(SystemExit, match="its decl_rewrites differ"):  # same tokenizer, corpus rebuilt otherwise
         pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
 
 

@@ -195,8 +195,11 @@ def test_stage_steps_scales_every_stage_so_the_mixture_stays_twice_a_stage(micro
         assert length({"stage_steps": 3 * unit}, stage) == 3 * unit
     assert length({}, "mixture") == 2 * unit and length({"stage_steps": 3 * unit}, "mixture") == 6 * unit
     assert length({"stage_steps": 3 * unit, "batch_size": 2}, "mixture", ["--batch_size=2"]) == 6 * unit
-    assert length({"stage_steps": 3 * unit, "stage2_steps": 5}, "pbb_stage2") == 5  # stage2_steps wins for stage 2
-    assert length({"stage_steps": 3 * unit, "stage2_steps": 5}, "pbb_stage1") == 3 * unit
+    assert length({"stage_steps": 3 * unit}, "retro_stage2_grpo") == 3 * length({}, "retro_stage2_grpo")
+    for other in ("max_iters", "stage2_steps"):  # would unmatch the curricula' steps
+        (micro / "sweep_ss.py").write_text(f'grid = {{"stage_steps": [8], "{other}": [5]}}\n')
+        with pytest.raises(SystemExit, match=f"cannot be combined with {other}"):
+            sweep.load_sweep(str(micro / "sweep_ss.py"))
     assert "--eval_interval" not in " ".join(sweep.stage_args({"stage_steps": 8}, "retro_stage2_sft", [], None))
     (micro / "sweep_ss.py").write_text('grid = {"stage_steps": [0]}\n')
     with pytest.raises(SystemExit, match="stage_steps values .* positive integers"):
