@@ -73,10 +73,15 @@ def wilson(k, n, z=1.959964):
 
 
 def default_max_new_tokens(manifest, mode):
-    """The longest training document of the matching exec kind: an answer (or trace) never needs more."""
-    mixture = "exec_cot_S_train" if mode == "cot" else "exec_S_train"
-    info = manifest.get("mixtures", {}).get(mixture) or {}
-    return int(info.get("max_doc_tokens") or manifest.get("max_doc_tokens") or 256)
+    """The longest training document of the matching exec kind: an answer (or trace) never needs more. When
+    S_train's traces were cut of their source (s_train_execs "both_nosource"), a CoT trace may still restate one
+    (as pretraining taught): room for the longest declaration too."""
+    mixtures = manifest.get("mixtures", {})
+    info = mixtures.get("exec_cot_S_train" if mode == "cot" else "exec_S_train") or {}
+    extra = 0
+    if mode == "cot" and manifest.get("config", {}).get("s_train_execs") == "both_nosource":
+        extra = (mixtures.get("decl_S_train_S_eval") or {}).get("max_doc_tokens", 0)
+    return int(info.get("max_doc_tokens") or manifest.get("max_doc_tokens") or 256) + extra
 
 
 def generate_texts(model, enc, prompts, max_new_tokens, temperature, batch_size, eos, generator=None, bar=None):

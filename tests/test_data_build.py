@@ -524,6 +524,8 @@ def test_s_train_execs_drops_or_cuts_s_train_executions_and_leaves_the_rest_alon
         same = {f for f in m["both"]["files"] if m["both"]["files"][f] == m[how]["files"][f]}
         assert {"tokenizer.tiktoken", "pretrain.tokens.npy", "decl_S_eval.tokens.npy"} <= same
         assert all(f in same for f in m["both"]["files"] if f.startswith("eval."))
+    import eval as evaluator  # a trace that still restates the source must fit in the CoT generation budget
+    assert evaluator.default_max_new_tokens(m["both_nosource"], "cot") >= evaluator.default_max_new_tokens(m["both"], "cot")
     for bad in ('"implicit"', '"direct"\ndomains = ["programs", "grammars"]', '"cot"\ncot_internalise = [1]'):
         (tmp_path / "corpus_bad.py").write_text(base + f's_train_execs = {bad}\n')
         with pytest.raises(ValueError, match="s_train_execs must be one of"):
