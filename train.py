@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import grpo
-from data.build import load_grammars
+from data.build import corpus_config, load_grammars
 from data.format import CorpusError, Docs, open_corpus
 from data.templates import COT_CUE
 from data.tokenizer import encode_prompt, load as load_tokenizer
@@ -264,13 +264,6 @@ def tokenizer_id(manifest):
     """The content hash of the corpus tokenizer: what makes token ids mean the same thing."""
     names = sorted(f for f in manifest["files"] if f.endswith(".tiktoken"))
     return manifest["files"][names[0]] if names else None
-
-
-def corpus_config(manifest):
-    """The config a corpus was built from, keys added since filled with their defaults (saved in checkpoints, so
-    that a stage is not reused on a corpus rebuilt from another config with the same tokenizer)."""
-    from data.config import validate
-    return {**validate({}), **manifest.get("config", {})}
 
 
 # ----------------------------------------------------------------------------- data

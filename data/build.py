@@ -209,9 +209,7 @@ def rewrite_decls(mixtures, behs, cfg, seed):
                 src = b.obj.rewrite(rng) if len(got) < cfg["decl_rewrites"] else None
                 got += [] if src is None or src in got else [src]
             for src in got:
-                ns = {}
-                exec(src, ns)
-                if any(ns[b.name](x) != b.fn(x) for x in b.obj.inputs()):
+                if any(compile_source(b.obj, src)(x) != b.fn(x) for x in b.obj.inputs()):
                     raise AssertionError(f"{b.name}: a rewrite disagrees with the source:\n{src}")
             forms[b.name] = got
     new, shown = {}, collections.Counter()
@@ -416,12 +414,17 @@ def _build(cfg, config_name, tmp, seed, bar):
     step("manifest")
 
 
+def corpus_config(manifest):
+    """The config a corpus was built from, keys added to DEFAULTS since the build filled with their defaults (also
+    saved in checkpoints, so that a stage is not reused on a corpus rebuilt from another config)."""
+    return {**validate({}), **manifest.get("config", {})}
+
+
 def verify(out, cfg=None, seed=None):
     """The manifest of a complete, unchanged corpus at `out` (built from cfg/seed when given), else CorpusError."""
     manifest = format.open_corpus(out)
     tokenizer.load(out, manifest)
-    built = {**validate({}), **manifest.get("config", {})}  # keys added to DEFAULTS since the build: their defaults
-    if (cfg is not None and built != cfg) or (seed is not None and manifest.get("seed") != seed):
+    if (cfg is not None and corpus_config(manifest) != cfg) or (seed is not None and manifest.get("seed") != seed):
         raise format.CorpusError(f"{out} was built from another config or seed; delete it or pass a different --out")
     return manifest
 

@@ -242,10 +242,11 @@ def make_plain(fam, name, rng, cfg):
     return prog
 
 
-def compile_source(prog):
-    """The independent reference: the rendered source (with its callees), exec'd, as a function."""
+def compile_source(prog, source=None):
+    """The independent reference: the rendered source (with its callees), or another text of prog's function
+    (a declaration rewrite), exec'd, as a function."""
     ns = {}
-    exec(prog.full_source(), ns)
+    exec(prog.full_source() if source is None else source, ns)
     return ns[prog.name]
 
 
