@@ -4,7 +4,9 @@
 
 For every domain x split (S_train on held-out inputs, S_eval, S_control; and on request
 pretrain_recall_val, the recall pool's declared-only behaviours) x mode (implicit, cot, incontext)
-present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py):
+present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py), and on request (--modes) for grammars
+mode incontext_cot: the in-context prompts followed by the CoT cue, judged as CoT (the base model's derivation
+from rules in its context, when pretraining taught derivations and no direct strings):
   programs  `accuracy`: exact match of parse_completion(completion, mode) with the item's answer,
             greedy decoding; n = number of items. Beside it `majority_baseline`: the accuracy of
             always answering the most common answer of that file (from the corpus manifest).
@@ -55,11 +57,12 @@ import train
 from data.build import EVAL_SPLITS, HELD_SPLITS, MODES, load_grammars, load_instructions, load_trained_strings
 from data.format import CorpusError, open_corpus
 from data.grammars import constant_baseline, cross_grammar_baseline
-from data.templates import parse_completion
+from data.templates import COT_CUE, parse_completion
 from data.tokenizer import encode_prompt, load as load_tokenizer
 from model import GPT
 
 DOMAINS = ("programs", "grammars")
+DERIVED = {"incontext_cot": "incontext"}  # a mode read from another mode's file: its prompts + the CoT cue (grammars)
 ROW_KEYS = ("curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed")
 
 
@@ -178,7 +181,7 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
              n_examples=3, log=print):
     """Evaluates the checkpoint; returns the eval.json rows (and writes them to out_path, default
     eval.json beside the checkpoint; out_path='' writes nothing)."""
-    for name, given, allowed in (("split", splits, HELD_SPLITS), ("mode", modes, MODES), ("domain", domains, DOMAINS)):
+    for name, given, allowed in (("split", splits, HELD_SPLITS), ("mode", modes, MODES + tuple(DERIVED)), ("domain", domains, DOMAINS)):
         bad = [g for g in given if g not in allowed]
         if bad or not given:
             raise train.UserError(f"{name}s {','.join(bad) or '(none)'}: choose from {','.join(allowed)}")
@@ -203,10 +206,10 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     baselines = {}  # by split: they depend on its grammars only
 
     jobs = [(d, s, m) for d in domains for s in splits for m in modes
-            if f"eval.{d}.{s}.{m}.jsonl" in manifest["files"]]
+            if f"eval.{d}.{s}.{DERIVED.get(m, m)}.jsonl" in manifest["files"] and (m not in DERIVED or d == "grammars")]
     if not jobs:
         raise train.UserError(f"corpus {data_dir} has no eval files for these domains, splits and modes")
-    items = {job: read_items(data_dir, *job) for job in jobs}
+    items = {(d, s, m): read_items(data_dir, d, s, DERIVED.get(m, m)) for d, s, m in jobs}
     total = sum(len(v) * (samples if job[0] == "grammars" else 1) for job, v in items.items())
     from tqdm import tqdm
     bar = tqdm(total=total, desc="generating", unit="seq", file=sys.stderr, disable=not progress, dynamic_ncols=True)
@@ -214,14 +217,16 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     for domain, split, mode in jobs:
         its = items[domain, split, mode]
         k = samples if domain == "grammars" else 1
-        prompts = [it["prompt"] for it in its for _ in range(k)]
-        n_new = max_new_tokens or default_max_new_tokens(manifest, mode)
+        cue = COT_CUE if mode in DERIVED else ""
+        prompts = [it["prompt"] + cue for it in its for _ in range(k)]
+        n_new = max_new_tokens or default_max_new_tokens(manifest, "cot" if mode in DERIVED else mode)
         # one generator per file, so a file's samples do not depend on which other files are evaluated
         generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + zlib.crc32(f"{domain}.{split}.{mode}".encode()))
         texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
                                         batch_size, manifest["eos"], generator, bar)
         too_long += skipped
-        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, mode, k, grammars, instructions, trained)
+        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, "cot" if mode in DERIVED else mode,
+                                                                 k, grammars, instructions, trained)
         per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
@@ -305,7 +310,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python eval.py", description=__doc__.split("\n")[0])
     ap.add_argument("--ckpt", required=True, help="checkpoint path (ckpt.pt written by train.py)")
     ap.add_argument("--splits", default=",".join(EVAL_SPLITS), help="comma-separated splits")
-    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (grammars also incontext_cot)")
     ap.add_argument("--domains", default=",".join(DOMAINS), help="comma-separated domains")
     ap.add_argument("--samples", type=int, default=5, help="sampled strings per grammar prompt")
     ap.add_argument("--batch_size", type=int, default=64)

@@ -599,7 +599,13 @@ def read_losses(pending, ddp, world):
     return losses.tolist()
 
 
-def train(config, explicit):
+def resume_command(argv):
+    """The command that continues a stopped run: its own arguments with --init_from=resume."""
+    args = [a for a in argv or ["CONFIG"] if not a.startswith(("--init_from=", "--progress="))]
+    return " ".join(["python train.py", *args, "--init_from=resume"])
+
+
+def train(config, explicit, argv=None):
     ddp, rank, world, device = start_processes(config)
     master, device_type = rank == 0, "cuda" if device.startswith("cuda") else "cpu"
     dtype, autocast = precision(device_type, config["dtype"])
@@ -712,8 +718,7 @@ def train(config, explicit):
             bar.close()
             if master:
                 print(f"stopped by signal at step {step}; checkpoint saved to {ckpt_path}; "
-                      f"continue with: python train.py {sys.argv[1] if len(sys.argv) > 1 else 'CONFIG'} "
-                      f"--out_dir={out_dir} --init_from=resume", file=sys.stderr)
+                      f"continue with: {resume_command(argv)}", file=sys.stderr)
             return 128 + int(stop["signal"]) if stop["signal"] else 130
         if saving:
             checkpoint(step)
@@ -732,7 +737,7 @@ def train(config, explicit):
     return 0
 
 
-def train_grpo(config, explicit=()):
+def train_grpo(config, explicit=(), argv=None):
     """The GRPO stage (stage='grpo'; the method is in grpo.py): RL on the corpus's S_train exec prompts from a
     trained checkpoint. Writes config.json, metrics.jsonl and ckpt.pt in out_dir like train()."""
     device = resolve_device(config["device"])
@@ -827,8 +832,8 @@ def train_grpo(config, explicit=()):
         if stop["signal"]:
             checkpoint(step + 1)
             bar.close()
-            print(f"stopped by signal at step {step + 1}; checkpoint saved to {ckpt_path}; continue with "
-                  f"--out_dir={out_dir} --init_from=resume", file=sys.stderr)
+            print(f"stopped by signal at step {step + 1}; checkpoint saved to {ckpt_path}; continue with: "
+                  f"{resume_command(argv)}", file=sys.stderr)
             return 128 + stop["signal"]
         if config["ckpt_interval"] and (step + 1) % config["ckpt_interval"] == 0:
             checkpoint(step + 1)
@@ -842,7 +847,7 @@ def main(argv):
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         config, explicit = load_config(argv)
-        return (train_grpo if config["stage"] == "grpo" else train)(config, explicit)
+        return (train_grpo if config["stage"] == "grpo" else train)(config, explicit, argv)
     except (UserError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -70,6 +70,7 @@ class Behaviour:
         else:
             self.family, self.instruction, self.eval_inputs = "cfg", obj.render(), []
             self.max_len = cfg["grammar_max_len"]  # sampling bound of recursive grammars (never reached otherwise)
+            self.trace = cfg["grammar_trace"]
         self.held = set(self.eval_inputs)
         self.held_of = {}  # every behaviour's held-out inputs by name, set by make_behaviours
 
@@ -89,7 +90,7 @@ class Behaviour:
         evaluation input of any behaviour."""
         if self.domain == "grammars":
             words, forms = self.obj.sample(rng, self.max_len)
-            return None, "", " ".join(words), self.obj.cot(forms)
+            return None, "", " ".join(words), self.obj.cot(forms, self.trace)
         for _ in range(10000):
             if x is not None and (dist is None or not self.shows_eval_input(x)):
                 break

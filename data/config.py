@@ -37,6 +37,8 @@ DEFAULTS = dict(
     grammar_max_len=8,                  # longest string (with grammar_recursive: the bound on sampled and counted strings)
     grammar_min_len=1,                  # the shortest string of every grammar has at least this many terminals
     grammar_recursive=False,            # alternatives may use any nonterminal (infinite languages), not only later ones
+    grammar_right_linear=False,         # every alternative: 1..grammar_max_rhs terminals, then at most one nonterminal
+    grammar_trace="forms",              # CoT derivation lines: "forms" (sentential forms) | "rules" (the rule applied) | "rule_form" (both)
     grammar_min_strings=6,              # at least this many strings of at most grammar_max_len terminals
     grammar_max_strings=5000,           # at most this many (and no nonterminal derives more)
     # inputs and documents (counts are per behaviour)
@@ -94,7 +96,7 @@ DEFAULTS = dict(
     bpe_merges=300,
     max_doc_tokens=256,                 # the build fails if a document is longer
 )
-CHOICES = {"instruction_form": ("source", "description"), "compose_trace": ("flat", "nested"), "train_input_dist": ("uniform", "skewed"),
+CHOICES = {"instruction_form": ("source", "description"), "grammar_trace": ("forms", "rules", "rule_form"), "compose_trace": ("flat", "nested"), "train_input_dist": ("uniform", "skewed"),
            "eval_input_dist": ("uniform", "tail"),
            "eval_templates": ("train", "heldout")}
 SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")

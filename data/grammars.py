@@ -10,7 +10,9 @@ generation then needs every nonterminal productive, forbids unit alternatives (A
 grows past it, and every count (grammar_min/max_strings, chance_validity, the baselines) is over
 `language(grammar_max_len)`, the strings of at most that many terminals. Either way generation
 rejects grammars whose shortest string is shorter than `grammar_min_len` or that have fewer than
-`grammar_min_strings` strings. A string of the language is written as its terminals separated by
+`grammar_min_strings` strings. With `grammar_right_linear` every alternative is 1 to `grammar_max_rhs`
+terminals followed by at most one nonterminal (A -> a b B | c), so a leftmost derivation writes its string
+left to right and every sentential form is terminals and one nonterminal at its end. A string of the language is written as its terminals separated by
 single spaces ("a c b"). `recognize` is an Earley parser (no empty alternatives exist); `language`
 enumerates strings by dynamic programming over lengths, independently of it.
 """
@@ -57,9 +59,27 @@ class Grammar:
                 form, forms = [self.start], [self.start]
         return form, forms
 
-    def cot(self, forms):
-        """CoT text: restate the rules, then the leftmost derivation one sentential form per line."""
-        return self.render() + "\n".join(forms)
+    def cot(self, forms, trace="forms"):
+        """CoT text: restate the rules, then the leftmost derivation one line per step: trace "forms", the
+        sentential form; trace "rules", the rule applied ("A -> b a B": the leftmost nonterminal and the
+        alternative it became), whose nonterminal and arrow repeat the start of that rule's line above; trace
+        "rule_form", the rule applied, " ; ", then the sentential form it made ("A -> b a B ; c b a B")."""
+        if trace == "forms":
+            return self.render() + "\n".join(forms)
+        rules = [f"{nt} -> {' '.join(alt)}" for nt, alt in self.steps(forms)]
+        if trace == "rules":
+            return self.render() + "\n".join(rules)
+        return self.render() + "\n".join(f"{r} ; {f}" for r, f in zip(rules, forms[1:]))  # "rule_form"
+
+    def steps(self, forms):
+        """[(nonterminal, alternative)] that turned each leftmost sentential form of `forms` into the next."""
+        out = []
+        for before, after in zip(forms, forms[1:]):
+            b, a = before.split(), after.split()
+            i = next(i for i, s in enumerate(b) if self.is_nt(s))
+            rest = len(b) - i - 1
+            out.append((b[i], tuple(a[i:len(a) - rest])))
+        return out
 
     def language(self, max_len=None, cap=200000):
         """The strings of at most max_len terminals (default: the longest; only for grammars without
@@ -194,6 +214,10 @@ def random_grammar(name, rng, cfg, tries=1000):
             pool, alts = nts if rec else nts[i + 1:], []
             for _ in range(rng.randint(2, cfg["grammar_alternatives"])):
                 n = rng.randint(1, cfg["grammar_max_rhs"])  # with recursion a single symbol is a terminal (no A -> B)
+                if cfg["grammar_right_linear"]:  # n terminals, then one nonterminal or none
+                    alts.append(tuple(rng.choice(terms) for _ in range(n)) +
+                                ((rng.choice(pool),) if pool and rng.random() < cfg["grammar_nt_prob"] else ()))
+                    continue
                 alts.append(tuple(rng.choice(pool) if pool and rng.random() < cfg["grammar_nt_prob"] and (n > 1 or not rec)
                                   else rng.choice(terms) for _ in range(n)))
             rules[nt] = sorted(set(alts))

@@ -2,7 +2,7 @@
 Retroactive PBB (SFT and GRPO) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
     python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG]
-                              [--against OTHER_OUT] [--ood | --description | --compose] [--seed S]
+                              [--against OTHER_OUT] [--ood | --description | --compose | --grammars] [--seed S]
 
 Beside each curriculum's scores: its paired difference from the mixture on the same eval items (same seed,
 same pretrained checkpoint), with a 95% bootstrap interval over behaviours (and over seeds when there are
@@ -26,7 +26,9 @@ rare; with ad_demos 10 and 100, and the uniform-demonstration control beside (ad
 (configs/corpus_description.py), paired with the default run's results directory (--against) when it exists.
 --compose: each behaviour of S_train, S_eval, S_control and the recall pool is, with probability 0.5, a
 composition f(x) = g(h(x)) of two functions of its split, executed by nested CoT traces (configs/corpus_compose.py); the rows of split
-S_eval/compose ask whether a curriculum chains two S_eval functions it has only read.
+S_eval/compose ask whether a curriculum chains two S_eval functions it has only read. --grammars: the grammar domain
+on its own corpus and pretraining (configs/corpus_grammars.py: recursive right-linear grammars, CoT traces that list
+the rules applied); on a corpus with grammars GRPO may generate as many tokens as eval.py's CoT budget (grpo_cap).
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
@@ -333,6 +335,28 @@ def plot(rows, path):
     plt.close(fig)
 
 
+def grpo_cap(config, extra):
+    """GRPO's completion cap on a corpus with grammars, whose derivations outgrow configs/retro_stage2_grpo.py's 64 new
+    tokens (set for the programs' traces): eval.py's CoT budget, the longest CoT training document, so that RL does
+    not reward only the derivations short enough to finish. () for programs only, or when the config's cap suffices."""
+    import eval as evaluator
+    cfg, manifest = open_corpus_of(config, extra)
+    need = evaluator.default_max_new_tokens(manifest, "cot")
+    grammars = "grammars" in manifest["config"]["domains"]
+    return (f"--grpo_max_new_tokens={need}",) if grammars and need > cfg["grpo_max_new_tokens"] else ()
+
+
+def open_corpus_of(config, extra):
+    """(resolved config, corpus manifest) of a stage config with the runner's overrides."""
+    import train
+    from data.format import CorpusError
+    try:
+        cfg = train.load_config([config, *extra])[0]
+        return cfg, train.open_data(cfg)[1]
+    except (train.UserError, CorpusError) as e:
+        raise SystemExit(f"error: {e}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=None, help="results directory (default out/pbb/PRESET)")
@@ -349,10 +373,12 @@ def main(argv=None):
     variant.add_argument("--description", action="store_true", help="descriptions instead of sources")
     variant.add_argument("--compose", action="store_true", help="compositions g(h(x)) among the behaviours, nested "
                          "CoT traces (S_eval/compose: two S_eval functions chained)")
+    variant.add_argument("--grammars", action="store_true", help="the grammar domain on its own corpus and pretraining "
+                         "(recursive right-linear grammars, configs/corpus_grammars.py)")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
     default_out = os.path.join("out", "pbb", a.preset)
-    corpus_flag = "ood" if a.ood else "description" if a.description else "compose" if a.compose else None
+    corpus_flag = next((f for f in ("ood", "description", "compose", "grammars") if getattr(a, f)), None)
     out = a.out or default_out + (f"_{corpus_flag}" if corpus_flag else "")
     if corpus_flag and a.preset != "cpu" and a.corpus is None:
         p.error(f"--{corpus_flag} changes the cpu preset's corpus; with another preset pass --corpus too")
@@ -372,11 +398,15 @@ def main(argv=None):
     for seed in range(a.seeds) if a.seed is None else [a.seed]:
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:
-            run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed, extra)
+            more = grpo_cap(config, extra) if stage == "retro_stage2_grpo" else ()
+            run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed, extra + more)
         kw = {} if a.samples is None else {"samples": a.samples}
+        # the base model with grammars: also its derivation from the rules in context (eval.py mode incontext_cot)
+        grammars = "grammars" in open_corpus_of(STAGES[0][1], extra)[1]["config"]["domains"]
         for curriculum, stage in evaluated.items():
             splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else evaluator.EVAL_SPLITS
-            for r in evaluate_once(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum, **kw):
+            more = {"modes": [*evaluator.MODES, "incontext_cot"]} if curriculum == "pretrain" and grammars else {}
+            for r in evaluate_once(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum, **kw, **more):
                 rows.append({**r, "seed": seed})
         if a.ad:
             rows += ad_sweep(root, seed, kw, extra)

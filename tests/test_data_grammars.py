@@ -125,7 +125,10 @@ def test_left_recursion_and_unit_cycles():
     assert g.language(6) == recognized(g, "abc", 6) and len(g.language(6)) > 20
 
 
-@pytest.mark.parametrize("cfg", [REC, dict(REC_TINY, grammar_nt_prob=0.8)])  # the second: unproductive ones are common
+RIGHT = dict(REC, grammar_right_linear=True, grammar_max_rhs=2, grammar_nt_prob=0.7, grammar_max_len=10)  # corpus_grammars.py's
+
+
+@pytest.mark.parametrize("cfg", [REC, dict(REC_TINY, grammar_nt_prob=0.8), RIGHT])  # the second: unproductive ones are common
 def test_recursive_grammars_meet_their_guarantees(cfg):
     rng, lengths, recursive, m = random.Random(4), set(), 0, cfg["grammar_max_len"]
     for i in range(100):
@@ -206,3 +209,45 @@ def test_count_trees_counts_nothing_for_a_sequence_longer_than_the_length():
     """A sequence of k symbols yields at least k terminals: S -> a b B | c with B -> d has 1 string of length 1."""
     g = Grammar("g", {"S": [("a", "b", "B"), ("c",)], "B": [("d",)]})
     assert [g.count_trees(n) for n in (1, 2, 3)] == [1, 1, 2] and len(g.language(1)) == 1
+
+
+def test_right_linear_grammars_derive_left_to_right():
+    """grammar_right_linear: every alternative is terminals then at most one nonterminal, so every sentential form
+    of a derivation is terminals and one nonterminal at its end, each form extending the one before; and the
+    language still equals the strings the recognizer accepts (tiny ones, brute force)."""
+    rng = random.Random(7)
+    for i in range(100):
+        g = random_grammar(f"l{i}", rng, RIGHT)
+        for alts in g.rules.values():
+            for a in alts:
+                assert 1 <= sum(not g.is_nt(s) for s in a) <= 2 and not any(g.is_nt(s) for s in a[:-1])
+        for _ in range(5):
+            words, forms = g.sample(rng, RIGHT["grammar_max_len"])
+            for before, after in zip(forms, forms[1:]):
+                assert after.startswith(before.rsplit(" ", 1)[0] if " " in before else "")
+                assert not any(g.is_nt(s) for s in after.split()[:-1])
+    tiny = dict(REC_TINY, grammar_right_linear=True, grammar_max_rhs=2)
+    for i in range(30):
+        g = random_grammar(f"t{i}", rng, tiny)
+        assert g.language(6) == recognized(g, g.terminals(), 6), g.render()
+
+
+@pytest.mark.parametrize("cfg", [RIGHT, REC])
+def test_rules_trace_lists_the_rules_that_rebuild_the_derivation(cfg):
+    """grammar_trace = "rules": after the restated rules, one line "X -> alt" per step, each an alternative of X;
+    applying them to the leftmost nonterminal, in order, from S rebuilds every sentential form and the string."""
+    rng = random.Random(8)
+    for i in range(30):
+        g = random_grammar(f"s{i}", rng, cfg)
+        words, forms = g.sample(rng, cfg["grammar_max_len"])
+        text = g.cot(forms, "rules")
+        assert text.startswith(g.render()) and g.cot(forms) == g.render() + "\n".join(forms)
+        form, rebuilt = ["S"], ["S"]
+        for line in text[len(g.render()):].split("\n"):
+            nt, alt = line.split(" -> ")
+            assert tuple(alt.split()) in g.rules[nt]
+            i = next(i for i, s in enumerate(form) if g.is_nt(s))
+            assert form[i] == nt
+            form = form[:i] + alt.split() + form[i + 1:]
+            rebuilt.append(" ".join(form))
+        assert rebuilt == forms and form == words

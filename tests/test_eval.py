@@ -255,3 +255,31 @@ def test_callee_recall_needs_f_then_h_then_g_restated():
     assert not ev.callees_restated(good.replace(ins["g"], ""), "f", ins)  # g never restated
     assert not ev.callees_restated(ins["f"] + ins["g"] + ins["h"], "f", ins)  # in the wrong order
     assert not ev.callees_restated(good, "g", ins)  # not a composition
+
+
+def test_incontext_cot_is_the_incontext_prompt_with_the_cot_cue_judged_as_cot(corpus, tmp_path, monkeypatch):
+    """Mode incontext_cot (on request, grammars only): each in-context prompt + COT_CUE, the answer read after the
+    answer cue; a grammar answered validly after a trace counts, a direct answer without the cue does not."""
+    from data.templates import COT_CUE
+    enc, grammars = load_tokenizer(corpus), load_grammars(corpus)
+    incontext = {json.loads(l)["prompt"]: json.loads(l) for l in open(os.path.join(corpus, "eval.grammars.S_eval.incontext.jsonl"))}
+    valid = sorted({it["grammar"] for it in incontext.values()})[:2]
+    seen = []
+
+    def generate(self, prompts, max_new_tokens, temperature=1.0, top_k=None, stop_token=None, generator=None, **kw):
+        out = []
+        for p in prompts:
+            text = enc.decode(p[1:])
+            seen.append(text)
+            it = incontext[text[:-len(COT_CUE)]]
+            word = " ".join(min(grammars[it["grammar"]].language()))
+            out.append(enc.encode_ordinary(f"S -> x\nanswer: {word}" if it["grammar"] in valid else f" {word}"))
+        return out
+    monkeypatch.setattr(GPT, "generate", generate)
+    ckpt = save_ckpt(tmp_path / "pretrain" / "ckpt.pt", corpus)
+    rows = ev.evaluate(ckpt, splits=["S_eval"], modes=["incontext_cot"], samples=2, progress=False, log=None)
+    assert seen and all(t.endswith(COT_CUE) for t in seen) and len(seen) == 2 * len(incontext)
+    get = {(r["domain"], r["mode"], r["metric"]): r for r in rows}
+    assert {r["domain"] for r in rows} == {"grammars"}  # programs have no incontext_cot
+    r = get["grammars", "incontext_cot", "validity"]
+    assert (r["value"], r["n"]) == (2 * 3 * 2 / (2 * len(incontext)), 2 * len(incontext))  # 2 grammars x 3 prompts x 2 samples

@@ -60,7 +60,8 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert {r["split"].split("/")[0] for r in main_rows} == {"S_train", "S_eval", "S_control"}
     assert {"S_eval/arith", "S_eval/compose"} <= {r["split"] for r in main_rows}  # corpus_tiny mixes families
     assert {r["split"].split("/")[0] for r in main_rows if r["curriculum"] == "pretrain"} == {"S_eval"}  # no recall pool in micro
-    assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext"}
+    assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext", "incontext_cot"}
+    assert {(r["curriculum"], r["domain"]) for r in main_rows if r["mode"] == "incontext_cot"} == {("pretrain", "grammars")}
     assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "instruction_recall", "validity",
                                                  "distinct", "novelty", "constant_baseline", "cross_grammar_baseline"}
     diffs = [r for r in rows if "_minus_mixture" in r["metric"]]  # each curriculum against the mixture, on the same items
@@ -155,8 +156,9 @@ def test_a_partial_stage_is_resumed_and_ends_as_the_uninterrupted_one(pretrained
     with pytest.raises(SystemExit, match="exit 143"):  # 128 + SIGTERM: stopped after finishing step 2
         stage("cut")
     assert train.load_checkpoint(str(tmp_path / "cut" / "ckpt.pt"))["step"] == 3
+    assert (f"continue with: python train.py configs/pretrain.py --out_dir={tmp_path / 'cut'} --seed=0 --dropout=0.1 "
+            "--init_from=resume\n") in capsys.readouterr().err  # the stage's own arguments, not the runner's
     monkeypatch.setattr(train, "get_lr", get_lr)
-    capsys.readouterr()
     stage("cut")
     assert "steps 3 -> 6" in capsys.readouterr().out
     whole, resumed = (train.load_checkpoint(str(tmp_path / name / "ckpt.pt")) for name in ("whole", "cut"))
@@ -266,3 +268,23 @@ def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path,
     d = next(r for r in diffs if (r["split"], r["mode"]) == ("S_eval", "implicit"))
     key = "programs.S_eval.implicit"
     assert d["value"] == pytest.approx(sum(a[key]) / len(a[key]) - sum(b[key]) / len(b[key]))
+
+
+def test_grpo_cap_covers_the_longest_derivation_with_grammars_only(tmp_path, monkeypatch):
+    """On a corpus with grammars the runner raises GRPO's completion cap to eval.py's CoT budget; programs alone keep
+    configs/retro_stage2_grpo.py's cap (and so the default's GRPO numbers)."""
+    import eval as evaluator
+    monkeypatch.setattr(build, "REPO", str(tmp_path))
+    monkeypatch.setenv("PBB_PRESET", "micro")
+    tiny = open(os.path.join(os.path.dirname(__file__), "..", "configs", "corpus_tiny.py")).read()
+    for name, domains in (("both", '["programs", "grammars"]'), ("programs", '["programs"]')):
+        cfg = tmp_path / f"corpus_{name}.py"
+        cfg.write_text(tiny + f"domains = {domains}\n")
+        extra = (f"--corpus={cfg}",)
+        manifest = train.open_data(train.load_config(["configs/retro_stage2_grpo.py", *extra])[0])[1]
+        need = evaluator.default_max_new_tokens(manifest, "cot")
+        got = pbb.grpo_cap("configs/retro_stage2_grpo.py", extra)
+        if name == "both":
+            assert need > 64 and got == (f"--grpo_max_new_tokens={need}",)
+        else:
+            assert got == ()

@@ -153,7 +153,8 @@ def test_train_py_stage_grpo_stops_on_sigterm_and_resumes_identically(corpus, tm
     err = p.communicate(timeout=60)[1]
     assert p.returncode == 128 + signal.SIGTERM, err
     stopped = train.load_checkpoint(str(out / "ckpt.pt"))["step"]
-    assert 2 <= stopped < 100000 and "init_from=resume" in err
+    assert 2 <= stopped < 100000 and "continue with: python train.py configs/smoke.py --stage=grpo" in err
+    assert f"--out_dir={out} --max_iters=100000 --init_from=resume" in err
     target = f"--max_iters={stopped + 2}"
     r = subprocess.run([*rl, "--init_from=resume", f"--out_dir={out}", target], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -1,0 +1,19 @@
+# The grammar domain at CPU scale, alone (no programs), on its own pretraining (README, "Grammars"). Recursive
+# right-linear grammars: A -> a b B | c d | ..., so a leftmost derivation writes its string left to right; each
+# line of the CoT trace is the rule applied ("A -> a b B"), which repeats the start of that rule's line; languages of at least 200 strings of 3 to 10 terminals. 10000 pretraining
+# grammars, each in one document with its rules and 4 strings, or (half of the documents) one CoT derivation.
+from configs.corpus_default import *
+
+domains = ["grammars"]
+recall_pool = 0
+grammar_recursive = True
+grammar_right_linear = True
+grammar_trace = "rules"
+grammar_max_rhs = 2
+grammar_nt_prob = 0.7
+grammar_max_len = 10
+grammar_min_len = 3
+grammar_min_strings = 200
+grammar_pretrain_execs = 4
+grammar_pretrain_cot_execs = 1
+pretrain_cot_prob = 1.0
