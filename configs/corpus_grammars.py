@@ -1,7 +1,9 @@
-# The grammar domain at CPU scale, alone (no programs), on its own pretraining (README, "Grammars"). Recursive
-# right-linear grammars: A -> a b B | c d | ..., so a leftmost derivation writes its string left to right; each
-# line of the CoT trace is the rule applied ("A -> a b B"), which repeats the start of that rule's line; languages of at least 200 strings of 3 to 10 terminals. 10000 pretraining
-# grammars, each in one document with its rules and 4 strings, or (half of the documents) one CoT derivation.
+# The grammar domain at CPU scale, alone (no programs), on its own pretraining (configs/pretrain_grammars.py; the
+# runner's --grammars; README "Grammars"). Recursive right-linear grammars (A -> a b B | c d | ...): a leftmost
+# derivation writes its string left to right, and each line of the CoT trace is the rule applied ("A -> a b B"),
+# which repeats the start of that rule's line in the restated rules. Languages of at least 200 strings of 3 to 10
+# terminals. 10000 pretraining grammars, each in one document: its rules, then one CoT derivation
+# (pretrain_cot_prob = 1: direct strings in pretraining left the model's derivations worse, README).
 from configs.corpus_default import *
 
 domains = ["grammars"]
@@ -14,6 +16,5 @@ grammar_nt_prob = 0.7
 grammar_max_len = 10
 grammar_min_len = 3
 grammar_min_strings = 200
-grammar_pretrain_execs = 4
 grammar_pretrain_cot_execs = 1
 pretrain_cot_prob = 1.0

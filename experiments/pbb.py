@@ -28,7 +28,7 @@ rare; with ad_demos 10 and 100, and the uniform-demonstration control beside (ad
 composition f(x) = g(h(x)) of two functions of its split, executed by nested CoT traces (configs/corpus_compose.py); the rows of split
 S_eval/compose ask whether a curriculum chains two S_eval functions it has only read. --grammars: the grammar domain
 on its own corpus and pretraining (configs/corpus_grammars.py: recursive right-linear grammars, CoT traces that list
-the rules applied); on a corpus with grammars GRPO may generate as many tokens as eval.py's CoT budget (grpo_cap).
+the rules applied; configs/pretrain_grammars.py: twice the pretraining steps); on a corpus with grammars GRPO may generate as many tokens as eval.py's CoT budget (grpo_cap).
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
@@ -52,6 +52,7 @@ STAGES = [  # (stage, config, the stage it starts from)
     ("retro_stage2_sft", "configs/retro_stage2_sft.py", "retro_stage1"),
     ("retro_stage2_grpo", "configs/retro_stage2_grpo.py", "retro_stage1"),
 ]
+PRETRAIN = {"grammars": "configs/pretrain_grammars.py"}  # a corpus flag's own stage-0 config (else configs/pretrain.py)
 CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft": "retro_stage2_sft",
              "retroactive_grpo": "retro_stage2_grpo"}
 MAIN_METRIC = {"programs": "accuracy", "grammars": "validity"}
@@ -398,11 +399,12 @@ def main(argv=None):
     for seed in range(a.seeds) if a.seed is None else [a.seed]:
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:
+            config = PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
             more = grpo_cap(config, extra) if stage == "retro_stage2_grpo" else ()
             run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed, extra + more)
         kw = {} if a.samples is None else {"samples": a.samples}
         # the base model with grammars: also its derivation from the rules in context (eval.py mode incontext_cot)
-        grammars = "grammars" in open_corpus_of(STAGES[0][1], extra)[1]["config"]["domains"]
+        grammars = "grammars" in open_corpus_of("configs/pretrain.py", extra)[1]["config"]["domains"]
         for curriculum, stage in evaluated.items():
             splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else evaluator.EVAL_SPLITS
             more = {"modes": [*evaluator.MODES, "incontext_cot"]} if curriculum == "pretrain" and grammars else {}
