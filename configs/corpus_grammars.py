@@ -7,7 +7,11 @@
 from configs.corpus_default import *
 
 domains = ["grammars"]
-recall_pool = 0
+# the recall pool of grammars (as corpus_default.py's of programs): 400 more grammars, each declared in 40 pretraining
+# documents and derived by CoT (the trace restates the rules) in 10 other ones with no rules in context; 40 declared
+# only (the base model's recall check). Without it the curricula memorised S_eval's rules (a declaration prompt
+# completed them exactly for 23-29 of 40) but never restated them in an execution prompt (README, "Grammars").
+recall_pool_domain = "grammars"
 grammar_recursive = True
 grammar_right_linear = True
 grammar_trace = "rules"

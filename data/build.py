@@ -144,7 +144,10 @@ def make_behaviours(cfg, seed):
         fresh = [n for n in make_names(rng, len(used) + cfg["recall_pool"] + cfg["recall_pool_val"]) if n not in used]
         for split, n in zip(POOL_SPLITS, (cfg["recall_pool"], cfg["recall_pool_val"])):
             ns, fresh = fresh[:n], fresh[n:]
-            out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, families(cfg, split))]
+            if cfg["recall_pool_domain"] == "programs":
+                out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, families(cfg, split))]
+            else:
+                out += [Behaviour("grammars", split, random_grammar(n, rng, cfg), cfg, rng) for n in ns]
     held_of = {b.name: b.held for b in out}
     for i, b in enumerate(out):
         b.held_of = held_of

@@ -67,6 +67,7 @@ DEFAULTS = dict(
     recall_decl_docs=10,                # declaration documents per behaviour (both pool splits)
     recall_exec_docs=10,                # CoT execution documents per recall_pool behaviour
     recall_direct_docs=0,               # direct execution documents per recall_pool behaviour
+    recall_pool_domain="programs",      # the domain of the recall pool's behaviours: "programs" | "grammars"
     cot_restates_instruction=True,      # programs: a CoT trace starts by restating the instruction
     # stepwise internalisation of the CoT (experiments/internalise.py): for each k, the mixture
     # exec_cot_S_train_drop{k} holds S_train's CoT executions (the same documents) with the first k parts of the
@@ -96,12 +97,12 @@ DEFAULTS = dict(
     bpe_merges=300,
     max_doc_tokens=256,                 # the build fails if a document is longer
 )
-CHOICES = {"instruction_form": ("source", "description"), "grammar_trace": ("forms", "rules", "rule_form"), "compose_trace": ("flat", "nested"), "train_input_dist": ("uniform", "skewed"),
+CHOICES = {"instruction_form": ("source", "description"), "grammar_trace": ("forms", "rules", "rule_form"), "compose_trace": ("flat", "nested"), "train_input_dist": ("uniform", "skewed"), "recall_pool_domain": ("programs", "grammars"),
            "eval_input_dist": ("uniform", "tail"),
            "eval_templates": ("train", "heldout")}
 SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")
 S_TRAIN_EXECS = ("both", "direct", "cot", "both_nosource")  # values of s_train_execs
-POOL_SPLITS = ("recall_pool", "pretrain_recall_val")  # behaviours of the recall pool (programs), when recall_pool > 0
+POOL_SPLITS = ("recall_pool", "pretrain_recall_val")  # behaviours of the recall pool (recall_pool_domain), when recall_pool > 0
 
 
 def _same_type(value, default):
@@ -153,8 +154,9 @@ def validate(overrides, where="config"):
         raise ValueError(f"{where}: need grammar_alternatives >= 2, 1..26 grammar_terminals, 1..25 grammar_nonterminals")
     if not 1 <= cfg["grammar_min_len"] <= cfg["grammar_max_len"]:
         raise ValueError(f"{where}: need 1 <= grammar_min_len <= grammar_max_len, got {cfg['grammar_min_len']} and {cfg['grammar_max_len']}")
-    if cfg["recall_pool"] > 0 and (cfg["recall_pool_val"] < 1 or "programs" not in cfg["domains"]):
-        raise ValueError(f"{where}: a recall_pool needs the programs domain and recall_pool_val >= 1")
+    if cfg["recall_pool"] > 0 and (cfg["recall_pool_val"] < 1 or cfg["recall_pool_domain"] not in cfg["domains"]):
+        raise ValueError(f"{where}: a recall_pool needs recall_pool_val >= 1 and its recall_pool_domain "
+                         f"({cfg['recall_pool_domain']!r}) among the domains")
     if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs",
                                 "grammar_pretrain_execs", "grammar_pretrain_cot_execs")) < 0:
         raise ValueError(f"{where}: recall_* and grammar_pretrain_* counts must be >= 0")
