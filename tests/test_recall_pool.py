@@ -102,3 +102,32 @@ def test_bad_pool_settings_are_one_line():
         validate(dict(recall_pool=10, domains=["grammars"]))
     with pytest.raises(ValueError, match="recall_"):
         validate(dict(recall_exec_docs=-1))
+
+
+def test_a_pool_of_grammars_declares_and_derives_them_in_separate_documents():
+    """recall_pool_domain = "grammars": the pool's behaviours are grammars, declared in recall_decl_docs documents and
+    derived by CoT from the name alone in recall_exec_docs others (the trace restates the rules, the string is in the
+    language); the declared-only ones are never derived; refused without the grammars domain."""
+    cfg = validate(dict(domains=["grammars"], grammar_recursive=True, grammar_right_linear=True, grammar_max_rhs=2,
+                        grammar_nt_prob=0.7, grammar_max_len=8, grammar_min_len=2, grammar_min_strings=20,
+                        grammar_trace="rules", n_behaviours={"pretrain": 6, "pretrain_val": 2, "S_train": 3, "S_eval": 3,
+                                                             "S_control": 3}, decl_docs=2, exec_docs=2, exec_cot_docs=2,
+                        pretrain_docs=1, ad_demos=[1], recall_pool=4, recall_pool_val=2, recall_decl_docs=3,
+                        recall_exec_docs=2, recall_pool_domain="grammars"))
+    behs = build.make_behaviours(cfg, 0)
+    by = {b.name: b for b in behs}
+    pool = {b.name for b in behs if b.split == "recall_pool"}
+    val = {b.name for b in behs if b.split == "pretrain_recall_val"}
+    assert len(pool) == 4 and len(val) == 2 and all(by[n].domain == "grammars" for n in pool | val)
+    docs = build.make_docs(behs, cfg, 0)["pretrain"]
+    for name in pool | val:
+        mine = [d for d in docs if d.name == name]
+        assert [text(d, weighted=True) for d in mine if d.kind == "decl"] == [by[name].instruction] * 3
+        cot = [d for d in mine if d.kind != "decl"]
+        assert len(cot) == (0 if name in val else 2) and all(d.kind == "exec_cot" for d in cot)
+        for d in cot:
+            assert by[name].instruction not in text(d, weighted=False)
+            assert text(d, weighted=True).startswith(by[name].instruction)
+            assert by[name].obj.is_valid(T.parse_completion(text(d, weighted=True), "cot"))
+    with pytest.raises(ValueError, match="recall_pool_domain"):
+        validate(dict(domains=["programs"], recall_pool=4, recall_pool_domain="grammars"))
