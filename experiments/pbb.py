@@ -310,29 +310,36 @@ def ad_sweep(root, seed, eval_kw, extra=()):
 
 
 def plot(rows, path):
-    """Bars: S_eval accuracy (programs) per curriculum and mode, with S_control beside; error bars = seed spread."""
+    """Bars per domain (a row of panels each): S_eval's main metric (programs accuracy, grammars validity) per
+    curriculum and mode, S_control's beside, and the baseline a sceptic would try (programs: the majority answer;
+    grammars: the best constant string); error bars = seed spread."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     curricula = [c for c in CURRICULA if any(r["curriculum"] == c for r in rows)]
+    domains = [d for d in MAIN_METRIC if any(r["domain"] == d for r in rows)] or ["programs"]
     modes = ["implicit", "cot", "incontext"]
-    bars = [("S_eval", "accuracy"), ("S_control", "accuracy"), ("S_eval", "majority_baseline")]
-    fig, axes = plt.subplots(1, len(modes), figsize=(4 * len(modes), 3.5), sharey=True)
-    for ax, mode in zip(axes, modes):
-        for j, (split, metric) in enumerate(bars):
-            means, errs = [], []
-            for c in curricula:
-                vals = [r["value"] for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"])
-                        == (c, "programs", split, mode, metric)]
-                m, s = mean_spread(vals) if vals else (0.0, 0.0)
-                means.append(m), errs.append(s)
-            xs = [i + (j - 1) * 0.27 for i in range(len(curricula))]
-            ax.bar(xs, means, 0.27, yerr=errs, label=f"{split} {metric.replace('_', ' ')}")
-        ax.set_xticks(range(len(curricula)), curricula, rotation=15)
-        ax.set_title(f"programs, {mode}")
-        ax.set_ylim(0, 1)
-    axes[0].set_ylabel("exact-match accuracy")
-    axes[-1].legend(fontsize=7)
+    fig, axes = plt.subplots(len(domains), len(modes), figsize=(4 * len(modes), 3.5 * len(domains)), sharey=True,
+                             squeeze=False)
+    for row_axes, domain in zip(axes, domains):
+        metric = MAIN_METRIC[domain]
+        base = "majority_baseline" if domain == "programs" else "constant_baseline"
+        bars = [("S_eval", metric), ("S_control", metric), ("S_eval", base)]
+        for ax, mode in zip(row_axes, modes):
+            for j, (split, m) in enumerate(bars):
+                means, errs = [], []
+                for c in curricula:
+                    vals = [r["value"] for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"])
+                            == (c, domain, split, mode, m)]
+                    mean, spread = mean_spread(vals) if vals else (0.0, 0.0)
+                    means.append(mean), errs.append(spread)
+                xs = [i + (j - 1) * 0.27 for i in range(len(curricula))]
+                ax.bar(xs, means, 0.27, yerr=errs, color=f"C{j}", label=f"{split} {m.replace('_', ' ')}")
+            ax.set_xticks(range(len(curricula)), curricula, rotation=15)
+            ax.set_title(f"{domain}, {mode}")
+            ax.set_ylim(0, 1)
+        row_axes[0].set_ylabel("exact-match accuracy" if domain == "programs" else "validity")
+        row_axes[-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
