@@ -217,16 +217,15 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     for domain, split, mode in jobs:
         its = items[domain, split, mode]
         k = samples if domain == "grammars" else 1
-        cue = COT_CUE if mode in DERIVED else ""
+        cue, judged_as = (COT_CUE, "cot") if mode in DERIVED else ("", mode)
         prompts = [it["prompt"] + cue for it in its for _ in range(k)]
-        n_new = max_new_tokens or default_max_new_tokens(manifest, "cot" if mode in DERIVED else mode)
+        n_new = max_new_tokens or default_max_new_tokens(manifest, judged_as)
         # one generator per file, so a file's samples do not depend on which other files are evaluated
         generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + zlib.crc32(f"{domain}.{split}.{mode}".encode()))
         texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
                                         batch_size, manifest["eos"], generator, bar)
         too_long += skipped
-        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, "cot" if mode in DERIVED else mode,
-                                                                 k, grammars, instructions, trained)
+        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, judged_as, k, grammars, instructions, trained)
         per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))

@@ -13,8 +13,9 @@ rejects grammars whose shortest string is shorter than `grammar_min_len` or that
 `grammar_min_strings` strings. With `grammar_right_linear` every alternative is 1 to `grammar_max_rhs`
 terminals followed by at most one nonterminal (A -> a b B | c), so a leftmost derivation writes its string
 left to right and every sentential form is terminals and one nonterminal at its end. A string of the
-language is written as its terminals separated by single spaces ("a c b"). `recognize` is an Earley parser (no empty alternatives exist); `language`
-enumerates strings by dynamic programming over lengths, independently of it.
+language is written as its terminals separated by single spaces ("a c b"). `recognize` is an Earley parser
+(no empty alternatives exist); `language` enumerates strings by dynamic programming over lengths,
+independently of it.
 """
 import collections
 import math

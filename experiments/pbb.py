@@ -345,24 +345,25 @@ def plot(rows, path):
     plt.close(fig)
 
 
-def grpo_cap(config, extra):
-    """GRPO's completion cap on a corpus with grammars, whose derivations outgrow configs/retro_stage2_grpo.py's 64 new
-    tokens (set for the programs' traces): eval.py's CoT budget, the longest CoT training document, so that RL does
-    not reward only the derivations short enough to finish. () for programs only, or when the config's cap suffices."""
+def grpo_cap(manifest, extra):
+    """GRPO's completion cap on a corpus (its manifest) with grammars, whose derivations outgrow
+    configs/retro_stage2_grpo.py's 64 new tokens (set for the programs' traces): eval.py's CoT budget, the longest
+    CoT training document, so that RL does not reward only the derivations short enough to finish. () for programs
+    only, or when the config's cap suffices."""
     import eval as evaluator
-    cfg, manifest = open_corpus_of(config, extra)
+    import train
+    cfg = train.load_config(["configs/retro_stage2_grpo.py", *extra])[0]
     need = evaluator.default_max_new_tokens(manifest, "cot")
     grammars = "grammars" in manifest["config"]["domains"]
     return (f"--grpo_max_new_tokens={need}",) if grammars and need > cfg["grpo_max_new_tokens"] else ()
 
 
 def open_corpus_of(config, extra):
-    """(resolved config, corpus manifest) of a stage config with the runner's overrides."""
+    """The manifest of the corpus a stage config trains on with the runner's overrides (built when missing)."""
     import train
     from data.format import CorpusError
     try:
-        cfg = train.load_config([config, *extra])[0]
-        return cfg, train.open_data(cfg)[1]
+        return train.open_data(train.load_config([config, *extra])[0])[1]
     except (train.UserError, CorpusError) as e:
         raise SystemExit(f"error: {e}")
 
@@ -405,15 +406,17 @@ def main(argv=None):
     if missing:
         raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
                          f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
+    manifest = open_corpus_of(STAGES[0][1], extra)  # every stage's corpus (--corpus, else the preset's)
+    grammars = "grammars" in manifest["config"]["domains"]
+    stage_extra = {"retro_stage2_grpo": grpo_cap(manifest, extra)}
+    kw = {} if a.samples is None else {"samples": a.samples}
     for seed in range(a.seeds) if a.seed is None else [a.seed]:
         root = os.path.join(out, f"seed{seed}")
         for stage, config, parent in STAGES:
             config = PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
-            more = grpo_cap(config, extra) if stage == "retro_stage2_grpo" else ()
-            run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed, extra + more)
-        kw = {} if a.samples is None else {"samples": a.samples}
+            run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed,
+                      extra + stage_extra.get(stage, ()))
         # the base model with grammars: also its derivation from the rules in context (eval.py mode incontext_cot)
-        grammars = "grammars" in open_corpus_of("configs/pretrain.py", extra)[1]["config"]["domains"]
         for curriculum, stage in evaluated.items():
             splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else evaluator.EVAL_SPLITS
             more = {"modes": [*evaluator.MODES, "incontext_cot"]} if curriculum == "pretrain" and grammars else {}

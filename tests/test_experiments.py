@@ -283,7 +283,7 @@ def test_grpo_cap_covers_the_longest_derivation_with_grammars_only(tmp_path, mon
         extra = (f"--corpus={cfg}",)
         manifest = train.open_data(train.load_config(["configs/retro_stage2_grpo.py", *extra])[0])[1]
         need = evaluator.default_max_new_tokens(manifest, "cot")
-        got = pbb.grpo_cap("configs/retro_stage2_grpo.py", extra)
+        got = pbb.grpo_cap(manifest, extra)
         if name == "both":
             assert need > 64 and got == (f"--grpo_max_new_tokens={need}",)
         else:
