@@ -346,16 +346,16 @@ def plot(rows, path):
 
 
 def grpo_cap(manifest, extra):
-    """GRPO's completion cap on a corpus (its manifest) with grammars, whose derivations outgrow
-    configs/retro_stage2_grpo.py's 64 new tokens (set for the programs' traces): eval.py's CoT budget, the longest
-    CoT training document, so that RL does not reward only the derivations short enough to finish. () for programs
-    only, or when the config's cap suffices."""
+    """GRPO's completion cap on a corpus (its manifest) with grammars or nested compositions, whose traces outgrow
+    configs/retro_stage2_grpo.py's 64 new tokens (set for the programs' plain traces): eval.py's CoT budget, the
+    longest CoT training document, so that RL does not reward only the traces short enough to finish. () for plain
+    programs, or when the config's cap suffices."""
     import eval as evaluator
     import train
     cfg = train.load_config(["configs/retro_stage2_grpo.py", *extra])[0]
     need = evaluator.default_max_new_tokens(manifest, "cot")
-    grammars = "grammars" in manifest["config"]["domains"]
-    return (f"--grpo_max_new_tokens={need}",) if grammars and need > cfg["grpo_max_new_tokens"] else ()
+    long_traces = "grammars" in manifest["config"]["domains"] or manifest["config"].get("compose_trace") == "nested"
+    return (f"--grpo_max_new_tokens={need}",) if long_traces and need > cfg["grpo_max_new_tokens"] else ()
 
 
 def open_corpus_of(config, extra):

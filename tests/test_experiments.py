@@ -270,21 +270,22 @@ def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path,
     assert d["value"] == pytest.approx(sum(a[key]) / len(a[key]) - sum(b[key]) / len(b[key]))
 
 
-def test_grpo_cap_covers_the_longest_derivation_with_grammars_only(tmp_path, monkeypatch):
-    """On a corpus with grammars the runner raises GRPO's completion cap to eval.py's CoT budget; programs alone keep
-    configs/retro_stage2_grpo.py's cap (and so the default's GRPO numbers)."""
+def test_grpo_cap_covers_the_longest_trace_with_grammars_or_nested_compositions_only(tmp_path, monkeypatch):
+    """On a corpus with grammars or nested compositions the runner raises GRPO's completion cap to eval.py's CoT
+    budget; plain programs keep configs/retro_stage2_grpo.py's cap (and so the default's GRPO numbers)."""
     import eval as evaluator
     monkeypatch.setattr(build, "REPO", str(tmp_path))
     monkeypatch.setenv("PBB_PRESET", "micro")
     tiny = open(os.path.join(os.path.dirname(__file__), "..", "configs", "corpus_tiny.py")).read()
-    for name, domains in (("both", '["programs", "grammars"]'), ("programs", '["programs"]')):
+    nested = 'domains = ["programs"]\nprogram_families = {"arith": 0.5, "compose": 0.5}\ncompose_trace = "nested"'
+    for name, lines in (("both", 'domains = ["programs", "grammars"]'), ("nested", nested), ("programs", 'domains = ["programs"]')):
         cfg = tmp_path / f"corpus_{name}.py"
-        cfg.write_text(tiny + f"domains = {domains}\n")
+        cfg.write_text(tiny + lines + "\n")
         extra = (f"--corpus={cfg}",)
         manifest = train.open_data(train.load_config(["configs/retro_stage2_grpo.py", *extra])[0])[1]
         need = evaluator.default_max_new_tokens(manifest, "cot")
         got = pbb.grpo_cap(manifest, extra)
-        if name == "both":
+        if name != "programs":
             assert need > 64 and got == (f"--grpo_max_new_tokens={need}",)
         else:
             assert got == ()
