@@ -73,6 +73,7 @@ class Behaviour:
             self.trace = cfg["grammar_trace"]
         self.held = set(self.eval_inputs)
         self.held_of = {}  # every behaviour's held-out inputs by name, set by make_behaviours
+        self.extra = False  # one of the s_eval_extra behaviours
 
     def calls(self, x):
         """(behaviour, input) pairs that an execution on x shows, its trace included: a composition
@@ -148,6 +149,12 @@ def make_behaviours(cfg, seed):
                 out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, families(cfg, split))]
             else:
                 out += [Behaviour("grammars", split, random_grammar(n, rng, cfg), cfg, rng) for n in ns]
+    if cfg["s_eval_extra"]:  # the same: drawn last, from its own seed
+        rng_x, used = random.Random(f"{seed}:s_eval_extra"), {b.name for b in out}
+        ns = [n for n in make_names(rng_x, len(used) + cfg["s_eval_extra"]) if n not in used][:cfg["s_eval_extra"]]
+        out += [Behaviour("programs", "S_eval", o, cfg, rng_x) for o in make_programs(rng_x, ns, families(cfg, "S_eval"))]
+        for b in out[-len(ns):]:
+            b.extra = True
     held_of = {b.name: b.held for b in out}
     for i, b in enumerate(out):
         b.held_of = held_of
@@ -239,9 +246,10 @@ def reformat_execs(mixtures, behs, cfg):
 def make_docs(behs, cfg, seed):
     """Document lists by mixture name (each shuffled with its own seed)."""
     rng, dist = random.Random(f"{seed}:docs"), cfg["train_input_dist"]
-    by = collections.defaultdict(list)
+    by, extra = collections.defaultdict(list), [b for b in behs if b.extra]
     for b in behs:
-        by[b.split].append(b)
+        if not b.extra:
+            by[b.split].append(b)
     m = {"pretrain": [pretrain_doc(b, rng, cfg) for b in by["pretrain"] for _ in range(cfg["pretrain_docs"])],
          "pretrain_val": [pretrain_doc(b, rng, cfg) for b in by["pretrain_val"] for _ in range(cfg["pretrain_val_docs"])],
          "decl_S_train": [d for b in by["S_train"] for d in decl_docs(b, rng, cfg["decl_docs"])],
@@ -250,6 +258,12 @@ def make_docs(behs, cfg, seed):
          "exec_S_train": [exec_doc(b, rng, dist) for b in by["S_train"] for _ in range(cfg["exec_docs"])],
          "exec_cot_S_train": [exec_doc(b, rng, dist, True) for b in by["S_train"] for _ in range(cfg["exec_cot_docs"])]}
     demos = {b.name: [exec_doc(b, rng, dist) for _ in range(max(cfg["ad_demos"]))] for b in by["S_eval"]}
+    if extra:  # s_eval_extra: their documents from their own seed (the others stay as they were)
+        rng = random.Random(f"{seed}:s_eval_extra_docs")
+        m["decl_S_eval"] += [d for b in extra for d in decl_docs(b, rng, cfg["decl_docs"])]
+        m["decl_val"] += [d for b in extra for d in decl_docs(b, rng, cfg["decl_val_docs"], True)]
+        demos.update({b.name: [exec_doc(b, rng, dist) for _ in range(max(cfg["ad_demos"]))] for b in extra})
+        by["S_eval"] += extra
     for n in sorted(set(cfg["ad_demos"])):  # nested: the N=3 demos include the N=1 demo
         m[f"exec_S_eval_N{n}"] = [d for b in by["S_eval"] for d in demos[b.name][:n]]
     instructions = {b.name: b.instruction if b.restate else "" for b in by["S_train"] if b.domain == "programs"}
@@ -370,7 +384,10 @@ def _build(cfg, config_name, tmp, seed, bar):
     leakage.check(splits, training, {b.name: b.held for b in behs},
                   ad=[k for k in mixtures if k.startswith(("exec_S_eval_N", "exec_S_eval_uniform_N"))])
     step("leakage checks")
-    unique = list({id(d): d for name, docs in training.items() if "_drop" not in name and "_uniform_" not in name
+    sampled = training  # s_eval_extra: the documents without them (shuffled as without them)
+    if cfg["s_eval_extra"]:
+        sampled = {k: v for k, v in make_docs([b for b in behs if not b.extra], cfg, seed).items() if not k.endswith("_val")}
+    unique = list({id(d): d for name, docs in sampled.items() if "_drop" not in name and "_uniform_" not in name
                    for d in docs}.values())  # mixtures kept out of the tokenizer's sample: it stays as without them
     texts = ["".join(t for t, _ in d.segments) for d in random.Random(f"{seed}:bpe").sample(unique, min(len(unique), 4000))]
     ranks = tokenizer.train_bpe(texts, cfg["bpe_merges"])

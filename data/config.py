@@ -87,6 +87,11 @@ DEFAULTS = dict(
     # Applied after the tokenizer is trained (dropping or cutting documents): same tokenizer, pretraining
     # documents and eval items as "both".
     s_train_execs="both",
+    # more S_eval behaviours (programs), for narrower paired intervals: drawn after every other behaviour from their
+    # own seed, their documents from their own seed too, kept out of the tokenizer's sample, and their eval items
+    # appended after the others: same tokenizer, pretraining documents, S_train documents and first S_eval eval items
+    # as without. They join S_eval everywhere (declarations, AD demonstrations, eval files). 0 = none.
+    s_eval_extra=0,
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     ad_uniform_control=False,           # also exec_S_eval_uniform_N{N}: the demonstrations from the uniform input
                                         # distribution whatever train_input_dist (the OOD test's control); kept out of
@@ -172,6 +177,9 @@ def validate(overrides, where="config"):
         raise ValueError(f"{where}: s_train_execs must be one of {', '.join(S_TRAIN_EXECS)}; other than 'both' it "
                          "needs domains = ['programs'] and no cot_internalise ('both_nosource' also "
                          f"cot_restates_instruction), got {cfg['s_train_execs']!r}")
+    if cfg["s_eval_extra"] < 0 or (cfg["s_eval_extra"] and "programs" not in cfg["domains"]):
+        raise ValueError(f"{where}: s_eval_extra must be >= 0, and above 0 it needs the programs domain, got "
+                         f"{cfg['s_eval_extra']} with domains {cfg['domains']}")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

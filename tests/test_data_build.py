@@ -453,6 +453,35 @@ def test_uniform_demonstrations_control_leaves_the_rest_of_the_corpus_alone(tmp_
     assert mean["exec_S_eval_N100"] < uniform - 1  # skewed to low inputs
 
 
+def test_more_s_eval_behaviours_leave_tokenizer_pretraining_s_train_and_first_eval_items_alone(tmp_path):
+    """s_eval_extra: N more S_eval behaviours, declared like the others (decl_docs each), with their eval items after
+    the others'; the tokenizer, pretraining, S_train's documents, the other splits' eval items and the first S_eval
+    items are byte for byte as without them; refused without the programs domain."""
+    base = open(TINY).read() + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\nrecall_pool = 4\nrecall_pool_val = 2\n'
+    (tmp_path / "corpus_a.py").write_text(base)
+    (tmp_path / "corpus_b.py").write_text(base + "s_eval_extra = 5\n")
+    a, b = (build.ensure_corpus(str(tmp_path / f"corpus_{k}.py"), str(tmp_path / k)) for k in "ab")
+    ma, mb = format.open_corpus(a), format.open_corpus(b)
+    changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
+    assert changed and all(f.startswith(("decl_S_eval.", "decl_val.", "decl_S_train_S_eval.", "mixture.", "exec_S_eval_N",
+                                         "eval.programs.S_eval.", "behaviours.json")) for f in changed), changed
+    assert set(ma["files"]) == set(mb["files"]) and any(f.startswith("pretrain.") for f in ma["files"])
+    first, extra = ma["splits"]["programs"]["S_eval"], mb["splits"]["programs"]["S_eval"][len(ma["splits"]["programs"]["S_eval"]):]
+    assert mb["splits"]["programs"]["S_eval"][:len(first)] == first and len(extra) == 5
+    others = {n for s, ns in mb["splits"]["programs"].items() if s != "S_eval" for n in ns}
+    assert not others & set(extra) and len(set(extra)) == 5
+    cfg = load_config(str(tmp_path / "corpus_b.py"))[1]
+    for mode in ("implicit", "cot", "incontext"):
+        f = f"eval.programs.S_eval.{mode}.jsonl"
+        old, new = (open(os.path.join(c, f)).read().splitlines() for c in (a, b))
+        assert new[:len(old)] == old and len(new) == len(old) + 5 * cfg["eval_inputs"]
+        assert {json.loads(line)["behaviour"] for line in new[len(old):]} == set(extra)
+    declared = collections.Counter(re.match(r"def (\w+)", t).group(1) for _, t in decoded(b, "decl_S_eval"))
+    assert all(declared[n] == cfg["decl_docs"] for n in first + extra)
+    with pytest.raises(ValueError, match="s_eval_extra"):
+        validate({"domains": ["grammars"], "s_eval_extra": 3})
+
+
 def test_declaration_rewrites_are_equivalent_sources_and_leave_the_rest_of_the_corpus_alone(tmp_path):
     """decl_rewrites: S_train's and S_eval's declarations cycle through the source and distinct rewrites of it,
     each of which returns what the source returns on every input (run here with exec); tokenizer, pretraining
