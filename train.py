@@ -526,6 +526,26 @@ def resume(ckpt, optimizer, device_type):
     return ckpt["step"]
 
 
+def wrap(model, config, ddp, device):
+    """The model the steps run: compiled (compile) and under DDP (several processes). The unwrapped model keeps
+    the weights that checkpoints and evaluation use."""
+    if config["compile"]:
+        model = torch.compile(model)
+    if ddp:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None,
+                                                          find_unused_parameters=bool(config["ablate_mlps"]))
+    return model
+
+
+def announce(config, model, data_dir, where, start_step):
+    """Two lines at the start of a run: the keys set away from their defaults, and model, corpus, device, steps."""
+    changed = ", ".join(f"{k}={v!r}" for k, v in config.items() if v != DEFAULTS[k])
+    print(f"config ({os.path.join(config['out_dir'], 'config.json')} has every key): {changed}")
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f"{model.num_params() / 1e6:.2f}M parameters ({n_train / 1e6:.2f}M trainable); corpus {data_dir}; "
+          f"{where}; steps {start_step} -> {config['max_iters']}")
+
+
 def start_out_dir(config, resumed_from):
     """Writes out_dir/config.json and starts metrics.jsonl (start_metrics); returns the path of metrics.jsonl."""
     os.makedirs(config["out_dir"], exist_ok=True)
@@ -599,6 +619,16 @@ def read_losses(pending, ddp, world):
     return losses.tolist()
 
 
+def fill_record(record, loss, lr, grad_norm, tokens_per_s, flops_per_token, peak, world):
+    """A logged step's metrics.jsonl record: loss, lr, throughput, wall time, gradient norm and (where the
+    device's peak is known) model FLOPs utilisation."""
+    record.update(loss=loss, lr=lr, tokens_per_s=round(tokens_per_s, 1), time=round(time.time(), 3))
+    if grad_norm is not None:
+        record["grad_norm"] = grad_norm.item()
+    if peak:
+        record["mfu"] = round(flops_per_token * tokens_per_s / (peak * world), 4)
+
+
 def resume_command(argv):
     """The command that continues a stopped run: its own arguments with --init_from=resume."""
     args = [a for a in argv or ["CONFIG"] if not a.startswith(("--init_from=", "--progress="))]
@@ -623,19 +653,10 @@ def train(config, explicit, argv=None):
             train_stream.load_state(ckpt["data"])
         except ValueError as e:
             raise UserError(f"cannot resume {ckpt_path}: {e}")
-    raw_model = model
-    if config["compile"]:
-        model = torch.compile(model)
-    if ddp:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device_type == "cuda" else None,
-                                                          find_unused_parameters=bool(config["ablate_mlps"]))
+    raw_model, model = model, wrap(model, config, ddp, device)
     if master:
         metrics_path = start_out_dir(config, start_step)
-        changed = ", ".join(f"{k}={v!r}" for k, v in config.items() if v != DEFAULTS[k])
-        print(f"config ({os.path.join(out_dir, 'config.json')} has every key): {changed}")
-        n_train = sum(p.numel() for p in raw_model.parameters() if p.requires_grad)
-        print(f"{raw_model.num_params() / 1e6:.2f}M parameters ({n_train / 1e6:.2f}M trainable); corpus {data_dir}; "
-              f"device {device}, {dtype}, {world} process(es); steps {start_step} -> {config['max_iters']}")
+        announce(config, raw_model, data_dir, f"device {device}, {dtype}, {world} process(es)", start_step)
 
     def kept():
         return f"the last good checkpoint is kept in {ckpt_path}" if os.path.exists(ckpt_path) else "no checkpoint was written"
@@ -702,12 +723,8 @@ def train(config, explicit, argv=None):
                     raise UserError(f"loss became {v} at step {step - len(losses) + i}; {kept()}; "
                                     "lower learning_rate or check the data")
             loss_value = losses[-1]
-            tokens_per_s = B * T * accum * world * len(losses) / (time.time() - t_read)
-            record.update(loss=loss_value, lr=lr, tokens_per_s=round(tokens_per_s, 1), time=round(time.time(), 3))
-            if grad_norm is not None:
-                record["grad_norm"] = grad_norm.item()
-            if peak:
-                record["mfu"] = round(flops_per_token * tokens_per_s / (peak * world), 4)
+            fill_record(record, loss_value, lr, grad_norm, B * T * accum * world * len(losses) / (time.time() - t_read),
+                        flops_per_token, peak, world)
             if master and logging:
                 append_record(metrics_path, record)
             bar.set_postfix({k: f"{record[k]:.4g}" for k in ("loss", "val_loss", "lr", "tokens_per_s", "mfu") if k in record})
