@@ -128,6 +128,9 @@ def test_reuse_refuses_a_stage_trained_on_another_build_of_its_corpus(pretrained
     torch.save({**ckpt, "corpus_config": {**ckpt["corpus_config"], "decl_rewrites": 3}}, tmp_path / "stale" / "ckpt.pt")
     with pytest.raises(SystemExit, match="its decl_rewrites differ"):  # same tokenizer, corpus rebuilt otherwise
         pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
+    older = {k: v for k, v in ckpt["corpus_config"].items() if k != "s_eval_extra"}  # a key added since, at its default
+    torch.save({**ckpt, "corpus_config": older}, tmp_path / "stale" / "ckpt.pt")
+    assert pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0) == str(tmp_path / "stale" / "ckpt.pt")
 
 
 def test_reuse_ignores_keys_that_may_differ(pretrained, capsys):
