@@ -163,6 +163,7 @@ def make_behaviours(cfg, seed):
             # input is left, so this behaviour becomes a plain one (nothing composes a composition)
             fam = "arith" if "arith" in cfg["program_families"] else "cipher"
             out[i] = Behaviour(b.domain, b.split, make_plain(fam, b.name, rng, cfg), cfg, rng)
+            out[i].extra = b.extra
             held_of[b.name] = out[i].held
             out[i].held_of = held_of
     return out
@@ -259,10 +260,10 @@ def make_docs(behs, cfg, seed):
          "exec_cot_S_train": [exec_doc(b, rng, dist, True) for b in by["S_train"] for _ in range(cfg["exec_cot_docs"])]}
     demos = {b.name: [exec_doc(b, rng, dist) for _ in range(max(cfg["ad_demos"]))] for b in by["S_eval"]}
     if extra:  # s_eval_extra: their documents from their own seed (the others stay as they were)
-        rng = random.Random(f"{seed}:s_eval_extra_docs")
-        m["decl_S_eval"] += [d for b in extra for d in decl_docs(b, rng, cfg["decl_docs"])]
-        m["decl_val"] += [d for b in extra for d in decl_docs(b, rng, cfg["decl_val_docs"], True)]
-        demos.update({b.name: [exec_doc(b, rng, dist) for _ in range(max(cfg["ad_demos"]))] for b in extra})
+        rng_x = random.Random(f"{seed}:s_eval_extra_docs")
+        m["decl_S_eval"] += [d for b in extra for d in decl_docs(b, rng_x, cfg["decl_docs"])]
+        m["decl_val"] += [d for b in extra for d in decl_docs(b, rng_x, cfg["decl_val_docs"], True)]
+        demos.update({b.name: [exec_doc(b, rng_x, dist) for _ in range(max(cfg["ad_demos"]))] for b in extra})
         by["S_eval"] += extra
     for n in sorted(set(cfg["ad_demos"])):  # nested: the N=3 demos include the N=1 demo
         m[f"exec_S_eval_N{n}"] = [d for b in by["S_eval"] for d in demos[b.name][:n]]
