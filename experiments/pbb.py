@@ -29,8 +29,9 @@ composition f(x) = g(h(x)) of two functions of its split, executed by nested CoT
 S_eval/compose ask whether a curriculum chains two S_eval functions it has only read. --grammars: the grammar domain
 on its own corpus and pretraining (configs/corpus_grammars.py: recursive right-linear grammars, CoT traces that list
 the rules applied, a recall pool of grammars; configs/pretrain_grammars.py: twice the pretraining steps). On a corpus
-with grammars GRPO may generate as many tokens as eval.py's CoT budget (grpo_cap), and the pretrained model is also
-evaluated with the rules and the CoT cue in its prompt (eval.py mode incontext_cot).
+with grammars or nested compositions GRPO may generate as many tokens as eval.py's CoT budget (grpo_cap); with
+grammars the pretrained model is also evaluated with the rules and the CoT cue in its prompt (eval.py mode
+incontext_cot).
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
