@@ -35,6 +35,15 @@ def decoded(corpus, name):
         yield enc.decode(toks.tolist()), enc.decode([t for t, x in zip(toks.tolist(), w) if x > 0])
 
 
+def corpus_pair(tmp_path, base, added):
+    """Corpora built from the config text `base` (tmp_path/a) and from `base + added` (tmp_path/b): their
+    directories and manifests."""
+    (tmp_path / "corpus_a.py").write_text(base)
+    (tmp_path / "corpus_b.py").write_text(base + added)
+    a, b = (build.ensure_corpus(str(tmp_path / f"corpus_{k}.py"), str(tmp_path / k)) for k in "ab")
+    return a, b, format.open_corpus(a), format.open_corpus(b)
+
+
 def behaviours(corpus):
     with open(os.path.join(corpus, "behaviours.json")) as f:
         return {b["name"]: b for b in json.load(f)}
@@ -432,10 +441,7 @@ def test_uniform_demonstrations_control_leaves_the_rest_of_the_corpus_alone(tmp_
     """ad_uniform_control: exec_S_eval_uniform_N{n} (uniform inputs, n per S_eval behaviour, no evaluation input)
     beside the skewed exec_S_eval_N{n}; the tokenizer, every other mixture and every eval item as without it."""
     base = open(TINY).read() + 'domains = ["programs"]\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\nad_demos = [3, 100]\nprogram_families = {"arith": 1.0}\n'
-    (tmp_path / "corpus_a.py").write_text(base)
-    (tmp_path / "corpus_b.py").write_text(base + "ad_uniform_control = True\n")
-    a, b = (build.ensure_corpus(str(tmp_path / f"corpus_{k}.py"), str(tmp_path / k)) for k in "ab")
-    ma, mb = format.open_corpus(a), format.open_corpus(b)
+    a, b, ma, mb = corpus_pair(tmp_path, base, "ad_uniform_control = True\n")
     new = {k for k in mb["files"] if "_uniform_" in k}
     assert new and {k: v for k, v in mb["files"].items() if k not in new} == ma["files"]  # hashes of every other file
     cfg = load_config(str(tmp_path / "corpus_b.py"))[1]
@@ -458,10 +464,7 @@ def test_more_s_eval_behaviours_leave_tokenizer_pretraining_s_train_and_first_ev
     the others'; the tokenizer, pretraining, S_train's documents, the other splits' eval items and the first S_eval
     items are byte for byte as without them; refused without the programs domain."""
     base = open(TINY).read() + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\nrecall_pool = 4\nrecall_pool_val = 2\n'
-    (tmp_path / "corpus_a.py").write_text(base)
-    (tmp_path / "corpus_b.py").write_text(base + "s_eval_extra = 5\n")
-    a, b = (build.ensure_corpus(str(tmp_path / f"corpus_{k}.py"), str(tmp_path / k)) for k in "ab")
-    ma, mb = format.open_corpus(a), format.open_corpus(b)
+    a, b, ma, mb = corpus_pair(tmp_path, base, "s_eval_extra = 5\n")
     changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
     assert changed and all(f.startswith(("decl_S_eval.", "decl_val.", "decl_S_train_S_eval.", "mixture.", "exec_S_eval_N",
                                          "eval.programs.S_eval.", "behaviours.json")) for f in changed), changed
@@ -487,10 +490,7 @@ def test_declaration_rewrites_are_equivalent_sources_and_leave_the_rest_of_the_c
     each of which returns what the source returns on every input (run here with exec); tokenizer, pretraining
     documents, executions and eval items hash as without it; a bad value is refused."""
     base = open(TINY).read() + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\narith_max_statements = 2\narith_if_prob = 0.5\n'
-    (tmp_path / "corpus_a.py").write_text(base)
-    (tmp_path / "corpus_b.py").write_text(base + "decl_rewrites = 3\n")
-    a, b = (build.ensure_corpus(str(tmp_path / f"corpus_{k}.py"), str(tmp_path / k)) for k in "ab")
-    ma, mb = format.open_corpus(a), format.open_corpus(b)
+    a, b, ma, mb = corpus_pair(tmp_path, base, "decl_rewrites = 3\n")
     changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
     assert changed and all(f.split(".")[0] in ("decl_S_train", "decl_S_eval", "decl_S_train_S_eval", "decl_exec_S_train",
                                                "mixture", "replay") for f in changed)
