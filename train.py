@@ -197,6 +197,8 @@ def load_checkpoint(path):
         raise UserError(f"{path} is not a checkpoint of this project (no model/config/step); point at another one")
     # a checkpoint saved before a GPTConfig field existed (e.g. tied_layers) was built with its default
     ckpt["config"] = {**{k: DEFAULTS[k] for k in MODEL_KEYS if k != "vocab_size"}, **ckpt["config"]}
+    if ckpt.get("corpus_config") is not None:  # the same for corpus config keys added since it was saved
+        ckpt["corpus_config"] = corpus_config({"config": ckpt["corpus_config"]})
     return ckpt
 
 

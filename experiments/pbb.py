@@ -46,8 +46,6 @@ import os
 import sys
 import time
 
-from data.config import DEFAULTS as CORPUS_DEFAULTS
-
 STAGES = [  # (stage, config, the stage it starts from)
     ("pretrain", "configs/pretrain.py", None),
     ("mixture", "configs/mixture.py", "pretrain"),
@@ -89,7 +87,7 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
         except (train.UserError, CorpusError, OSError, ValueError) as e:
             raise SystemExit(f"error: {e}")
         built, now = ckpt.get("corpus_config"), train.corpus_config(manifest)  # None: a checkpoint from before
-        keys = [k for k in now if built is not None and built.get(k, CORPUS_DEFAULTS.get(k)) != now[k]]  # keys added since: defaults
+        keys = [k for k in now if built is not None and built.get(k) != now[k]]
         if ckpt.get("tokenizer_id") != train.tokenizer_id(manifest) or keys:
             raise SystemExit(f"error: {out_dir} was trained on another build of corpus {wanted['corpus']} (the corpus "
                              f"was rebuilt since{': its ' + ', '.join(keys) + ' differ' if keys else ', with another tokenizer'})"
