@@ -1,13 +1,13 @@
 """Training-step throughput of train.py's model beside a plain nanoGPT-style baseline, in one process.
 
     python bench.py [--shape cpu|gpu|gpt2] [--device cpu|cuda] [--steps 20] [--compile] [--only baseline,docs]
-Each variant's step is forward, backward, gradient clipping and AdamW; the train.py rows run train.train_step with
-train.make_optimizer, as pretraining does. Shapes (any size flag overrides its value):
+Each variant's step is forward, backward, gradient clipping and AdamW; the train.py rows run pbb/training.py's train_step
+with its make_optimizer, as pretraining does. Shapes (any size flag overrides its value):
     cpu   n_layer=4, n_head=4, n_embd=128, block_size=128, batch 32, vocab 512, fp32 (the default)
     gpu   the gpu preset's model (configs/pbb_common.py): 8 layers, 8 heads, width 512, block 512, batch 32, bf16
     gpt2  GPT-2 small: 12 layers, 12 heads, width 768, block 1024, vocab 50304, batch 16, bf16
 On CUDA the timed steps run back to back between two CUDA events (after --warmup steps); on CPU each step is
-timed on the host and the median is reported. MFU is against train.PEAK_FLOPS (CUDA cards listed there only).
+timed on the host and the median is reported. MFU is against pbb/common.py's PEAK_FLOPS (CUDA cards listed there only).
 """
 import argparse
 import contextlib
@@ -18,8 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import train
 from model import GPT
+from pbb.common import peak_flops
+from pbb.config import DEFAULTS, model_config
+from pbb.training import make_optimizer, train_step
 
 SHAPES = {  # gpu: configs/pbb_common.py's gpu preset, with the vocabulary of its corpus (configs/corpus_full.py)
     "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=32, vocab_size=512, bf16=False),
@@ -139,16 +141,16 @@ def run_variant(key, a, data, autocast):
                     loss = fwd(x[m * B:(m + 1) * B], y[m * B:(m + 1) * B]) / accum
                 loss.backward()
     else:
-        config = dict(train.DEFAULTS, **sizes, **overrides, batch_size=B, grad_accum=accum)
-        model = GPT(train.model_config(config)).to(a.device)
-        opt = train.make_optimizer(model, config)
+        config = dict(DEFAULTS, **sizes, **overrides, batch_size=B, grad_accum=accum)
+        model = GPT(model_config(config)).to(a.device)
+        opt = make_optimizer(model, config)
         flops = model.flops_per_token(T)
         fwd = torch.compile(model) if a.compile else model
 
         def step(i):
             x, y, w, doc = data[i % 2]
             if docs != "none":
-                train.train_step(fwd, x, y, w, doc if docs == "packed" else torch.zeros_like(doc), config, 0, 1, False,
+                train_step(fwd, x, y, w, doc if docs == "packed" else torch.zeros_like(doc), config, 0, 1, False,
                                  autocast)
                 return
             for m in range(accum):
@@ -156,7 +158,7 @@ def run_variant(key, a, data, autocast):
                     loss = fwd(x[m * B:(m + 1) * B], y[m * B:(m + 1) * B], loss_weights=w[m * B:(m + 1) * B])[1] / accum
                 loss.backward()
     seconds = time_steps(list(model.parameters()), opt, step, a.steps, a.warmup, a.device)
-    del model, opt, fwd
+    model = opt = fwd = None  # freed before the next variant (the step closure is done with them)
     if a.device.startswith("cuda"):
         torch.cuda.empty_cache()
     return seconds, flops
@@ -186,7 +188,7 @@ def main(argv=None):
     keys = ["baseline"] + [k for k in keys if k != "baseline"]  # the first row, the one every row is compared with
     device_type = a.device.split(":")[0]
     autocast = torch.autocast(device_type, dtype=torch.bfloat16) if a.bf16 else contextlib.nullcontext()
-    peak = train.peak_flops(device_type)
+    peak = peak_flops(device_type)
     data = batches(a, a.docs)
     tokens = a.batch_size * a.grad_accum * a.block_size
     print(f"shape={a.shape} device={a.device} threads={torch.get_num_threads()} torch={torch.__version__} "

@@ -32,4 +32,7 @@ warmup_iters = 20
 eval_iters = 4
 log_interval = 10
 ckpt_interval = 200
-_root = f"out/pbb/{_preset}"  # every stage writes out/pbb/PRESET/STAGE
+# Stages run by hand are seed 0 of the runner's (python -m experiments.pbb): the same directory, seed and config,
+# so that either reuses what the other trained.
+seed = 0
+_root = f"out/pbb/{_preset}/seed0"  # every stage writes out/pbb/PRESET/seed0/STAGE

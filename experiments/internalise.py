@@ -25,7 +25,13 @@ import json
 import os
 import time
 
-from experiments.pbb import STAGES, cli, evaluate_once, paired_rows, pairs_of, run_stage, write_report
+from data.build import EVAL_SPLITS
+from pbb.batches import open_data
+from pbb.common import UserError
+from pbb.config import load_config
+from pbb.report import write_report
+from pbb.runner import STAGES, cli, evaluate_once, pairs_of, run_stage
+from pbb.stats import paired_rows
 
 MODES = ("implicit", "cot")
 
@@ -50,11 +56,9 @@ def main(argv=None):
     p.add_argument("--drops", default="1,2,3,4,99", help="trace parts removed, stage by stage (cot_internalise)")
     a = p.parse_args(argv)
     os.environ["PBB_PRESET"] = a.preset
-    import eval as evaluator
-    import train
     run = a.run or os.path.join("out", "pbb", a.preset)
     out = a.out or os.path.join("out", "internalise", a.preset)
-    stage_cfg, _ = train.load_config(["configs/pbb_stage2.py"])
+    stage_cfg, _ = load_config(["configs/pbb_stage2.py"])
     steps = a.steps or max(1, stage_cfg["max_iters"] // 2)
     drops = sorted({int(k) for k in a.drops.split(",")})
     os.makedirs(out, exist_ok=True)
@@ -63,8 +67,8 @@ def main(argv=None):
         module = os.path.splitext(os.path.normpath(stage_cfg["corpus"]))[0].replace(os.sep, ".")
         f.write(f"from {module} import *\n\ncot_internalise = {drops}\n")
     try:
-        data_dir, manifest = train.open_data({**stage_cfg, "corpus": cfg_path, "data_dir": os.path.join(out, "corpus")})
-    except train.UserError as e:
+        data_dir, manifest = open_data({**stage_cfg, "corpus": cfg_path, "data_dir": os.path.join(out, "corpus")})
+    except UserError as e:
         raise SystemExit(f"error: {e}")
     corpus = [f"--corpus={cfg_path}", f"--data_dir={data_dir}"]
     t0, rows, seeds = time.time(), [], range(a.seeds)
@@ -87,7 +91,7 @@ def main(argv=None):
         for stage, name in ((os.path.join(mine, "internalise_stage2"), "proactive_internalised"),
                             (last, "internalised_stage1"), (os.path.join(root, "pbb_stage2"), "proactive"),
                             (os.path.join(root, "pbb_stage1"), "proactive_stage1")):
-            for r in evaluate_once(os.path.join(stage, "ckpt.pt"), splits=evaluator.EVAL_SPLITS, curriculum=name):
+            for r in evaluate_once(os.path.join(stage, "ckpt.pt"), splits=EVAL_SPLITS, curriculum=name):
                 if r["mode"] in MODES:
                     rows.append({**r, "seed": seed})
     rows += paired_rows(pairs_of(out, "internalise_stage2", run, "pbb_stage2", seeds), "proactive_internalised", "proactive")

@@ -47,116 +47,21 @@ import time
 import torch
 import torch.nn.functional as F
 
-from experiments import pbb
+from data.build import load_instructions
+from data.templates import COT_CUE, EXEC
+from data.tokenizer import encode_prompt, load as load_tokenizer
+from interp.hooks import Patched, Probe, knockout, logprobs, means, pad, patch_grid, sites
+from pbb.checkpoint import load_checkpoint, load_model
+from pbb.common import resolve_device
+from pbb.evaluate import default_max_new_tokens, evaluate, generate_texts, judge, open_checkpoint_corpus, read_items, row
+from pbb.runner import STAGES, cli, run_stage
+from pbb.stats import mean_spread
 
 TEMPLATE = "{name}({x}) returns"  # the pointer prompt of the patching pairs (a training template: data/templates.py)
 ARITH = re.compile(r"y = x (\S+) (\d+)")  # the first statement of an arith source: the probe's operator and constant
 
 
 # ----------------------------------------------------------------------------- tools (tests/test_mechanism.py)
-
-def sites(config):
-    """Every component a knockout replaces: ("head", l, h) and ("mlp", l) (model.py's hook sites)."""
-    return ([("head", l, h) for l in range(config.n_layer) for h in range(config.n_head)]
-            + [("mlp", l) for l in range(config.n_layer)])
-
-
-def pad(seqs, device):
-    """(B, T) tokens right-padded with 0, and the (B, T) mask of real ones. Attention is causal, so padding on the
-    right changes no real token's logits: no doc_ids needed."""
-    idx = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
-    mask = torch.zeros_like(idx, dtype=torch.bool)
-    for i, s in enumerate(seqs):
-        idx[i, :len(s)], mask[i, :len(s)] = torch.tensor(s), True
-    return idx.to(device), mask.to(device)
-
-
-@torch.no_grad()
-def record(model, idx, names):
-    """{site: activation} of one forward pass: hooks that keep a copy and change nothing."""
-    out = {}
-
-    def keep(site):
-        def fn(x):
-            out[site] = x.clone()
-            return x
-        return fn
-    model(idx, patch={s: keep(s) for s in names})
-    return out
-
-
-@torch.no_grad()
-def means(model, seqs, names, per_position=False, batch_size=64):
-    """{site: mean activation}: over every real token of seqs (a vector), or with per_position over the sequences at
-    each position ((T, ...); seqs of one length). What mean-ablation puts in a component's place."""
-    if per_position and len(set(map(len, seqs))) > 1:
-        raise ValueError("per-position means need sequences of one length")
-    sums, count = {}, 0
-    for i in range(0, len(seqs), batch_size):
-        idx, mask = pad(seqs[i:i + batch_size], model.wte.weight.device)
-        for s, a in record(model, idx, names).items():
-            sums[s] = sums.get(s, 0) + (a.sum(0) if per_position else a[mask].sum(0))
-        count += len(idx) if per_position else int(mask.sum())
-    return {s: v / count for s, v in sums.items()}
-
-
-def knockout(component, ablation, mean_of, n_head):
-    """Hooks that knock a component out: ("head", l, h), ("mlp", l) or ("attn", l) (every head of layer l, i.e. its
-    whole attention output), replaced by zero or by its mean (mean_of: {site: mean} from means())."""
-    parts = [("head", component[1], h) for h in range(n_head)] if component[0] == "attn" else [tuple(component)]
-    if ablation == "zero":
-        return {s: torch.zeros_like for s in parts}
-    return {s: (lambda v: lambda x: v.expand_as(x))(mean_of[s]) for s in parts}
-
-
-@torch.no_grad()
-def logprobs(model, seqs, starts, patch=None, batch_size=64):
-    """Teacher forcing: the summed log-probability of each seqs[i][starts[i]:] given what precedes it. patch: hooks
-    that broadcast over the batch."""
-    out = []
-    for i in range(0, len(seqs), batch_size):
-        idx, _ = pad(seqs[i:i + batch_size], model.wte.weight.device)
-        logp = model(idx, patch=patch)[0].float().log_softmax(-1)
-        for j, (seq, a) in enumerate(zip(seqs[i:i + batch_size], starts[i:i + batch_size])):
-            out.append(float(logp[j, a - 1:len(seq) - 1].gather(-1, idx[j, a:len(seq), None]).sum()))
-    return out
-
-
-@torch.no_grad()
-def patch_grid(model, clean, corrupt, score):
-    """Activation patching of one pair: (n_layer + 1, T) scores of the corrupt run (tokens (1, T)) with the clean
-    run's residual stream put in at one (layer, position) each: hook site l, the stream entering block l (n_layer:
-    after the last). score(logits (B, T, V)) -> (B,). One batched forward pass, a row per (layer, position)."""
-    L, T = model.config.n_layer, clean.size(1)
-    hidden = model(clean, return_hidden=True)[2]
-    layer, pos = torch.arange((L + 1) * T).div(T, rounding_mode="floor"), torch.arange((L + 1) * T) % T
-    patch = {}
-    for l in range(L + 1):
-        mask = torch.zeros((L + 1) * T, T, 1, dtype=torch.bool, device=clean.device)
-        mask[(layer == l).nonzero().flatten(), pos[layer == l]] = True
-        patch[l] = (lambda m, h: lambda x: torch.where(m, h, x))(mask, hidden[l])
-    return score(model(corrupt.expand((L + 1) * T, T), patch=patch)[0]).view(L + 1, T)
-
-
-class Probe:
-    """A linear probe: ridge regression of one-hot labels on standardised features (closed form, float64), the
-    predicted label the argmax."""
-
-    def __init__(self, l2=0.01):
-        self.l2 = l2  # the penalty, per training example
-
-    def fit(self, X, y):
-        X = X.double()
-        self.classes = sorted(set(y))
-        Y = F.one_hot(torch.tensor([self.classes.index(v) for v in y]), len(self.classes)).double()
-        self.mu, self.sd, self.b = X.mean(0), X.std(0) + 1e-6, Y.mean(0)
-        Z = (X - self.mu) / self.sd
-        self.W = torch.linalg.solve(Z.T @ Z + self.l2 * len(Z) * torch.eye(Z.size(1), dtype=Z.dtype), Z.T @ (Y - self.b))
-        return self
-
-    def predict(self, X):
-        return [self.classes[i] for i in (((X.double() - self.mu) / self.sd) @ self.W + self.b).argmax(1).tolist()]
-
 
 def subsets(n_layer):
     """{name: `trainable` regex} of the restricted stage-2 runs (a regex already named under another name is left
@@ -216,12 +121,10 @@ def char_starts(enc, tokens):
 def forced_items(data_dir, enc, split, instructions):
     """{mode: (token lists, starts)} of the split's programs items for logprobs: cot, the prompt then the restated
     source (what instruction_recall asks for); incontext, the prompt then the answer."""
-    import eval as evaluator
-    from data.tokenizer import encode_prompt
     out = {}
     for mode in ("cot", "incontext"):
         seqs, starts = [], []
-        for it in evaluator.read_items(data_dir, "programs", split, mode):
+        for it in read_items(data_dir, "programs", split, mode):
             p = encode_prompt(enc, it["prompt"])
             seqs.append(encode_prompt(enc, it["prompt"] + (instructions[it["behaviour"]] if mode == "cot" else " " + it["answer"])))
             starts.append(len(p))
@@ -238,8 +141,6 @@ def patching_pairs(enc, behaviours, n_pairs, seed):
     pairs of the most common layout are kept (the same tokens at every position but the names' and the input's), so
     that positions mean the same in every pair; at most n_pairs of them, drawn with `seed`. labels: each position's
     token, or NAME / X."""
-    from data.templates import COT_CUE
-    from data.tokenizer import encode_prompt
     evals = [b for b in behaviours if b["domain"] == "programs" and b["split"] == "S_eval" and b["eval_inputs"]]
     groups = {}
     for f in evals:
@@ -311,7 +212,6 @@ def probe_prompts(behaviours, split, templates, at):
     first statement of the source), one per template, with the function's first held-out input. at "name": the
     pointer prompt, read at its name's last token; at "source": the CoT prompt and the restated source up to the token
     before its first operator (where the model is about to write it), read at its end."""
-    from data.templates import COT_CUE
     out = []
     for b in behaviours:
         m = ARITH.search(b.get("source", "")) if b["domain"] == "programs" and b["split"] == split else None
@@ -332,7 +232,6 @@ def probe_prompts(behaviours, split, templates, at):
 def states_at(model, enc, prompts, batch_size=256):
     """(n_layer + 1, N, C): the residual stream at each prompt's probed token (the one that ends its first
     prompts[i][1] characters), entering each block and after the last."""
-    from data.tokenizer import encode_prompt
     seqs = [encode_prompt(enc, p[0]) for p in prompts]
     pos = [covering(enc, s[1:], p[1]) for s, p in zip(seqs, prompts)]  # tokens after bos that cover those characters
     out = []
@@ -348,8 +247,6 @@ def probe_study(models, enc, behaviours, seed):
     """Rows of probe_accuracy per probed token (position "name" / "source"), target (operator, constant), layer, split
     and model, and chance rows (always the commonest S_train label). Probes are trained on S_train under all 25
     templates; S_train is scored two-fold, each half of its functions by a probe trained on the other half."""
-    import eval as evaluator
-    from data.templates import EXEC
     rows = []
     for at in ("name", "source"):
         sets = {s: probe_prompts(behaviours, s, EXEC["programs"], at) for s in ("S_train", "S_eval", "S_control")}
@@ -380,7 +277,7 @@ def probe_study(models, enc, behaviours, seed):
                                 preds["S_train"][i] = v
                     for s in ("S_train", "S_eval", "S_control"):
                         n, acc = len({p[2] for p in sets[s]}), sum(a == b for a, b in zip(preds[s], y[s])) / len(y[s])
-                        rows.append({**evaluator.row(curriculum, seed, "programs", s, "implicit",
+                        rows.append({**row(curriculum, seed, "programs", s, "implicit",
                                                      "chance" if l is None else "probe_accuracy", acc * n, n, acc),
                                      "part": "probe", "target": target, "position": at, "layer": l})
     return rows
@@ -388,44 +285,25 @@ def probe_study(models, enc, behaviours, seed):
 
 # ----------------------------------------------------------------------------- the study
 
-class Patched:
-    """A model whose generate() runs with hooks: what eval.generate_texts needs (.config and .generate)."""
-
-    def __init__(self, model, patch):
-        self.model, self.patch, self.config = model, patch, model.config
-
-    def generate(self, *args, **kw):
-        return self.model.generate(*args, patch=self.patch, **kw)
-
-
 def load(ckpt_path, device):
     """(model in eval mode, corpus dir, manifest, tokenizer) of a checkpoint."""
-    import eval as evaluator
-    import train
-    from data.tokenizer import load as load_tokenizer
-    from model import GPT
-    ckpt = train.load_checkpoint(ckpt_path)
-    model = GPT(train.model_config(ckpt["config"]))
-    model.load_state_dict(ckpt["model"])
-    model.to(device).eval()
-    data_dir, manifest = evaluator.open_checkpoint_corpus(ckpt)
+    model, ckpt = load_model(ckpt_path, device)
+    data_dir, manifest = open_checkpoint_corpus(ckpt)
     return model, data_dir, manifest, load_tokenizer(data_dir, manifest)
 
 
 def parameters_study(ckpts, here, seed, extra, device):
     """Part 1: the restricted stage-2 runs, each evaluated beside stage 1 and the unrestricted stage 2, and the weight
     change of each module in the unrestricted stage 2."""
-    import eval as evaluator
-    import train
-    before, after = (train.load_checkpoint(ckpts[s]) for s in ("pbb_stage1", "pbb_stage2"))
+    before, after = (load_checkpoint(ckpts[s]) for s in ("pbb_stage1", "pbb_stage2"))
     runs = {"before stage 2": ckpts["pbb_stage1"], "all": ckpts["pbb_stage2"]}
     for name, regex in subsets(before["config"]["n_layer"]).items():
-        runs[name] = pbb.run_stage("configs/pbb_stage2.py", os.path.join(here, f"stage2_{name}"),
+        runs[name] = run_stage("configs/pbb_stage2.py", os.path.join(here, f"stage2_{name}"),
                                    os.path.dirname(ckpts["pbb_stage1"]), seed, (*extra, f"--trainable={regex}"))
     rows = []
     for name, ckpt in runs.items():
         mine = os.path.abspath(ckpt).startswith(os.path.abspath(here))  # the runner's eval.json is left as it is
-        for r in evaluator.evaluate(ckpt, splits=("S_train", "S_eval"), modes=("cot", "incontext"), domains=("programs",),
+        for r in evaluate(ckpt, splits=("S_train", "S_eval"), modes=("cot", "incontext"), domains=("programs",),
                                     curriculum="proactive", out_path=None if mine else "", log=None, progress=False,
                                     device=device):
             rows.append({**r, "seed": seed, "part": "trainable", "component": name, "scoring": "generated"})
@@ -442,17 +320,15 @@ def knockout_study(model, enc, manifest, data_dir, instructions, seed):
     teacher forcing (instruction_logprob: the restated source after a CoT prompt; answer_logprob: the answer after an
     in-context prompt). Means: over every token of the intact model's own runs (prompt and greedy completion) on the
     S_train items of the same mode."""
-    import eval as evaluator
-    from data.tokenizer import encode_prompt
     cfg = model.config
 
     def generate(items, mode, patch):
-        return evaluator.generate_texts(Patched(model, patch), enc, [it["prompt"] for it in items],
-                                        evaluator.default_max_new_tokens(manifest, mode), 0.0, 64, manifest["eos"])[0]
-    items = {m: evaluator.read_items(data_dir, "programs", "S_eval", m) for m in ("cot", "incontext")}
+        return generate_texts(Patched(model, patch), enc, [it["prompt"] for it in items],
+                                        default_max_new_tokens(manifest, mode), 0.0, 64, manifest["eos"])[0]
+    items = {m: read_items(data_dir, "programs", "S_eval", m) for m in ("cot", "incontext")}
     forced, mean_of = forced_items(data_dir, enc, "S_eval", instructions), {}
     for mode in items:
-        ref = evaluator.read_items(data_dir, "programs", "S_train", mode)
+        ref = read_items(data_dir, "programs", "S_train", mode)
         texts = generate(ref, mode, None)
         mean_of[mode] = means(model, [encode_prompt(enc, it["prompt"] + t) for it, t in zip(ref, texts)], sites(cfg))
     comps = [("attn", l) for l in range(cfg.n_layer)] + [("mlp", l) for l in range(cfg.n_layer)] + \
@@ -463,9 +339,9 @@ def knockout_study(model, enc, manifest, data_dir, instructions, seed):
                     head=comp[2] if comp and comp[0] == "head" else None, ablation=ablation)
         for mode, its in items.items():
             patch = knockout(comp, ablation, mean_of[mode], cfg.n_head) if comp else None
-            scores = evaluator.judge("programs", its, generate(its, mode, patch), mode, 1, {}, instructions)[0]
+            scores = judge("programs", its, generate(its, mode, patch), mode, 1, {}, instructions)[0]
             for metric, k in scores:
-                rows.append({**evaluator.row("proactive", seed, "programs", "S_eval", mode, metric, k, len(its)),
+                rows.append({**row("proactive", seed, "programs", "S_eval", mode, metric, k, len(its)),
                              **keys, "scoring": "generated"})
             v = torch.tensor(logprobs(model, *forced[mode], patch), dtype=torch.float64)
             half = 1.96 * float(v.std()) / math.sqrt(len(v)) if len(v) > 1 else 0.0
@@ -478,9 +354,7 @@ def knockout_study(model, enc, manifest, data_dir, instructions, seed):
 
 def study(ckpts, here, seed, a, extra, log=print):
     """Every part for one seed; returns the rows."""
-    from data.build import load_instructions
-    import train
-    device = train.resolve_device(a.device)
+    device = resolve_device(a.device)
     model, data_dir, manifest, enc = load(ckpts["pbb_stage2"], device)
     if model.config.tied_layers:
         raise SystemExit("error: the mechanism study restricts training to layers by parameter name, which a model "
@@ -515,7 +389,7 @@ def fmt(values, sign=False):
     """Mean, with ± half-range over seeds when there are several; '—' when there is none."""
     if not values:
         return "—"
-    m, s = pbb.mean_spread(values)
+    m, s = mean_spread(values)
     return (f"{m:+.2f}" if sign else f"{m:.2f}") + (f" ± {s:.2f}" if len(values) > 1 else "")
 
 
@@ -706,9 +580,9 @@ def main(argv=None):
     t0, rows, runner_s = time.time(), [], 0.0
     for seed in range(a.seeds):
         root, ckpts, t1 = os.path.join(runs, f"seed{seed}"), {}, time.time()
-        for stage, config, parent in pbb.STAGES:
+        for stage, config, parent in STAGES:
             if stage in ("pretrain", "pbb_stage1", "pbb_stage2"):
-                ckpts[stage] = pbb.run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent),
+                ckpts[stage] = run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent),
                                              seed, extra)
         runner_s += time.time() - t1
         rows += study(ckpts, os.path.join(out, f"seed{seed}"), seed, a, extra)
@@ -722,4 +596,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli(main)

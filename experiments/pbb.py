@@ -40,263 +40,24 @@ evaluation of a checkpoint with the same arguments is reused (eval.args.json bes
 same OUT, and a later run with --seeds N collects them (reusing everything).
 """
 import argparse
-import itertools
 import json
 import os
 import sys
 import time
 
-STAGES = [  # (stage, config, the stage it starts from)
-    ("pretrain", "configs/pretrain.py", None),
-    ("mixture", "configs/mixture.py", "pretrain"),
-    ("pbb_stage1", "configs/pbb_stage1.py", "pretrain"),
-    ("pbb_stage2", "configs/pbb_stage2.py", "pbb_stage1"),
-    ("retro_stage1", "configs/retro_stage1.py", "pretrain"),
-    ("retro_stage2_sft", "configs/retro_stage2_sft.py", "retro_stage1"),
-    ("retro_stage2_grpo", "configs/retro_stage2_grpo.py", "retro_stage1"),
-]
-PRETRAIN = {"grammars": "configs/pretrain_grammars.py"}  # a corpus flag's own stage-0 config (else configs/pretrain.py)
-CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft": "retro_stage2_sft",
-             "retroactive_grpo": "retro_stage2_grpo"}
-MAIN_METRIC = {"programs": "accuracy", "grammars": "validity"}
-NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions"}  # may differ on reuse
-
-
-def run_stage(config, out_dir, parent_dir, seed, extra=()):
-    """Trains one stage unless its checkpoint is already complete. Returns the checkpoint path.
-    extra: more train.py overrides, e.g. ("--train_data=...",). A checkpoint trained with another config
-    (the config file or the seed changed since), or older than the checkpoint it starts from, is refused
-    with one line, not silently reused."""
-    import train
-    from data.format import CorpusError
-    ckpt_path = os.path.join(out_dir, "ckpt.pt")
-    init_from = os.path.join(parent_dir, "ckpt.pt") if parent_dir else "scratch"
-    if os.path.exists(ckpt_path):
-        try:
-            ckpt = train.load_checkpoint(ckpt_path)
-            wanted, _ = train.load_config([config, f"--out_dir={out_dir}", f"--seed={seed}", *extra])
-        except train.UserError as e:
-            raise SystemExit(f"error: {e}")
-        had = {k: ckpt["config"].get(k, train.DEFAULTS.get(k)) for k in wanted}  # keys added since: defaults
-        changed = [f"{k} {had[k]!r} -> {wanted[k]!r}" for k in wanted if k not in NOT_COMPARED and had[k] != wanted[k]]
-        if changed:
-            raise SystemExit(f"error: {out_dir} was trained with another config ({'; '.join(changed)}); delete it and "
-                             "the stages that start from it to retrain them, or pass --out for a new results directory")
-        try:
-            manifest = train.open_data(wanted)[1]
-        except (train.UserError, CorpusError, OSError, ValueError) as e:
-            raise SystemExit(f"error: {e}")
-        built, now = ckpt.get("corpus_config"), train.corpus_config(manifest)  # None: a checkpoint from before
-        keys = [k for k in now if built is not None and built.get(k) != now[k]]
-        if ckpt.get("tokenizer_id") != train.tokenizer_id(manifest) or keys:
-            raise SystemExit(f"error: {out_dir} was trained on another build of corpus {wanted['corpus']} (the corpus "
-                             f"was rebuilt since{': its ' + ', '.join(keys) + ' differ' if keys else ', with another tokenizer'})"
-                             "; delete it and the stages that start from it to retrain them, or pass --out for a new "
-                             "results directory")
-        if parent_dir and os.path.getmtime(init_from) > os.path.getmtime(ckpt_path):
-            raise SystemExit(f"error: {out_dir} was trained from an older {init_from}; delete it to retrain it "
-                             "from the current one, or pass --out for a new results directory")
-        if ckpt["step"] >= ckpt["config"]["max_iters"]:
-            print(f"[pbb] reusing {ckpt_path} (step {ckpt['step']})")
-            return ckpt_path
-        init_from = "resume"
-    print(f"[pbb] training {config} -> {out_dir}")
-    rc = train.main([config, f"--out_dir={out_dir}", f"--init_from={init_from}", f"--seed={seed}", *extra,
-                     "--progress=false" if not sys.stderr.isatty() else "--progress=true"])
-    if rc != 0:
-        raise SystemExit(f"error: stage {config} failed (exit {rc}); fix it and rerun: finished stages are reused")
-    return ckpt_path
-
-
-def paired_rows(pairs, curriculum, ref, n_boot=2000):
-    """Rows of the paired difference (curriculum minus ref) per DOMAIN.SPLIT.MODE. pairs: {seed: (items_a,
-    items_b)}, eval_items.json dicts of two checkpoints scored on the same items. The 95% interval is a
-    bootstrap that resamples behaviours (all items of a behaviour together) within each seed and, with
-    several seeds, the seeds too; value = mean over seeds of the mean per-item difference."""
-    import numpy as np
-    rng, rows = np.random.default_rng(0), []
-    keys = [k for k in next(iter(pairs.values()))[0] if not k.endswith(".behaviour")]
-    for key in keys:
-        domain, split, mode = key.split(".")
-        if any(key not in a or key not in b for a, b in pairs.values()):  # a run not scored on these items (e.g. an
-            # evaluation from before per-family rows, reused)
-            continue
-        per_seed = {}  # seed -> (sum of differences per behaviour, items per behaviour)
-        for seed, (a, b) in sorted(pairs.items()):
-            if a[key + ".behaviour"] != b[key + ".behaviour"]:
-                raise SystemExit(f"error: {key} holds other items in the two runs compared; pair runs of the same "
-                                 "S_train/S_eval/S_control behaviours")
-            names = a[key + ".behaviour"]
-            order = {n: i for i, n in enumerate(dict.fromkeys(names))}
-            idx, d = np.array([order[n] for n in names]), np.array(a[key]) - np.array(b[key])
-            per_seed[seed] = (np.bincount(idx, d), np.bincount(idx))
-
-        def estimate(seeds, picks):
-            return np.mean([per_seed[s][0][p].sum() / per_seed[s][1][p].sum() for s, p in zip(seeds, picks)], axis=0)
-        seeds = sorted(per_seed)
-        metric = f"{MAIN_METRIC[domain]}_minus_{ref}"
-        for group in ([[s] for s in seeds] + ([seeds] if len(seeds) > 1 else [])):
-            value = estimate(group, [slice(None)] * len(group))
-            boot = []
-            for _ in range(n_boot):
-                ss = rng.choice(group, len(group)) if len(group) > 1 else group
-                boot.append(estimate(ss, [rng.integers(0, len(per_seed[s][1]), len(per_seed[s][1])) for s in ss]))
-            lo, hi = np.percentile(boot, [2.5, 97.5])
-            r = dict(curriculum=curriculum, domain=domain, split=split, mode=mode, metric=metric, value=float(value),
-                     ci_low=float(lo), ci_high=float(hi), n=int(per_seed[group[0]][1].sum()),
-                     seed=group[0] if len(group) == 1 else None)
-            rows.append(r if len(group) == 1 else {**r, "seeds": group})
-    return rows
-
-
-def evaluate_once(ckpt, **kw):
-    """eval.evaluate's rows for ckpt, reusing its eval.json when that was written for this checkpoint (not
-    older than it) with the same arguments (recorded in eval.args.json beside it)."""
-    import eval as evaluator
-    d = os.path.dirname(ckpt)
-    paths = [os.path.join(d, f) for f in ("eval.json", "eval_items.json", "eval.args.json")]
-    args = json.loads(json.dumps(kw))  # tuples as lists, as they read back
-    # all three newer than the checkpoint, and the arguments not older than the rows (eval.py by hand since: redo)
-    if all(os.path.exists(p) and os.path.getmtime(p) >= os.path.getmtime(ckpt) for p in paths) and \
-            os.path.getmtime(paths[2]) >= max(os.path.getmtime(paths[0]), os.path.getmtime(paths[1])):
-        with open(paths[2]) as f:
-            if json.load(f) == args:
-                print(f"[pbb] reusing {paths[0]}")
-                with open(paths[0]) as g:
-                    return json.load(g)
-    rows = evaluator.evaluate(ckpt, log=None, progress=False, **kw)
-    with open(paths[2], "w") as f:
-        json.dump(args, f)
-    return rows
-
-
-def pairs_of(out_a, stage_a, out_b, stage_b, seeds):
-    """{seed: (eval_items.json of out_a/seedN/stage_a, of out_b/seedN/stage_b)}: the input of paired_rows."""
-    def items(out, stage, s):
-        with open(os.path.join(out, f"seed{s}", stage, "eval_items.json")) as f:
-            return json.load(f)
-    return {s: (items(out_a, stage_a, s), items(out_b, stage_b, s)) for s in seeds}
-
-
-def missing_evals(out, n_seeds):
-    """The seedN/STAGE of a results directory that lack the eval_items.json a pairing needs."""
-    return [f"seed{s}/{st}" for s in range(n_seeds) for st in dict(CURRICULA, pretrain="pretrain").values()
-            if not os.path.exists(os.path.join(out, f"seed{s}", st, "eval_items.json"))]
-
-
-def mean_spread(values):
-    m = sum(values) / len(values)
-    return m, (max(values) - min(values)) / 2
-
-
-def _key(r):
-    """Table row key: AD rows are told apart by their number of demonstrations."""
-    name = r["curriculum"] + (f" N={r['demos']}" if "demos" in r else "")
-    return (name, r["domain"], r["split"], r["mode"], r["metric"])
-
-
-def write_report(rows, out):
-    """results.md (per curriculum, split and mode, mean ± half-range over seeds; then the paired differences
-    with their intervals), results.png and, with AD rows, results_ad.png and the line saying what one
-    instruction is worth."""
-    diffs = [r for r in rows if "_minus_" in r["metric"]]
-    rows = [r for r in rows if "_minus_" not in r["metric"]]
-    order = lambda r: (r["curriculum"], r.get("demos", 0), r["domain"], r["split"], r["mode"], r["metric"])
-    keys = list(dict.fromkeys(_key(r) for r in sorted(rows, key=order)))
-    lines = ["| curriculum | domain | split | mode | metric | value | 95% CI (seed 0) | n | seeds |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for key in keys:
-        group = [r for r in rows if _key(r) == key]
-        m, spread = mean_spread([r["value"] for r in group])
-        first = min(group, key=lambda r: r["seed"])
-        value = f"{m:.3f}" + (f" ± {spread:.3f}" if len(group) > 1 else "")
-        lines.append(f"| {' | '.join(key)} | {value} | [{first['ci_low']:.3f}, {first['ci_high']:.3f}] | "
-                     f"{first['n']} | {len(group)} |")
-    if diffs:
-        many = any(r["seed"] is None for r in diffs)  # with several seeds: only the rows over all seeds
-        lines += ["", "Paired differences on the same eval items (95% bootstrap interval over behaviours"
-                  + (" and seeds" if many else "") + "):", "",
-                  "| curriculum | domain | split | mode | metric | difference | 95% CI | n per seed | seeds |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for r in sorted((r for r in diffs if (r["seed"] is None) == many), key=order):
-            seeds = r.get("seeds", [r["seed"]])
-            lines.append(f"| {_key(r)[0]} | {r['domain']} | {r['split']} | {r['mode']} | {r['metric']} | "
-                         f"{r['value']:+.3f} | [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {r['n']} | {len(seeds)} |")
-    worth = instruction_worth(rows)
-    if worth:
-        lines += ["", worth]
-        plot_ad(rows, os.path.join(out, "results_ad.png"))
-    with open(os.path.join(out, "results.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    plot(rows, os.path.join(out, "results.png"))
-    return "\n".join(lines)
-
-
-def _mean_acc(rows, curriculum, split, mode, demos=None):
-    vals = [r["value"] for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"])
-            == (curriculum, "programs", split, mode, "accuracy") and r.get("demos") == demos]
-    return sum(vals) / len(vals) if vals else None
-
-
-def instruction_worth(rows):
-    """One line: the largest N such that AD with N' <= N demonstrations never beats Proactive PBB's single
-    instruction per behaviour on S_eval (programs, best mode of each); None without AD or Proactive rows."""
-    demos = sorted({r["demos"] for r in rows if r["curriculum"] == "ad"})
-
-    def best(curriculum, n=None):  # (accuracy, mode) of the better of implicit and CoT
-        return max((_mean_acc(rows, curriculum, "S_eval", m, n) or 0.0, m) for m in ("implicit", "cot"))
-
-    if not demos or all(_mean_acc(rows, "proactive", "S_eval", m) is None for m in ("implicit", "cot")):
-        return None
-    p, p_mode = best("proactive")
-    ad = {n: best("ad", n) for n in demos}
-    sweep = ", ".join(f"N={n} {a:.2f} ({m})" for n, (a, m) in ad.items())
-    if p == 0 and all(a == 0 for a, _ in ad.values()):
-        return f"No signal: Proactive PBB and AD ({sweep}) are all at 0 on S_eval (programs)."
-    reached = list(itertools.takewhile(lambda n: ad[n][0] <= p, demos))
-    what = ("matches or beats algorithm distillation at every N tested" if reached == demos else
-            f"matches or beats algorithm distillation up to N={reached[-1]}" if reached else
-            f"is below algorithm distillation already at N={demos[0]}")
-    return (f"One instruction per behaviour {what}: Proactive PBB's S_eval accuracy {p:.2f} ({p_mode}) vs AD "
-            f"{sweep} (programs, best mode of each, means over seeds; their spread is in the table).")
-
-
-def plot_ad(rows, path):
-    """S_eval accuracy of AD against N (log axis), Proactive PBB's one instruction as horizontal lines; with the
-    OOD control, AD from uniform demonstrations beside."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    demos = sorted({r["demos"] for r in rows if r["curriculum"] == "ad"})
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for (split, mode), style in {("S_eval", "implicit"): "o-", ("S_eval", "cot"): "s-",
-                                 ("S_control", "implicit"): "x:"}.items():
-        ys = [_mean_acc(rows, "ad", split, mode, n) for n in demos]
-        ax.plot(demos, [y or 0.0 for y in ys], style, label=f"AD {split} {mode}")
-    if any(r["curriculum"] == "ad_uniform" for r in rows):  # the OOD control: uniform demonstrations
-        ys = [_mean_acc(rows, "ad_uniform", "S_eval", "implicit", n) for n in demos]
-        ax.plot(demos, [y or 0.0 for y in ys], "o--", color="C0", alpha=0.6, label="AD, uniform demos, S_eval implicit")
-    for mode, color in (("implicit", "C0"), ("cot", "C1")):
-        y = _mean_acc(rows, "proactive", "S_eval", mode)
-        if y is not None:
-            ax.axhline(y, color=color, ls="--", lw=1, label=f"Proactive PBB S_eval {mode}")
-    ax.set_xscale("log")
-    ax.set_xticks(demos, [str(n) for n in demos])
-    ax.set_xlabel("demonstrations per behaviour (N)")
-    ax.set_ylabel("exact-match accuracy (programs)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+from data.build import EVAL_SPLITS, MODES
+from pbb.batches import open_data
+from pbb.checkpoint import load_checkpoint
+from pbb.report import instruction_worth, write_report
+from pbb.runner import CURRICULA, PRETRAIN, STAGES, cli, evaluate_once, grpo_cap, missing_evals, open_corpus_of, pairs_of, run_stage
+from pbb.stats import paired_rows
 
 
 def ad_sweep(root, seed, eval_kw, extra=()):
     """Algorithm distillation from the Proactive stage-1 checkpoint, one stage per N in the corpus's
     ad_demos; returns the eval rows (S_eval and S_control), each with "demos": N."""
-    import train
     parent = os.path.join(root, "pbb_stage1")
-    _, manifest = train.open_data(train.load_checkpoint(os.path.join(parent, "ckpt.pt"))["config"])
+    _, manifest = open_data(load_checkpoint(os.path.join(parent, "ckpt.pt"))["config"])
     rows = []
     for n in sorted(set(manifest["config"]["ad_demos"])):
         for curriculum, mix in (("ad", "exec_S_eval_N"), ("ad_uniform", "exec_S_eval_uniform_N")):
@@ -308,65 +69,6 @@ def ad_sweep(root, seed, eval_kw, extra=()):
                                    **eval_kw):
                 rows.append({**r, "seed": seed, "demos": n})
     return rows
-
-
-def plot(rows, path):
-    """Bars per domain (a row of panels each): S_eval's main metric (programs accuracy, grammars validity) per
-    curriculum and mode, S_control's beside, and the baseline a sceptic would try (programs: the majority answer;
-    grammars: the best constant string); error bars = seed spread."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    curricula = [c for c in CURRICULA if any(r["curriculum"] == c for r in rows)]
-    domains = [d for d in MAIN_METRIC if any(r["domain"] == d for r in rows)] or ["programs"]
-    modes = ["implicit", "cot", "incontext"]
-    fig, axes = plt.subplots(len(domains), len(modes), figsize=(4 * len(modes), 3.5 * len(domains)), sharey=True,
-                             squeeze=False)
-    for row_axes, domain in zip(axes, domains):
-        metric = MAIN_METRIC[domain]
-        base = "majority_baseline" if domain == "programs" else "constant_baseline"
-        bars = [("S_eval", metric), ("S_control", metric), ("S_eval", base)]
-        for ax, mode in zip(row_axes, modes):
-            for j, (split, m) in enumerate(bars):
-                means, errs = [], []
-                for c in curricula:
-                    vals = [r["value"] for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"])
-                            == (c, domain, split, mode, m)]
-                    mean, spread = mean_spread(vals) if vals else (0.0, 0.0)
-                    means.append(mean), errs.append(spread)
-                xs = [i + (j - 1) * 0.27 for i in range(len(curricula))]
-                ax.bar(xs, means, 0.27, yerr=errs, color=f"C{j}", label=f"{split} {m.replace('_', ' ')}")
-            ax.set_xticks(range(len(curricula)), curricula, rotation=15)
-            ax.set_title(f"{domain}, {mode}")
-            ax.set_ylim(0, 1)
-        row_axes[0].set_ylabel("exact-match accuracy" if domain == "programs" else "validity")
-        row_axes[-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def grpo_cap(manifest, extra):
-    """GRPO's completion cap on a corpus (its manifest) with grammars or nested compositions, whose traces outgrow
-    configs/retro_stage2_grpo.py's 64 new tokens (set for the programs' plain traces): eval.py's CoT budget, the
-    longest CoT training document, so that RL does not reward only the traces short enough to finish. () for plain
-    programs, or when the config's cap suffices."""
-    import eval as evaluator
-    import train
-    cfg = train.load_config(["configs/retro_stage2_grpo.py", *extra])[0]
-    need = evaluator.default_max_new_tokens(manifest, "cot")
-    long_traces = "grammars" in manifest["config"]["domains"] or manifest["config"].get("compose_trace") == "nested"
-    return (f"--grpo_max_new_tokens={need}",) if long_traces and need > cfg["grpo_max_new_tokens"] else ()
-
-
-def open_corpus_of(config, extra):
-    """The manifest of the corpus a stage config trains on with the runner's overrides (built when missing)."""
-    import train
-    from data.format import CorpusError
-    try:
-        return train.open_data(train.load_config([config, *extra])[0])[1]
-    except (train.UserError, CorpusError) as e:
-        raise SystemExit(f"error: {e}")
 
 
 def main(argv=None):
@@ -400,7 +102,6 @@ def main(argv=None):
     if a.description and a.against is None and not missing_evals(default_out, a.seeds):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
-    import eval as evaluator
     t0, rows = time.time(), []
     evaluated = dict(CURRICULA, pretrain="pretrain")
     missing = a.against and missing_evals(a.against, a.seeds)
@@ -419,8 +120,8 @@ def main(argv=None):
                       extra + stage_extra.get(stage, ()))
         # the base model with grammars: also its derivation from the rules in context (eval.py mode incontext_cot)
         for curriculum, stage in evaluated.items():
-            splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else evaluator.EVAL_SPLITS
-            more = {"modes": [*evaluator.MODES, "incontext_cot"]} if curriculum == "pretrain" and grammars else {}
+            splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else EVAL_SPLITS
+            more = {"modes": [*MODES, "incontext_cot"]} if curriculum == "pretrain" and grammars else {}
             for r in evaluate_once(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum, **kw, **more):
                 rows.append({**r, "seed": seed})
         if a.ad:
@@ -450,16 +151,5 @@ def main(argv=None):
     return 0
 
 
-def cli(main):
-    """Runs an experiment's main(); a refusal (SystemExit with an "error: ..." string) is one line on stderr, exit 2."""
-    try:
-        sys.exit(main())
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(e.code, file=sys.stderr)
-            sys.exit(2)
-        raise
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    cli(main)

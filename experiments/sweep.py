@@ -9,8 +9,8 @@ A sweep config is a plain Python file (configs/sweep_*.py) naming
     curricula = ["mixture", "proactive"]  names from experiments.pbb.CURRICULA (this list if unset); the mixture
                                           always runs, since every difference is against it
 A knob is either
-  - a stage config key (any key of train.DEFAULTS): passed as `--knob=value` to every curriculum stage of the
-    cell (pretraining keeps its own settings, except the architecture keys train.ARCH_KEYS and corpus,
+  - a stage config key (any key of DEFAULTS): passed as `--knob=value` to every curriculum stage of the
+    cell (pretraining keeps its own settings, except the architecture keys ARCH_KEYS and corpus,
     corpus_seed, data_dir, which a checkpoint fixes and which go to the cell's pretraining too); or
   - a corpus key (any key of data.config.DEFAULTS): the cell trains on OUT/corpora_cfg/cell_<i>.py, which
     imports the preset's corpus config and sets the cell's values, built in OUT/corpora/cell_<i> (i: the first
@@ -65,7 +65,14 @@ import os
 import runpy
 import time
 
-from experiments.pbb import CURRICULA, MAIN_METRIC, STAGES, evaluate_once, paired_rows, pairs_of, run_stage, cli
+from data.build import EVAL_SPLITS, ensure_corpus
+from data.config import DEFAULTS as CORPUS_DEFAULTS, load_config as load_corpus_config
+from data.format import CorpusError
+from pbb.batches import open_data
+from pbb.common import UserError
+from pbb.config import ARCH_KEYS, DEFAULTS, load_config
+from pbb.runner import CURRICULA, MAIN_METRIC, STAGES, cli, evaluate_once, pairs_of, run_stage
+from pbb.stats import paired_rows
 
 PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
@@ -77,8 +84,6 @@ STAGE_CONFIG = {stage: config for stage, config, _ in STAGES}
 
 def load_sweep(path):
     """(grid, curricula with the mixture first) of a sweep config; SystemExit with one line if anything is wrong."""
-    import train
-    from data.config import DEFAULTS as CORPUS_DEFAULTS
     if not os.path.isfile(path):
         raise SystemExit(f"error: sweep config {path} not found")
     ns = runpy.run_path(path)
@@ -89,8 +94,8 @@ def load_sweep(path):
         if knob in SET_BY_SWEEP:
             raise SystemExit(f"error: knob '{knob}' in {path} is set by the sweep itself (seeds: --seeds, corpus seed: "
                              "corpus_seed)")
-        if knob not in train.DEFAULTS and knob not in CORPUS_DEFAULTS and knob not in DERIVED:
-            close = difflib.get_close_matches(knob, [*train.DEFAULTS, *CORPUS_DEFAULTS, *DERIVED], n=1)
+        if knob not in DEFAULTS and knob not in CORPUS_DEFAULTS and knob not in DERIVED:
+            close = difflib.get_close_matches(knob, [*DEFAULTS, *CORPUS_DEFAULTS, *DERIVED], n=1)
             raise SystemExit(f"error: unknown knob '{knob}' in {path}, neither a train.py nor a corpus config key nor "
                              f"one of {', '.join(DERIVED)}" + (f"; did you mean '{close[0]}'?" if close else ""))
         if knob == "mixing_ratio" and not all(isinstance(r, (int, float)) and 0 < r < 1 for r in grid[knob]):
@@ -124,11 +129,9 @@ def cell_args(knobs, out, base_corpus, i):
     """(stage overrides, pretraining overrides) of a cell; with corpus knobs, writes their corpus config as
     OUT/corpora_cfg/cell_<i>.py, i the first cell of these corpus values (later ones train on its corpus), unless
     it equals the preset's (then the cell trains on the preset's corpus). ValueError for a bad corpus value."""
-    import train
-    from data.config import load_config
-    args = [f"--{k}={v}" for k, v in knobs.items() if k in train.DEFAULTS]
-    pre = [f"--{k}={v}" for k, v in knobs.items() if k in train.ARCH_KEYS or k in CORPUS_STAGE_KEYS]
-    corpus = {k: v for k, v in knobs.items() if k not in train.DEFAULTS and k not in DERIVED}
+    args = [f"--{k}={v}" for k, v in knobs.items() if k in DEFAULTS]
+    pre = [f"--{k}={v}" for k, v in knobs.items() if k in ARCH_KEYS or k in CORPUS_STAGE_KEYS]
+    corpus = {k: v for k, v in knobs.items() if k not in DEFAULTS and k not in DERIVED}
     if corpus:
         base = knobs.get("corpus", base_corpus)
         path = os.path.join(out, "corpora_cfg", f"cell_{i}.py")
@@ -138,7 +141,7 @@ def cell_args(knobs, out, base_corpus, i):
             f.write(f"from {os.path.splitext(os.path.normpath(base))[0].replace(os.sep, '.')} import *\n\n")
             f.writelines(f"{k} = {v!r}\n" for k, v in corpus.items())
         os.replace(path + f".{os.getpid()}", path)
-        if load_config(path)[1] == load_config(base)[1]:
+        if load_corpus_config(path)[1] == load_corpus_config(base)[1]:
             return args, pre
         more = [f"--corpus={path}", f"--data_dir={os.path.join(out, 'corpora', f'cell_{i}')}"]
         args, pre = args + more, pre + more
@@ -150,9 +153,8 @@ def mixing_args(ratio, args, manifest):
     declarations per step: (share of decl_S_eval among the documents drawn) / (mean tokens per drawn document),
     the same for Proactive stage 2 (its train_data, each document once per epoch); the mixture's steps match the
     two totals."""
-    import train
     mix = manifest["mixtures"]
-    stage2, _ = train.load_config([STAGE_CONFIG["pbb_stage2"], *args])
+    stage2, _ = load_config([STAGE_CONFIG["pbb_stage2"], *args])
     per_step2 = mix["decl_S_eval"]["docs"] / sum(mix[n]["tokens"] for n in stage2["train_data"])  # share / mean length
     names = ["decl_S_eval", "decl_exec_S_train", "pretrain_replay"]
     rest = sum(mix[n]["docs"] for n in names[1:])
@@ -169,11 +171,10 @@ def length_args(n):
 
 def scaled_args(stage, n, args):
     """The overrides of `stage`'s length when a curriculum stage is n steps long (derived knob stage_steps)."""
-    import train
     if n is None:
         return []
-    unit = train.load_config([STAGE_CONFIG["pbb_stage1"], *args])[0]["max_iters"]
-    config = train.load_config([STAGE_CONFIG[stage], *args])[0]
+    unit = load_config([STAGE_CONFIG["pbb_stage1"], *args])[0]["max_iters"]
+    config = load_config([STAGE_CONFIG[stage], *args])[0]
     steps = max(1, round(config["max_iters"] * n / unit))
     return [f"--max_iters={steps}"] + ([f"--eval_interval={max(1, steps // 4)}"] if config["eval_interval"] else [])
 
@@ -192,23 +193,19 @@ def stage_args(cell, stage, args, manifest):
 def corpus_of(config):
     """The manifest of a stage config's corpus, built if absent (a cell's corpus in OUT/corpora is checked against
     its config: a stale one is refused)."""
-    import train
-    from data.build import ensure_corpus
-    from data.format import CorpusError
     try:
         if config["data_dir"]:
             ensure_corpus(config["corpus"], config["data_dir"], config["corpus_seed"])
-        return train.open_data(config)[1]
-    except (train.UserError, CorpusError, ValueError, OSError) as e:
+        return open_data(config)[1]
+    except (UserError, CorpusError, ValueError, OSError) as e:
         raise SystemExit(f"error: {e}")
 
 
 def sharing(pre, base_config, base_manifest):
     """None when a cell with pretraining overrides `pre` can start from the preset's pretraining, else the reason."""
-    import train
     if not pre:
         return None
-    config, _ = train.load_config([PRETRAIN, *pre])
+    config, _ = load_config([PRETRAIN, *pre])
     keys = [k for k in config if k not in CORPUS_STAGE_KEYS and config[k] != base_config[k]]
     manifest = corpus_of(config)
     files = [f for f in base_manifest["files"] if f.endswith(".tiktoken")] + list(PRETRAIN_FILES)
@@ -298,22 +295,20 @@ def main(argv=None):
     grid, curricula = load_sweep(a.config)
     os.environ["PBB_PRESET"] = a.preset
     out = os.path.normpath(a.out or os.path.join("out", "sweep", os.path.splitext(os.path.basename(a.config))[0]))
-    import eval as evaluator
-    import train
-    base_config, _ = train.load_config([PRETRAIN])
+    base_config, _ = load_config([PRETRAIN])
     cells = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     args, corpus_home = [], {}
     for i, cell in enumerate(cells):  # every cell's configs are checked before anything trains
-        corpus = {k: v for k, v in cell.items() if (k not in train.DEFAULTS and k not in DERIVED) or k == "corpus"}
+        corpus = {k: v for k, v in cell.items() if (k not in DEFAULTS and k not in DERIVED) or k == "corpus"}
         j = corpus_home.setdefault(repr(sorted(corpus.items())), i)  # cells of the same corpus values share it
         try:
             args.append(cell_args(cell, out, base_config["corpus"], j))
             for _, config, _ in stages_of(curricula):
-                train.load_config([config, *args[i][0]])
-        except (train.UserError, ValueError) as e:
+                load_config([config, *args[i][0]])
+        except (UserError, ValueError) as e:
             raise SystemExit(f"error: cell {i} ({knob_label(cell)}): {e}")
     for i, cell in enumerate(cells):  # derived knobs read the corpus: built once every cell's values are valid
-        manifest = corpus_of(train.load_config([STAGE_CONFIG["mixture"], *args[i][0]])[0]) \
+        manifest = corpus_of(load_config([STAGE_CONFIG["mixture"], *args[i][0]])[0]) \
             if any(k in DERIVED for k in cell) else None
         args[i] = ({st: stage_args(cell, st, args[i][0], manifest) for st, _, _ in stages_of(curricula)}, args[i][1])
     t0, rows, home, pre_home = time.time(), [], [], {}  # home[i]: the cell whose pretraining cell i uses, or None
@@ -345,7 +340,7 @@ def main(argv=None):
                     os.symlink(os.path.relpath(there, root), here)
                 run_stage(config, here, start, seed, args[i][0][stage])
             for c in curricula:
-                for r in evaluate_once(os.path.join(root, CURRICULA[c], "ckpt.pt"), splits=evaluator.EVAL_SPLITS,
+                for r in evaluate_once(os.path.join(root, CURRICULA[c], "ckpt.pt"), splits=EVAL_SPLITS,
                                        curriculum=c, **kw):
                     rows.append({**r, "seed": seed, "knobs": cell})
     if a.seed is not None:

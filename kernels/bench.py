@@ -147,7 +147,7 @@ def gpu_bench(B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs=(1, 8),
                         continue
                     print(f"| {D} | {T} | {nd} | {name} | {t_f:.3f} | {flops / t_f * 1e-9:.1f} | "
                           f"{t_fb:.3f} | {3.5 * flops / t_fb * 1e-9:.1f} |", flush=True)
-                del q, k, v, do, mask
+                q = k = v = do = mask = None  # freed before the next shape
                 torch.cuda.empty_cache()
     host_overhead()
     print(f"\nmax relative error of triton (out, dq, dk, dv) vs SDPA with mask, bf16: {max(errs):.2e}; "
@@ -181,7 +181,7 @@ def ab_bench(variant, B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs
                     t[name, "f"], t[name, "fb"] = (min(x) for x in zip(*runs))
                 print(f"| {D} | {T} | {nd} | {t['kept', 'f']:.3f} | {t['variant', 'f']:.3f} | {t['kept', 'fb']:.3f} | "
                       f"{t['variant', 'fb']:.3f} | {t['kept', 'fb'] / t['variant', 'fb']:.3f} | {diff:.1e} |", flush=True)
-                del q, k, v, do
+                q = k = v = do = None  # freed before the next shape
                 torch.cuda.empty_cache()
 
 

@@ -1,4 +1,4 @@
-"""bench.py on CPU at a tiny shape: every row times a step, the train.py rows through train.train_step."""
+"""bench.py on CPU at a tiny shape: every row times a step, the train.py rows through train_step."""
 import os
 import re
 import runpy
@@ -6,7 +6,7 @@ import runpy
 import pytest
 
 import bench
-import train
+from pbb.training import train_step
 
 TINY = ["--n_layer=1", "--n_head=2", "--n_embd=32", "--block_size=32", "--batch_size=2", "--vocab_size=64",
         "--steps=2", "--warmup=1"]
@@ -20,8 +20,8 @@ def rows(out):
 
 def test_bench_times_the_baseline_and_train_py_steps(capsys, monkeypatch):
     calls = []
-    step = train.train_step
-    monkeypatch.setattr(train, "train_step", lambda *a, **k: calls.append(a[5]) or step(*a, **k))
+    step = train_step
+    monkeypatch.setattr(bench, "train_step", lambda *a, **k: calls.append(a[5]) or step(*a, **k))
     bench.main([*TINY, "--grad_accum=2"])
     out = capsys.readouterr().out
     assert "B=2x2 T=32 L=1 H=2 C=32 V=64 fp32 eager" in out
@@ -31,7 +31,7 @@ def test_bench_times_the_baseline_and_train_py_steps(capsys, monkeypatch):
     assert all(tok > 0 and ms > 0 for ms, tok, _ in table.values())
     assert table[bench.VARIANTS["baseline"][0]][2] == 1.0
     through_train = [k for k in cpu_variants if bench.VARIANTS[k][2] != "none"]  # 'one', 'docs', 'allhead', 'asbase'
-    assert len(calls) == 3 * len(through_train)  # warm-up and timed steps, each one train.train_step
+    assert len(calls) == 3 * len(through_train)  # warm-up and timed steps, each one train_step
     assert all(c["grad_accum"] == 2 and c["n_layer"] == 1 for c in calls)
     assert sum(c["head_all_positions"] for c in calls) == 3
 

@@ -16,6 +16,7 @@ from data.config import load_config
 from data.config import load_config, validate
 from data.grammars import Grammar
 from data.programs import compile_source
+from pbb.evaluate import default_max_new_tokens
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(REPO, "configs", "corpus_tiny.py")
@@ -553,8 +554,7 @@ def test_s_train_execs_drops_or_cuts_s_train_executions_and_leaves_the_rest_alon
         same = {f for f in m["both"]["files"] if m["both"]["files"][f] == m[how]["files"][f]}
         assert {"tokenizer.tiktoken", "pretrain.tokens.npy", "decl_S_eval.tokens.npy"} <= same
         assert all(f in same for f in m["both"]["files"] if f.startswith("eval."))
-    import eval as evaluator  # a trace that still restates the source must fit in the CoT generation budget
-    assert evaluator.default_max_new_tokens(m["both_nosource"], "cot") >= evaluator.default_max_new_tokens(m["both"], "cot")
+    assert default_max_new_tokens(m["both_nosource"], "cot") >= default_max_new_tokens(m["both"], "cot")
     for bad in ('"implicit"', '"direct"\ndomains = ["programs", "grammars"]', '"cot"\ncot_internalise = [1]'):
         (tmp_path / "corpus_bad.py").write_text(base + f's_train_execs = {bad}\n')
         with pytest.raises(ValueError, match="s_train_execs must be one of"):

@@ -7,12 +7,17 @@ import pytest
 import torch
 
 import eval as ev
-import train
 from data.build import ensure_corpus, load_grammars, load_instructions, load_trained_strings
 from data.format import open_corpus
 from data.grammars import Grammar
 from data.tokenizer import load as load_tokenizer
 from model import GPT
+from data.build import EVAL_SPLITS, MODES
+from pbb import checkpoint
+from pbb import evaluate as evaluate_module
+from pbb.checkpoint import save_checkpoint
+from pbb.config import DEFAULTS, model_config
+from pbb.evaluate import ROW_KEYS, callees_restated, evaluate, generate_texts, judge, wilson
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=320)
@@ -25,22 +30,22 @@ def corpus(tmp_path_factory):
 
 def save_ckpt(path, corpus, tokenizer_id=None, **overrides):
     manifest = open_corpus(corpus)
-    config = dict(train.DEFAULTS, data_dir=corpus, vocab_size=manifest["vocab_size"], seed=7,
+    config = dict(DEFAULTS, data_dir=corpus, vocab_size=manifest["vocab_size"], seed=7,
                   out_dir=str(path.parent), **SMALL, **overrides)
     torch.manual_seed(0)
-    model = GPT(train.model_config(config))
+    model = GPT(model_config(config))
     os.makedirs(path.parent, exist_ok=True)
-    train.save_checkpoint(str(path), {"model": model.state_dict(), "config": config, "step": 0,
-                                      "tokenizer_id": tokenizer_id or train.tokenizer_id(manifest)})
+    save_checkpoint(str(path), {"model": model.state_dict(), "config": config, "step": 0,
+                                      "tokenizer_id": tokenizer_id or checkpoint.tokenizer_id(manifest)})
     return str(path)
 
 
 def test_wilson_known_values():
-    lo, hi = ev.wilson(5, 10)
+    lo, hi = wilson(5, 10)
     assert (round(lo, 4), round(hi, 4)) == (0.2366, 0.7634)
-    lo, hi = ev.wilson(0, 10)  # closed form at k = 0: upper = z^2 / (n + z^2)
+    lo, hi = wilson(0, 10)  # closed form at k = 0: upper = z^2 / (n + z^2)
     assert lo == 0.0 and hi == pytest.approx(1.959964 ** 2 / (10 + 1.959964 ** 2))
-    assert ev.wilson(10, 10)[1] == pytest.approx(1.0) and ev.wilson(0, 0) == (0.0, 1.0)
+    assert wilson(10, 10)[1] == pytest.approx(1.0) and wilson(0, 0) == (0.0, 1.0)
 
 
 def fake_generate(corpus, right_programs, valid_grammars, calls, recalled=None, fixed=None):
@@ -90,18 +95,18 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
     recalled = splits["programs"]["S_eval"][1:4]  # one right answer without the trace, two traces without it
     monkeypatch.setattr(GPT, "generate", fake_generate(corpus, right, valid, calls, recalled))
     ckpt = save_ckpt(tmp_path / "myrun" / "ckpt.pt", corpus)
-    rows = ev.evaluate(ckpt, samples=4, progress=False, log=None)
+    rows = evaluate(ckpt, samples=4, progress=False, log=None)
     get = {(r["domain"], r["split"], r["mode"], r["metric"]): r for r in rows}
     # corpus_tiny: 6 S_eval / 6 S_train / 4 S_control behaviours per domain, 3 eval prompts each.
-    for mode in ev.MODES:
+    for mode in MODES:
         r = get["programs", "S_eval", mode, "accuracy"]
         assert (r["value"], r["n"]) == (6 / 18, 18)  # 2 behaviours x 3 inputs right
-        assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(6, 18))
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(6, 18))
         assert (get["programs", "S_train", mode, "accuracy"]["value"], get["programs", "S_train", mode, "accuracy"]["n"]) == (3 / 18, 18)
         assert (get["programs", "S_control", mode, "accuracy"]["value"], get["programs", "S_control", mode, "accuracy"]["n"]) == (0.0, 12)
         r = get["grammars", "S_eval", mode, "validity"]
         assert (r["value"], r["n"]) == (12 / 72, 72)  # 1 grammar x 3 prompts x 4 samples valid
-        assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(12, 72))
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(12, 72))
         assert (get["grammars", "S_eval", mode, "distinct"]["value"], get["grammars", "S_eval", mode, "distinct"]["n"]) == (2 / 72, 72)
         assert get["grammars", "S_train", mode, "validity"]["value"] == 0.0
     items = [json.loads(line) for line in open(os.path.join(corpus, "eval.programs.S_eval.cot.jsonl"))]
@@ -119,7 +124,7 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
     r = get["programs", "S_eval", "cot", "instruction_recall"]
     assert (r["value"], r["n"]) == (9 / 18, 18) and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0
     assert {mode for (_, _, mode, metric) in get if metric == "instruction_recall"} == {"cot"}
-    assert ev.wilson(6, 18) == pytest.approx((0.1628, 0.5625), abs=1e-4)  # hand computed
+    assert wilson(6, 18) == pytest.approx((0.1628, 0.5625), abs=1e-4)  # hand computed
     assert {t for d, t in calls if d == "programs"} == {0.0} and {t for d, t in calls if d == "grammars"} == {1.0}
     assert sum(d == "grammars" for d, _ in calls) == 4 * 3 * (18 + 18 + 12)
 
@@ -127,9 +132,9 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
 def test_eval_json_rows(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], []))
     ckpt = save_ckpt(tmp_path / "proactive" / "ckpt.pt", corpus)
-    ev.evaluate(ckpt, splits=["S_eval", "S_control"], modes=["implicit"], samples=2, progress=False, log=None)
+    evaluate(ckpt, splits=["S_eval", "S_control"], modes=["implicit"], samples=2, progress=False, log=None)
     rows = json.load(open(tmp_path / "proactive" / "eval.json"))
-    assert all(tuple(r) == ev.ROW_KEYS for r in rows)
+    assert all(tuple(r) == ROW_KEYS for r in rows)
     assert {r["curriculum"] for r in rows} == {"proactive"} and {r["seed"] for r in rows} == {7}
     families = {s: {json.loads(line)["family"] for line in open(os.path.join(corpus, f"eval.programs.{s}.implicit.jsonl"))}
                 for s in ("S_eval", "S_control")}
@@ -145,7 +150,7 @@ def test_eval_json_rows(corpus, tmp_path, monkeypatch):
     base = next(r for r in rows if r["metric"] == "majority_baseline" and r["split"] == "S_eval")
     assert (base["value"], base["n"]) == (info["majority_accuracy"], info["items"])
     assert base["ci_low"] < base["value"] < base["ci_high"]
-    ev.evaluate(ckpt, splits=["S_eval"], modes=["cot"], domains=["programs"], curriculum="retro", progress=False,
+    evaluate(ckpt, splits=["S_eval"], modes=["cot"], domains=["programs"], curriculum="retro", progress=False,
                 log=None, out_path=str(tmp_path / "other.json"))
     assert {r["curriculum"] for r in json.load(open(tmp_path / "other.json"))} == {"retro"}
 
@@ -154,9 +159,9 @@ def test_novelty_counts_valid_strings_no_training_document_shows():
     g = Grammar("g", {"S": [("a", "b"), ("a", "c"), ("S", "b")]})
     items = [{"grammar": "g", "prompt": "p"}, {"grammar": "g", "prompt": "q"}]
     texts = [" a b\nmore", " a  b", " a c c", " a b b", " x", " a c"]  # 3 samples per item; "a c c", "x" invalid
-    scores, _, per_item = ev.judge("grammars", items, texts, "implicit", 3, {"g": g}, trained={"g": {"a b"}})
+    scores, _, per_item = judge("grammars", items, texts, "implicit", 3, {"g": g}, trained={"g": {"a b"}})
     assert dict(scores) == {"validity": 4, "distinct": 3, "novelty": 2} and per_item == [2 / 3, 2 / 3]  # "a b b", "a c"
-    assert "novelty" not in dict(ev.judge("grammars", items, texts, "implicit", 3, {"g": g}, trained={})[0])
+    assert "novelty" not in dict(judge("grammars", items, texts, "implicit", 3, {"g": g}, trained={})[0])
 
 
 def test_novelty_and_exact_baselines_in_the_rows(corpus, tmp_path, monkeypatch):
@@ -170,25 +175,25 @@ def test_novelty_and_exact_baselines_in_the_rows(corpus, tmp_path, monkeypatch):
     fixed = {shown: sorted(trained[shown])[0], new: sorted({" ".join(w) for w in grammars[new].language()} - trained[new])[0],
              splits["S_control"][0]: " ".join(sorted(grammars[splits["S_control"][0]].language())[0])}
     monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], [], fixed=fixed))
-    rows = ev.evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=2, progress=False, log=None)
+    rows = evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=2, progress=False, log=None)
     get = {(r["split"], r["mode"], r["metric"]): r for r in rows}
-    for mode in ev.MODES:
+    for mode in MODES:
         assert get["S_train", mode, "validity"]["value"] == 2 * 3 * 2 / 36
         assert (get["S_train", mode, "novelty"]["value"], get["S_train", mode, "novelty"]["n"]) == (3 * 2 / 36, 36)
         assert get["S_control", mode, "novelty"]["value"] == get["S_control", mode, "validity"]["value"] == 3 * 2 / 24
         assert get["S_eval", mode, "novelty"]["value"] == 0.0
-    for split in ev.EVAL_SPLITS:
+    for split in EVAL_SPLITS:
         gs = [grammars[n] for n in splits[split]]
         cands = {" ".join(w) for g in gs for w in g.language()}
         constant = max(sum(g.is_valid(w) for g in gs) for w in cands) / len(gs)
         cross = [sum(g.is_valid(" ".join(w)) for w in h.language()) / len(h.language()) for g in gs for h in gs if h is not g]
-        for mode in ev.MODES:
+        for mode in MODES:
             for metric, value in (("constant_baseline", constant), ("cross_grammar_baseline", sum(cross) / len(cross))):
                 r = get[split, mode, metric]
                 assert r["value"] == pytest.approx(value) and r["ci_low"] == r["ci_high"] == r["value"] and r["n"] == len(gs)
-    assert max(get[s, "cot", "constant_baseline"]["value"] for s in ev.EVAL_SPLITS) > 0  # the checks can fail
-    monkeypatch.setattr(ev, "load_trained_strings", lambda d: {})  # a corpus built before trained_strings
-    rows = ev.evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=1, progress=False, log=None)
+    assert max(get[s, "cot", "constant_baseline"]["value"] for s in EVAL_SPLITS) > 0  # the checks can fail
+    monkeypatch.setattr(evaluate_module, "load_trained_strings", lambda d: {})  # a corpus built before trained_strings
+    rows = evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=1, progress=False, log=None)
     assert {r["metric"] for r in rows} == {"validity", "distinct", "constant_baseline", "cross_grammar_baseline"}
 
 
@@ -200,9 +205,9 @@ def test_trained_strings_of_an_old_corpus(tmp_path):
 def test_majority_baseline_is_a_recount_of_the_eval_items(corpus, tmp_path, monkeypatch):
     """Independent of the builder's summary: the most common `answer` of each eval file, counted here."""
     monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], []))
-    rows = ev.evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["programs"], progress=False, log=None)
+    rows = evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["programs"], progress=False, log=None)
     base = {(r["split"], r["mode"]): r for r in rows if r["metric"] == "majority_baseline" and "/" not in r["split"]}
-    assert set(base) == {(s, m) for s in ("S_train", "S_eval", "S_control") for m in ev.MODES}
+    assert set(base) == {(s, m) for s in ("S_train", "S_eval", "S_control") for m in MODES}
     manifest = open_corpus(corpus)
     for (split, mode), r in base.items():
         name = f"eval.programs.{split}.{mode}.jsonl"
@@ -210,7 +215,7 @@ def test_majority_baseline_is_a_recount_of_the_eval_items(corpus, tmp_path, monk
         top = max(answers.count(a) for a in set(answers))
         assert 1 < top < len(answers), name  # corpus_tiny has a real majority in every file: the check can fail
         assert (r["value"], r["n"]) == (top / len(answers), len(answers)), name
-        assert (r["ci_low"], r["ci_high"]) == pytest.approx(ev.wilson(top, len(answers)))
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(top, len(answers)))
         assert manifest["eval_files"][name]["majority_accuracy"] == top / len(answers)
         assert answers.count(manifest["eval_files"][name]["majority_answer"]) == top
 
@@ -218,13 +223,13 @@ def test_majority_baseline_is_a_recount_of_the_eval_items(corpus, tmp_path, monk
 def test_batched_generation_equals_one_by_one(corpus):
     enc = load_tokenizer(corpus)
     torch.manual_seed(1)
-    model = GPT(train.model_config(dict(train.DEFAULTS, vocab_size=enc.n_vocab, n_layer=2, n_head=2, n_embd=16,
+    model = GPT(model_config(dict(DEFAULTS, vocab_size=enc.n_vocab, n_layer=2, n_head=2, n_embd=16,
                                         block_size=24))).double().eval()
     prompts = ["f(3) =", "Here is the grammar g:", "x", "a b c d e f g h", "Q: what does ab(1) return? A:",
                " ".join(["word"] * 30)]  # the last prompt does not fit block_size
     eos = enc._special_tokens["<|eos|>"]
-    batched, skipped = ev.generate_texts(model, enc, prompts, 8, 0.0, 3, eos)
-    alone = [ev.generate_texts(model, enc, [p], 8, 0.0, 1, eos)[0][0] for p in prompts]
+    batched, skipped = generate_texts(model, enc, prompts, 8, 0.0, 3, eos)
+    alone = [generate_texts(model, enc, [p], 8, 0.0, 1, eos)[0][0] for p in prompts]
     assert batched == alone and skipped == 1 and batched[-1] == ""
     assert all(batched[:-1])
 
@@ -250,11 +255,11 @@ def test_callee_recall_needs_f_then_h_then_g_restated():
     ins = {"f": "def f(x):\n    return g(h(x))\n", "g": "def g(x):\n    y = x + 1\n    return y % 10\n",
            "h": "def h(x):\n    y = x * 2\n    return y % 10\n", "k": "def k(x):\n    y = x * 3\n    return y % 10\n"}
     good = ins["f"] + ins["h"] + "x = 2\ny = 2 * 2 = 4\n4 % 10 = 4\n" + ins["g"] + "x = 4\n"
-    assert ev.callees_restated(good, "f", ins)
-    assert not ev.callees_restated(good.replace(ins["h"], ins["k"]), "f", ins)  # the wrong callee recalled
-    assert not ev.callees_restated(good.replace(ins["g"], ""), "f", ins)  # g never restated
-    assert not ev.callees_restated(ins["f"] + ins["g"] + ins["h"], "f", ins)  # in the wrong order
-    assert not ev.callees_restated(good, "g", ins)  # not a composition
+    assert callees_restated(good, "f", ins)
+    assert not callees_restated(good.replace(ins["h"], ins["k"]), "f", ins)  # the wrong callee recalled
+    assert not callees_restated(good.replace(ins["g"], ""), "f", ins)  # g never restated
+    assert not callees_restated(ins["f"] + ins["g"] + ins["h"], "f", ins)  # in the wrong order
+    assert not callees_restated(good, "g", ins)  # not a composition
 
 
 def test_incontext_cot_is_the_incontext_prompt_with_the_cot_cue_judged_as_cot(corpus, tmp_path, monkeypatch):
@@ -277,7 +282,7 @@ def test_incontext_cot_is_the_incontext_prompt_with_the_cot_cue_judged_as_cot(co
         return out
     monkeypatch.setattr(GPT, "generate", generate)
     ckpt = save_ckpt(tmp_path / "pretrain" / "ckpt.pt", corpus)
-    rows = ev.evaluate(ckpt, splits=["S_eval"], modes=["incontext_cot"], samples=2, progress=False, log=None)
+    rows = evaluate(ckpt, splits=["S_eval"], modes=["incontext_cot"], samples=2, progress=False, log=None)
     assert seen and all(t.endswith(COT_CUE) for t in seen) and len(seen) == 2 * len(incontext)
     get = {(r["domain"], r["mode"], r["metric"]): r for r in rows}
     assert {r["domain"] for r in rows} == {"grammars"}  # programs have no incontext_cot

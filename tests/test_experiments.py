@@ -8,7 +8,16 @@ import torch
 
 import train
 from data import build
-from experiments import pbb
+from experiments import pbb as pbb_experiment
+from data.build import corpus_config
+from pbb.batches import open_data
+from pbb.checkpoint import load_checkpoint
+from pbb.config import load_config
+from pbb.evaluate import default_max_new_tokens
+from pbb.report import instruction_worth, write_report
+from pbb.runner import CURRICULA, NOT_COMPARED, STAGES, grpo_cap, pairs_of, run_stage, train_args
+from pbb.stats import paired_rows
+from pbb.training import get_lr
 
 REQUIRED = {"curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed"}
 STAGE_CONFIGS = ["pretrain", "pbb_stage1", "pbb_stage2", "retro_stage1", "retro_stage2_sft", "retro_stage2_grpo",
@@ -18,7 +27,7 @@ STAGE_CONFIGS = ["pretrain", "pbb_stage1", "pbb_stage2", "retro_stage1", "retro_
 @pytest.mark.parametrize("name", STAGE_CONFIGS)
 def test_no_stage_trains_on_S_eval_exec_or_S_control(name, monkeypatch):
     monkeypatch.setenv("PBB_PRESET", "cpu")
-    config, _ = train.load_config([f"configs/{name}.py"])
+    config, _ = load_config([f"configs/{name}.py"])
     for mixture in config["train_data"] + config["val_data"]:
         assert "S_control" not in mixture
         if mixture.startswith("exec") and "S_eval" in mixture:
@@ -41,7 +50,7 @@ def pretrained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(build, "REPO", str(root))  # ensure_corpus's default directory: REPO/corpora/NAME-sSEED
         mp.setenv("PBB_PRESET", "micro")
-        pbb.run_stage("configs/pretrain.py", root / "pretrain", None, seed=0)
+        run_stage("configs/pretrain.py", root / "pretrain", None, seed=0)
         yield root
 
 
@@ -50,7 +59,7 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     monkeypatch.setenv("PBB_PRESET", "micro")  # pbb.main sets it; put back afterwards
     out = tmp_path / "pbb"
     args = ["--preset", "micro", "--out", str(out), "--samples", "1", "--ad"]
-    assert pbb.main(args) == 0
+    assert pbb_experiment.main(args) == 0
     assert (tmp_path / "corpora" / "corpus_tiny-s0" / "manifest.json").is_file()
     rows = json.load(open(out / "summary.json"))
     main_rows = [r for r in rows if r["curriculum"] != "ad" and "_minus_" not in r["metric"]]
@@ -85,86 +94,84 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     for png in ("results.png", "results_ad.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     stamps = {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
-    assert len(stamps) == len(pbb.STAGES) + 3
+    assert len(stamps) == len(STAGES) + 3
     capsys.readouterr()
-    assert pbb.main(args + ["--against", str(out)]) == 0  # a run against itself: every paired difference is 0
+    assert pbb_experiment.main(args + ["--against", str(out)]) == 0  # a run against itself: every paired difference is 0
     log = capsys.readouterr().out
-    assert "reusing" in log and log.count("eval.json") == len(pbb.CURRICULA) + 1 + 3  # + pretrain, AD: nothing re-evaluated
+    assert "reusing" in log and log.count("eval.json") == len(CURRICULA) + 1 + 3  # + pretrain, AD: nothing re-evaluated
     against = [r for r in json.load(open(out / "summary.json")) if r["metric"].endswith("_minus_against")]
     assert {r["curriculum"] for r in against} == {"pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo"}
     assert all((r["value"], r["ci_low"], r["ci_high"]) == (0, 0, 0) and r["against"] == str(out) for r in against)
     assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     before = (out / "summary.json").read_text()
-    assert pbb.main(["--preset", "micro", "--out", str(out), "--samples", "1", "--seed", "0"]) == 0  # one seed: no summary
+    assert pbb_experiment.main(["--preset", "micro", "--out", str(out), "--samples", "1", "--seed", "0"]) == 0  # one seed: no summary
     assert "seed 0 done" in capsys.readouterr().out and (out / "summary.json").read_text() == before
     assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     with pytest.raises(SystemExit, match="seed 0 -> 5"):  # a stage trained with another config is not reused
-        pbb.run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=5)
-    assert pbb.run_stage("configs/mixture.py", str(out / "seed0" / "mixture") + "/", out / "seed0" / "pretrain", seed=0)
+        run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=5)
+    assert run_stage("configs/mixture.py", str(out / "seed0" / "mixture") + "/", out / "seed0" / "pretrain", seed=0)
     later = os.path.getmtime(out / "seed0" / "mixture" / "ckpt.pt") + 10
     os.utime(out / "seed0" / "pretrain" / "ckpt.pt", (later, later))  # as if pretraining had been redone since
     with pytest.raises(SystemExit, match="trained from an older"):
-        pbb.run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=0)
+        run_stage("configs/mixture.py", out / "seed0" / "mixture", out / "seed0" / "pretrain", seed=0)
 
 
 @pytest.mark.parametrize("override", ["--learning_rate=0.001", "--max_iters=7", "--train_data=pretrain_val"])
 def test_reuse_refuses_a_stage_trained_with_another_value_of_a_compared_key(pretrained, override):
     """A key outside NOT_COMPARED that differs from the checkpoint's config: refused, not reused (not only the seed)."""
     key = override[2:].split("=")[0]
-    assert key not in pbb.NOT_COMPARED
+    assert key not in NOT_COMPARED
     with pytest.raises(SystemExit, match=r"another config \(" + key + " "):
-        pbb.run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=(override,))
+        run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=(override,))
 
 
 def test_reuse_refuses_a_stage_trained_on_another_build_of_its_corpus(pretrained, tmp_path):
     """A finished stage whose tokenizer or corpus config is not its corpus's now (rebuilt since): refused in one line."""
     import torch
-    ckpt = train.load_checkpoint(str(pretrained / "pretrain" / "ckpt.pt"))
+    ckpt = load_checkpoint(str(pretrained / "pretrain" / "ckpt.pt"))
     (tmp_path / "stale").mkdir()
     torch.save({**ckpt, "tokenizer_id": "0" * 16}, tmp_path / "stale" / "ckpt.pt")
     with pytest.raises(SystemExit, match="another build of corpus .* with another tokenizer"):
-        pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
-    assert ckpt["corpus_config"] == train.corpus_config(train.open_data(ckpt["config"])[1])
+        run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
+    assert ckpt["corpus_config"] == corpus_config(open_data(ckpt["config"])[1])
     torch.save({**ckpt, "corpus_config": {**ckpt["corpus_config"], "decl_rewrites": 3}}, tmp_path / "stale" / "ckpt.pt")
     with pytest.raises(SystemExit, match="its decl_rewrites differ"):  # same tokenizer, corpus rebuilt otherwise
-        pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
+        run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0)
     older = {k: v for k, v in ckpt["corpus_config"].items() if k != "s_eval_extra"}  # a key added since, at its default
     torch.save({**ckpt, "corpus_config": older}, tmp_path / "stale" / "ckpt.pt")
-    assert pbb.run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0) == str(tmp_path / "stale" / "ckpt.pt")
+    assert run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0) == str(tmp_path / "stale" / "ckpt.pt")
 
 
 def test_reuse_ignores_keys_that_may_differ(pretrained, capsys):
     """Keys in NOT_COMPARED (how a stage is run, not what it trains) may differ: the checkpoint is reused untouched."""
     ckpt = pretrained / "pretrain" / "ckpt.pt"
-    had, stamp = train.load_checkpoint(str(ckpt))["config"], os.path.getmtime(ckpt)
+    had, stamp = load_checkpoint(str(ckpt))["config"], os.path.getmtime(ckpt)
     extra = (f"--progress={not had['progress']}".lower(), "--device=cpu")
-    assert had["device"] != "cpu" and {"progress", "device"} <= pbb.NOT_COMPARED
-    assert pbb.run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=extra) == str(ckpt)
+    assert had["device"] != "cpu" and {"progress", "device"} <= NOT_COMPARED
+    assert run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=extra) == str(ckpt)
     assert "reusing" in capsys.readouterr().out and os.path.getmtime(ckpt) == stamp
 
 
-def test_a_partial_stage_is_resumed_and_ends_as_the_uninterrupted_one(pretrained, tmp_path, monkeypatch, capsys):
+def test_a_partial_stage_is_resumed_and_ends_as_the_uninterrupted_one(pretrained, tmp_path, monkeypatch, capfd):
     """A stage stopped by SIGTERM checkpoints its step; the runner resumes it (init_from=resume) and it ends
     bit-identical to the same stage trained without a stop. With dropout: the random state must carry over too."""
     def stage(name):
-        return pbb.run_stage("configs/pretrain.py", tmp_path / name, None, seed=0, extra=("--dropout=0.1",))
+        return run_stage("configs/pretrain.py", tmp_path / name, None, seed=0, extra=("--dropout=0.1",))
     stage("whole")
-    get_lr = train.get_lr
+    real_get_lr = get_lr
 
     def sigterm_at_step_2(config, step):
         if step == 2:
             signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # what a SIGTERM runs: train.py's handler
-        return get_lr(config, step)
-    monkeypatch.setattr(train, "get_lr", sigterm_at_step_2)
-    with pytest.raises(SystemExit, match="exit 143"):  # 128 + SIGTERM: stopped after finishing step 2
-        stage("cut")
-    assert train.load_checkpoint(str(tmp_path / "cut" / "ckpt.pt"))["step"] == 3
+        return real_get_lr(config, step)
+    monkeypatch.setattr(train, "get_lr", sigterm_at_step_2)  # the runner's own arguments, run in this process
+    assert train.main(train_args("configs/pretrain.py", tmp_path / "cut", "scratch", 0, ("--dropout=0.1",))) == 143
+    assert load_checkpoint(str(tmp_path / "cut" / "ckpt.pt"))["step"] == 3  # 128 + SIGTERM: stopped after step 2
     assert (f"continue with: python train.py configs/pretrain.py --out_dir={tmp_path / 'cut'} --seed=0 --dropout=0.1 "
-            "--init_from=resume\n") in capsys.readouterr().err  # the stage's own arguments, not the runner's
-    monkeypatch.setattr(train, "get_lr", get_lr)
+            "--init_from=resume\n") in capfd.readouterr().err  # the stage's own arguments, not the runner's
     stage("cut")
-    assert "steps 3 -> 6" in capsys.readouterr().out
-    whole, resumed = (train.load_checkpoint(str(tmp_path / name / "ckpt.pt")) for name in ("whole", "cut"))
+    assert "steps 3 -> 6" in capfd.readouterr().out
+    whole, resumed = (load_checkpoint(str(tmp_path / name / "ckpt.pt")) for name in ("whole", "cut"))
     assert resumed["config"]["init_from"] == "resume" and resumed["step"] == whole["config"]["max_iters"] == 6
     for part in ("model", "optimizer", "data", "rng", "step"):
         assert same(resumed[part], whole[part]), part
@@ -188,7 +195,7 @@ def test_report_is_the_mean_and_half_range_over_seeds(tmp_path):
         return dict(curriculum="proactive", domain="programs", split="S_eval", mode="implicit", metric=metric,
                     value=value, ci_low=ci[0], ci_high=ci[1], n=18, seed=seed)
     rows = [row(2, 1.0), row(0, 0.0, ci=(0.0, 0.176)), row(1, 0.25), row(0, 0.5, "majority_baseline")]
-    pbb.write_report(rows, str(tmp_path))
+    write_report(rows, str(tmp_path))
     table = (tmp_path / "results.md").read_text()
     # mean (0 + 0.25 + 1) / 3 = 0.4167, half-range (1 - 0) / 2 = 0.5 (the standard deviation would be 0.425)
     assert "| proactive | programs | S_eval | implicit | accuracy | 0.417 ± 0.500 | [0.000, 0.176] | 18 | 3 |" in table
@@ -203,13 +210,13 @@ def test_instruction_worth_reads_the_longest_prefix_of_N():
         return {**r, "demos": demos} if demos else r
     ad = [row("ad", "implicit", v, n) for n, v in ((1, 0.1), (3, 0.3), (10, 0.2), (30, 0.6))]
     ad += [row("ad", "cot", 0.0, n) for n in (1, 3, 10, 30)]
-    assert pbb.instruction_worth(ad) is None  # no Proactive rows
+    assert instruction_worth(ad) is None  # no Proactive rows
     for proactive, expected in ((0.05, "already at N=1"), (0.25, "up to N=1:"), (0.35, "up to N=10:"),
                                 (0.7, "at every N tested")):
-        line = pbb.instruction_worth(ad + [row("proactive", "implicit", 0.0), row("proactive", "cot", proactive)])
+        line = instruction_worth(ad + [row("proactive", "implicit", 0.0), row("proactive", "cot", proactive)])
         assert expected in line, (proactive, line)
     zeros = [{**r, "value": 0.0} for r in ad] + [row("proactive", "implicit", 0.0)]  # implicit alone suffices
-    assert pbb.instruction_worth(zeros).startswith("No signal")
+    assert instruction_worth(zeros).startswith("No signal")
 
 
 def items(scores, behaviours, key="programs.S_eval.cot"):
@@ -220,31 +227,31 @@ def test_paired_difference_and_its_bootstrap_interval():
     import numpy as np
     names = [f"b{i}" for i in range(40) for _ in range(3)]  # 40 behaviours x 3 items
     ones, zeros = items([1] * 120, names), items([0] * 120, names)
-    (r,) = pbb.paired_rows({0: (ones, zeros)}, "proactive", "mixture")
+    (r,) = paired_rows({0: (ones, zeros)}, "proactive", "mixture")
     assert (r["metric"], r["value"], r["ci_low"], r["ci_high"], r["n"], r["seed"]) == \
            ("accuracy_minus_mixture", 1.0, 1.0, 1.0, 120, 0)
     rng = np.random.default_rng(1)
     a, b = rng.integers(0, 2, 120), rng.integers(0, 2, 120)
-    (r,) = pbb.paired_rows({0: (items(a, names), items(b, names))}, "proactive", "mixture")
+    (r,) = paired_rows({0: (items(a, names), items(b, names))}, "proactive", "mixture")
     per_behaviour = (a - b).reshape(40, 3).mean(1)
     assert r["value"] == pytest.approx((a - b).mean())
     half = 1.959964 * per_behaviour.std() / np.sqrt(40)  # the normal approximation of the cluster bootstrap
     assert (r["ci_high"] - r["ci_low"]) / 2 == pytest.approx(half, rel=0.15)
-    two = pbb.paired_rows({0: (items(a, names), items(b, names)), 1: (ones, zeros)}, "proactive", "mixture")
+    two = paired_rows({0: (items(a, names), items(b, names)), 1: (ones, zeros)}, "proactive", "mixture")
     assert [x["seed"] for x in two] == [0, 1, None] and two[2]["seeds"] == [0, 1]
     assert two[2]["value"] == pytest.approx(((a - b).mean() + 1) / 2)
     with pytest.raises(SystemExit, match="other items"):
-        pbb.paired_rows({0: (ones, items([0] * 120, names[::-1]))}, "proactive", "mixture")
+        paired_rows({0: (ones, items([0] * 120, names[::-1]))}, "proactive", "mixture")
     fam = lambda d: {**d, "programs.S_eval/compose.cot": d["programs.S_eval.cot"][:3],
                      "programs.S_eval/compose.cot.behaviour": names[:3]}  # a key only some evaluations have
-    rows = pbb.paired_rows({0: (fam(ones), fam(zeros)), 1: (ones, fam(zeros))}, "proactive", "mixture")
+    rows = paired_rows({0: (fam(ones), fam(zeros)), 1: (ones, fam(zeros))}, "proactive", "mixture")
     assert {x["split"] for x in rows} == {"S_eval"}  # paired only where every seed has both sides
 
 
 def test_against_a_run_without_every_seed_is_refused_before_training(tmp_path):
     (tmp_path / "other" / "seed0").mkdir(parents=True)
     with pytest.raises(SystemExit, match="has no evaluation of seed0/mixture"):
-        pbb.main(["--preset", "micro", "--out", str(tmp_path / "pbb"), "--against", str(tmp_path / "other")])
+        pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "pbb"), "--against", str(tmp_path / "other")])
     assert not (tmp_path / "pbb").exists()  # nothing trained
 
 
@@ -258,7 +265,7 @@ def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path,
                    + 'domains = ["programs"]\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\n'
                    'ad_demos = [3]\nad_uniform_control = True\n')
     out = tmp_path / "ood"
-    assert pbb.main(["--preset", "micro", "--ood", "--corpus", str(cfg), "--out", str(out)]) == 0
+    assert pbb_experiment.main(["--preset", "micro", "--ood", "--corpus", str(cfg), "--out", str(out)]) == 0
     for stage, mix in (("ad_N3", "exec_S_eval_N3"), ("ad_uniform_N3", "exec_S_eval_uniform_N3")):
         config = json.load(open(out / "seed0" / stage / "config.json"))
         assert config["train_data"] == [mix, "pretrain_replay"] and config["init_from"].endswith("pbb_stage1/ckpt.pt")
@@ -267,7 +274,7 @@ def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path,
     diffs = [r for r in rows if r["metric"] == "accuracy_minus_ad"]
     assert {(r["curriculum"], r["demos"]) for r in diffs} == {("ad_uniform", 3)}
     assert {(r["split"], r["mode"]) for r in diffs} >= {("S_eval", "implicit"), ("S_eval", "cot")}
-    a, b = pbb.pairs_of(str(out), "ad_uniform_N3", str(out), "ad_N3", [0])[0]
+    a, b = pairs_of(str(out), "ad_uniform_N3", str(out), "ad_N3", [0])[0]
     d = next(r for r in diffs if (r["split"], r["mode"]) == ("S_eval", "implicit"))
     key = "programs.S_eval.implicit"
     assert d["value"] == pytest.approx(sum(a[key]) / len(a[key]) - sum(b[key]) / len(b[key]))
@@ -276,7 +283,6 @@ def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path,
 def test_grpo_cap_covers_the_longest_trace_with_grammars_or_nested_compositions_only(tmp_path, monkeypatch):
     """On a corpus with grammars or nested compositions the runner raises GRPO's completion cap to eval.py's CoT
     budget; plain programs keep configs/retro_stage2_grpo.py's cap (and so the default's GRPO numbers)."""
-    import eval as evaluator
     monkeypatch.setattr(build, "REPO", str(tmp_path))
     monkeypatch.setenv("PBB_PRESET", "micro")
     tiny = open(os.path.join(os.path.dirname(__file__), "..", "configs", "corpus_tiny.py")).read()
@@ -285,9 +291,9 @@ def test_grpo_cap_covers_the_longest_trace_with_grammars_or_nested_compositions_
         cfg = tmp_path / f"corpus_{name}.py"
         cfg.write_text(tiny + lines + "\n")
         extra = (f"--corpus={cfg}",)
-        manifest = train.open_data(train.load_config(["configs/retro_stage2_grpo.py", *extra])[0])[1]
-        need = evaluator.default_max_new_tokens(manifest, "cot")
-        got = pbb.grpo_cap(manifest, extra)
+        manifest = open_data(load_config(["configs/retro_stage2_grpo.py", *extra])[0])[1]
+        need = default_max_new_tokens(manifest, "cot")
+        got = grpo_cap(manifest, extra)
         if name != "programs":
             assert need > 64 and got == (f"--grpo_max_new_tokens={need}",)
         else:

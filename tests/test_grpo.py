@@ -1,4 +1,4 @@
-"""grpo.py: group advantages and the clipped loss against hand-computed numbers, the gradient's sign,
+"""pbb/grpo.py: group advantages and the clipped loss against hand-computed numbers, the gradient's sign,
 rewards (implicit and CoT), completion masks; train.py's GRPO stage: a two-step run from a tiny checkpoint, and
 `train.py --stage=grpo` stopped by SIGTERM and resumed, equal to an uninterrupted run."""
 import json
@@ -12,18 +12,21 @@ import time
 import pytest
 import torch
 
-import grpo
+from pbb import grpo
 import train
 from data.build import ensure_corpus, load_grammars
 from data.format import open_corpus
 from model import GPT
+from pbb.checkpoint import load_checkpoint, save_checkpoint, tokenizer_id
+from pbb.config import DEFAULTS, model_config
+from pbb.grpo import completion_batch, group_advantages, grpo_loss, rewards_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_group_advantages_of_a_known_reward_matrix():
     rewards = torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    adv = grpo.group_advantages(rewards, eps=0.0 + 1e-8)
+    adv = group_advantages(rewards, eps=0.0 + 1e-8)
     # row 0: mean 1/4, unbiased std sqrt((9/16 + 3/16) / 3) = 1/2; row 1: mean 1/2, std sqrt(1/3)
     s = math.sqrt(1 / 3)
     expected = torch.tensor([[1.5, -0.5, -0.5, -0.5], [0.5 / s, 0.5 / s, -0.5 / s, -0.5 / s], [0.0, 0.0, 0.0, 0.0]])
@@ -35,12 +38,12 @@ def test_loss_equals_hand_computed_value():
     logp_old = torch.full((2, 2), log(0.5))
     logp_new = torch.tensor([[log(0.6), log(0.5)], [log(0.25), log(0.9)]])
     adv, mask = torch.tensor([1.0, -1.0]), torch.tensor([[1.0, 1.0], [1.0, 0.0]])
-    loss, kl = grpo.grpo_loss(logp_new, logp_old, adv, mask, clip_eps=0.1)
+    loss, kl = grpo_loss(logp_new, logp_old, adv, mask, clip_eps=0.1)
     # ratios 1.2 (A=+1, clipped to 1.1), 1.0 (A=+1), 0.5 (A=-1: min(-0.5, -0.9) = -0.9); last token masked
     assert loss.item() == pytest.approx(-(1.1 + 1.0 - 0.9) / 3)
     assert kl.item() == 0.0
     logp_ref = torch.full((2, 2), log(0.5))
-    loss, kl = grpo.grpo_loss(logp_new, logp_old, adv, mask, 0.1, logp_ref, kl_coef=0.5)
+    loss, kl = grpo_loss(logp_new, logp_old, adv, mask, 0.1, logp_ref, kl_coef=0.5)
     k3 = lambda d: math.exp(d) - d - 1  # d = log p_ref - log p_new
     hand_kl = (k3(log(0.5 / 0.6)) + k3(0.0) + k3(log(0.5 / 0.25))) / 3
     assert hand_kl == pytest.approx(0.107502, abs=1e-6)
@@ -52,7 +55,7 @@ def test_gradient_raises_the_probability_of_a_positive_advantage(advantage):
     logits = torch.zeros(1, 1, 5, requires_grad=True)
     token = torch.tensor([[3]])
     logp = torch.log_softmax(logits, -1).gather(-1, token[..., None]).squeeze(-1)
-    loss, _ = grpo.grpo_loss(logp, logp.detach(), torch.tensor([advantage]), torch.ones(1, 1), 0.2)
+    loss, _ = grpo_loss(logp, logp.detach(), torch.tensor([advantage]), torch.ones(1, 1), 0.2)
     loss.backward()
     # a positive advantage: raising that token's logit lowers the loss (negative gradient), and the reverse
     assert (logits.grad[0, 0, 3].item() < 0) == (advantage > 0)
@@ -62,7 +65,7 @@ def test_gradient_raises_the_probability_of_a_positive_advantage(advantage):
 
 
 def test_completion_batch_masks_the_completion_and_eos():
-    tokens, mask = grpo.completion_batch([[1, 2], [1, 2, 3]], [[4, 5], [6, 7, 8]], max_new_tokens=3, eos=9, pad=0)
+    tokens, mask = completion_batch([[1, 2], [1, 2, 3]], [[4, 5], [6, 7, 8]], max_new_tokens=3, eos=9, pad=0)
     assert tokens.tolist() == [[1, 2, 4, 5, 9, 0], [1, 2, 3, 6, 7, 8]]  # the second hit max_new_tokens: no eos
     assert mask.tolist() == [[0, 1, 1, 1, 0], [0, 0, 1, 1, 1]]  # mask[t] = 1 when tokens[t + 1] is generated
 
@@ -79,7 +82,7 @@ def test_rewards(corpus):
     items = [{"domain": "programs", "answer": "'abc'"}, {"domain": "programs", "answer": "7"},
              {"domain": "grammars", "grammar": name}, {"domain": "grammars", "grammar": name}]
     texts = [" 'abc'\nmore", " 8", f" {sentence}\nnext", f" {sentence} {sentence} zz"]
-    assert grpo.rewards_of(items, texts, grammars) == [1.0, 0.0, 1.0, 0.0]
+    assert rewards_of(items, texts, grammars) == [1.0, 0.0, 1.0, 0.0]
 
 
 def test_cot_rewards_read_the_answer_after_the_trace():
@@ -88,21 +91,21 @@ def test_cot_rewards_read_the_answer_after_the_trace():
              "def f(x):\n    y = x + 3\n    return y % 10\ny = 4 + 3 = 7\nanswer: 8",  # wrong one
              " 7",  # the right number with no trace and no answer cue is not a CoT answer
              "y = 7\nanswer: 7 and more\n"]
-    assert grpo.rewards_of(items, texts, {}, "cot") == [1.0, 0.0, 0.0, 0.0]
-    assert grpo.rewards_of(items, texts, {}, "implicit") == [0.0, 0.0, 1.0, 0.0]  # the first line is the answer
+    assert rewards_of(items, texts, {}, "cot") == [1.0, 0.0, 0.0, 0.0]
+    assert rewards_of(items, texts, {}, "implicit") == [0.0, 0.0, 1.0, 0.0]  # the first line is the answer
 
 
 def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
     # A reward that varies within groups (a random model is never right): completions of even text length.
     monkeypatch.setattr(grpo, "rewards_of", lambda items, texts, *a: [float(len(t) % 2 == 0) for t in texts])
     manifest = open_corpus(corpus)
-    config = dict(train.DEFAULTS, data_dir=corpus, vocab_size=manifest["vocab_size"], n_layer=1, n_head=2, n_embd=16,
+    config = dict(DEFAULTS, data_dir=corpus, vocab_size=manifest["vocab_size"], n_layer=1, n_head=2, n_embd=16,
                   block_size=64, out_dir=str(tmp_path / "stage1"))
     torch.manual_seed(0)
-    start = GPT(train.model_config(config)).state_dict()
+    start = GPT(model_config(config)).state_dict()
     os.makedirs(config["out_dir"])
     init = os.path.join(config["out_dir"], "ckpt.pt")
-    train.save_checkpoint(init, {"model": start, "config": config, "step": 0, "tokenizer_id": train.tokenizer_id(manifest)})
+    save_checkpoint(init, {"model": start, "config": config, "step": 0, "tokenizer_id": tokenizer_id(manifest)})
     cfg = tmp_path / "grpo_cfg.py"
     cfg.write_text("grpo_group_size = 3\ngrpo_prompts_per_step = 2\ngrpo_max_new_tokens = 4\ngrpo_kl = 0.1\n"
                    "stage = 'grpo'\nmax_iters = 2\nwarmup_iters = 1\nprogress = False\nlearning_rate = 1e-2\nweight_decay = 0.0\n")
@@ -111,7 +114,7 @@ def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
     assert train.main(argv) == 0
     records = [json.loads(l) for l in open(out / "metrics.jsonl")]
     assert [r["step"] for r in records] == [0, 1] and all(0.0 <= r["reward"] <= 1.0 for r in records)
-    after = train.load_checkpoint(str(out / "ckpt.pt"))
+    after = load_checkpoint(str(out / "ckpt.pt"))
     assert after["step"] == 2 and after["grpo_ref"] == init
     assert any(r["loss"] != 0.0 for r in records)
     assert not torch.equal(after["model"]["wte.weight"], start["wte.weight"])  # no weight decay: moved by the loss
@@ -120,8 +123,8 @@ def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
 
 
 def test_grpo_does_not_import_train():
-    """train.py runs the GRPO stage with grpo.py's pieces; the dependency goes one way."""
-    r = subprocess.run([sys.executable, "-c", "import grpo, sys; sys.exit('train' in sys.modules)"], cwd=ROOT)
+    """train.py runs the GRPO stage with pbb/grpo.py's loop; the dependency goes one way."""
+    r = subprocess.run([sys.executable, "-c", "import pbb.grpo, sys; sys.exit('train' in sys.modules)"], cwd=ROOT)
     assert r.returncode == 0
 
 
@@ -152,7 +155,7 @@ def test_train_py_stage_grpo_stops_on_sigterm_and_resumes_identically(corpus, tm
     p.send_signal(signal.SIGTERM)
     err = p.communicate(timeout=60)[1]
     assert p.returncode == 128 + signal.SIGTERM, err
-    stopped = train.load_checkpoint(str(out / "ckpt.pt"))["step"]
+    stopped = load_checkpoint(str(out / "ckpt.pt"))["step"]
     assert 2 <= stopped < 100000 and "continue with: python train.py configs/smoke.py --stage=grpo" in err
     assert f"--out_dir={out} --max_iters=100000 --init_from=resume" in err
     target = f"--max_iters={stopped + 2}"
@@ -161,7 +164,7 @@ def test_train_py_stage_grpo_stops_on_sigterm_and_resumes_identically(corpus, tm
     ref = subprocess.run([*rl, f"--init_from={tmp_path / 'sft' / 'ckpt.pt'}", f"--out_dir={tmp_path / 'ref'}", target],
                          cwd=ROOT, capture_output=True, text=True)
     assert ref.returncode == 0, ref.stderr
-    a, b = (train.load_checkpoint(str(d / "ckpt.pt"))["model"] for d in (out, tmp_path / "ref"))
+    a, b = (load_checkpoint(str(d / "ckpt.pt"))["model"] for d in (out, tmp_path / "ref"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     steps = [json.loads(l)["step"] for l in open(out / "metrics.jsonl")]
     assert steps == list(range(stopped + 2))

@@ -6,12 +6,15 @@ import re
 import torch
 import torch.nn.functional as F
 
-import train
 from data import build
 from data.format import open_corpus
 from data.tokenizer import load as load_tokenizer
 from experiments import mechanism as M
 from model import GPT, GPTConfig
+from interp.hooks import Probe, knockout, logprobs, means, patch_grid, record, sites
+from pbb.checkpoint import load_checkpoint
+from pbb.config import DEFAULTS
+from pbb.training import apply_trainable, make_optimizer
 
 TINY = dict(vocab_size=64, block_size=32, n_layer=2, n_head=2, n_embd=32)
 REQUIRED = {"curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed", "part"}
@@ -26,23 +29,23 @@ def tiny(seed=0, **kw):
 
 
 def every_site(config):
-    return list(range(config.n_layer + 1)) + M.sites(config)
+    return list(range(config.n_layer + 1)) + sites(config)
 
 
 def test_patching_a_run_with_its_own_activations_changes_nothing():
     m = tiny()
     idx = torch.randint(0, 64, (3, 12), generator=torch.Generator().manual_seed(1))
     clean = m(idx, return_hidden=True)
-    acts = M.record(m, idx, every_site(m.config))
+    acts = record(m, idx, every_site(m.config))
     assert set(acts) == set(every_site(m.config))
     assert all(torch.equal(acts[l], clean[2][l]) for l in range(m.config.n_layer + 1))  # the hooks see what return_hidden returns
     patched = m(idx, patch={s: (lambda v: lambda x: v)(a) for s, a in acts.items()}, return_hidden=True)
     assert torch.equal(patched[0], clean[0]) and all(torch.equal(a, b) for a, b in zip(patched[2], clean[2]))
     seqs = [idx[0, :7].tolist(), idx[1].tolist()]  # teacher forcing: padded batches score as each run alone
     lp = [-F.cross_entropy(m(torch.tensor([s]))[0][0, 2:-1], torch.tensor(s[3:]), reduction="sum") for s in seqs]
-    assert torch.allclose(torch.tensor(M.logprobs(m, seqs, [3, 3])), torch.stack(lp).float(), atol=1e-5)
+    assert torch.allclose(torch.tensor(logprobs(m, seqs, [3, 3])), torch.stack(lp).float(), atol=1e-5)
     score = lambda logits: logits[:, -1, 5] - logits[:, -1, 7]
-    grid = M.patch_grid(m, idx[:1], idx[:1], score)  # every (layer, position) patched with the run's own state
+    grid = patch_grid(m, idx[:1], idx[:1], score)  # every (layer, position) patched with the run's own state
     assert grid.shape == (m.config.n_layer + 1, 12)
     assert torch.equal(grid, score(m(idx[:1].expand(grid.numel(), -1))[0]).view_as(grid))
 
@@ -57,7 +60,7 @@ def test_patching_every_position_with_another_runs_states_reproduces_its_logits(
     for l in range(m.config.n_layer + 1):  # every position of one layer (n_layer: the last stream, before ln_f)
         assert torch.equal(m(a, patch={l: lambda x, v=hb[l]: v})[0], lb)
     score = lambda logits: logits[:, -1, 5] - logits[:, -1, 7]
-    grid = M.patch_grid(m, b, a, score)  # clean b patched into corrupt a, one (layer, position) at a time
+    grid = patch_grid(m, b, a, score)  # clean b patched into corrupt a, one (layer, position) at a time
     L = m.config.n_layer
     assert torch.allclose(grid[L, -1], score(lb), atol=1e-10)  # the last state decides the last logits
     assert torch.allclose(grid[0, 4], score(lb), atol=1e-10)  # the only differing embedding: the run becomes b
@@ -69,22 +72,22 @@ def test_patching_every_position_with_another_runs_states_reproduces_its_logits(
 def test_mean_ablation_with_the_mean_of_one_input_is_that_input():
     m = tiny()
     idx = torch.randint(0, 64, (1, 12), generator=torch.Generator().manual_seed(3))
-    names = M.sites(m.config)
-    mean = M.means(m, idx.tolist(), names, per_position=True)
-    acts = M.record(m, idx, names)
+    names = sites(m.config)
+    mean = means(m, idx.tolist(), names, per_position=True)
+    acts = record(m, idx, names)
     assert all(torch.equal(mean[s], acts[s][0]) for s in names)
     clean = m(idx)[0]
     for comp in [("attn", 0), ("mlp", 1), ("head", 1, 0)]:
-        assert torch.equal(m(idx, patch=M.knockout(comp, "mean", mean, 2))[0], clean)
-        assert not torch.allclose(m(idx, patch=M.knockout(comp, "zero", mean, 2))[0], clean)
+        assert torch.equal(m(idx, patch=knockout(comp, "mean", mean, 2))[0], clean)
+        assert not torch.allclose(m(idx, patch=knockout(comp, "zero", mean, 2))[0], clean)
     seqs = [[1, 2, 3], [4, 5, 6, 7, 8]]  # the pooled mean: over every real token, padding left out
-    pooled = M.means(m, seqs, [("mlp", 0)])[("mlp", 0)]  # one batch: the shorter row is padded
-    one = [M.record(m, torch.tensor([s]), [("mlp", 0)])[("mlp", 0)][0] for s in seqs]
+    pooled = means(m, seqs, [("mlp", 0)])[("mlp", 0)]  # one batch: the shorter row is padded
+    one = [record(m, torch.tensor([s]), [("mlp", 0)])[("mlp", 0)][0] for s in seqs]
     assert torch.allclose(pooled, torch.cat(one).mean(0))
     m.config.ablate_heads, m.config.ablate_mlps = [[1, 0]], [0]  # the hooks' zero knockout is the config's ablation
     ablated, generated = m(idx)[0], m.generate(idx.tolist(), 6, temperature=0)
     m.config.ablate_heads, m.config.ablate_mlps = [], []
-    patch = {**M.knockout(("head", 1, 0), "zero", {}, 2), **M.knockout(("mlp", 0), "zero", {}, 2)}
+    patch = {**knockout(("head", 1, 0), "zero", {}, 2), **knockout(("mlp", 0), "zero", {}, 2)}
     assert torch.equal(m(idx, patch=patch)[0], ablated)
     assert m.generate(idx.tolist(), 6, temperature=0, patch=patch) == generated  # through the KV cache too
     assert m.generate(idx.tolist(), 6, temperature=0) != generated
@@ -97,24 +100,24 @@ def test_probe_recovers_a_planted_feature_and_is_at_chance_on_noise():
     stream = torch.randn(2 * n, d, generator=g) + 3 * torch.randn(d, generator=g)  # a residual stream: noise and an offset
     feature = torch.randn(k, d, generator=g)
     planted = stream + feature[y] * 0.5  # each class adds its direction, weaker than the noise per coordinate
-    acc = lambda X, labels: sum(a == b for a, b in zip(M.Probe().fit(X[:n], labels[:n]).predict(X[n:]), labels[n:])) / n
+    acc = lambda X, labels: sum(a == b for a, b in zip(Probe().fit(X[:n], labels[:n]).predict(X[n:]), labels[n:])) / n
     assert acc(planted, y) > 0.95
     assert acc(planted, [f"c{v}" for v in y]) > 0.95  # any hashable labels
     assert abs(acc(stream, y) - 1 / k) < 0.07  # noise: no feature, chance
-    assert M.Probe().fit(planted[:n], y[:n]).predict(planted[n:]) == M.Probe().fit(planted[:n], y[:n]).predict(planted[n:])
+    assert Probe().fit(planted[:n], y[:n]).predict(planted[n:]) == Probe().fit(planted[:n], y[:n]).predict(planted[n:])
 
 
 def test_trainable_subsets_leave_frozen_parameters_bit_identical():
     assert list(M.subsets(4)) == ["mlp", "attn", "embed", "lower", "upper", "layer0", "layer1", "layer2", "layer3"]
     assert list(M.subsets(1)) == ["mlp", "attn", "embed", "lower"]  # one layer: the halves and the layer coincide
     idx = torch.randint(0, 64, (2, 16), generator=torch.Generator().manual_seed(4))
-    config = dict(train.DEFAULTS, learning_rate=1e-2)
+    config = dict(DEFAULTS, learning_rate=1e-2)
     for name, regex in M.subsets(4).items():
         torch.manual_seed(0)
         m = GPT(GPTConfig(**{**TINY, "n_layer": 4}))
-        train.apply_trainable(m, regex)
+        apply_trainable(m, regex)
         before = {n: p.detach().clone() for n, p in m.named_parameters()}
-        opt = train.make_optimizer(m, config)
+        opt = make_optimizer(m, config)
         for _ in range(3):
             opt.zero_grad()
             m(idx[:, :-1], idx[:, 1:])[1].backward()
@@ -136,9 +139,9 @@ def test_study_micro_end_to_end(tmp_path, monkeypatch):
     t = [r for r in rows if r["part"] == "trainable"]
     assert {r["component"] for r in t} == {"before stage 2", "all", *M.subsets(1)}
     assert {(r["split"].split("/")[0], r["mode"]) for r in t} == {(s, m) for s in ("S_train", "S_eval") for m in ("cot", "incontext")}
-    stage1 = train.load_checkpoint(str(runs / "seed0" / "pbb_stage1" / "ckpt.pt"))["model"]
+    stage1 = load_checkpoint(str(runs / "seed0" / "pbb_stage1" / "ckpt.pt"))["model"]
     for name, regex in M.subsets(1).items():  # each restricted stage 2 left every frozen parameter as stage 1 had it
-        after = train.load_checkpoint(str(out / "seed0" / f"stage2_{name}" / "ckpt.pt"))
+        after = load_checkpoint(str(out / "seed0" / f"stage2_{name}" / "ckpt.pt"))
         assert after["config"]["trainable"] == regex
         for n, w in stage1.items():
             assert torch.equal(after["model"][n], w) != bool(re.search(regex, n) or (n == "lm_head.weight" and name == "embed"))

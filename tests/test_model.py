@@ -6,6 +6,8 @@ import torch
 import torch.nn as nn
 
 from model import GPT, GPTConfig, apply_rope, doc_positions, rope_table
+from pbb.checkpoint import load_checkpoint
+from pbb.config import DEFAULTS, model_config
 
 TINY = dict(vocab_size=61, block_size=48, n_layer=2, n_head=4, n_embd=32)
 
@@ -501,11 +503,10 @@ def test_tied_layers_gradients_flow_to_the_shared_block():
 
 
 def test_a_checkpoint_from_before_tied_layers_loads_untied(tmp_path):
-    import train
     m = make()
-    config = {k: v for k, v in {**train.DEFAULTS, **TINY}.items() if k != "tied_layers"}
+    config = {k: v for k, v in {**DEFAULTS, **TINY}.items() if k != "tied_layers"}
     torch.save({"model": m.state_dict(), "config": config, "step": 1}, tmp_path / "ckpt.pt")
-    ckpt = train.load_checkpoint(str(tmp_path / "ckpt.pt"))
+    ckpt = load_checkpoint(str(tmp_path / "ckpt.pt"))
     assert ckpt["config"]["tied_layers"] is False
-    again = GPT(train.model_config(ckpt["config"]))
+    again = GPT(model_config(ckpt["config"]))
     again.load_state_dict(ckpt["model"])  # strict: the same two blocks

@@ -9,6 +9,8 @@ import pytest
 
 from data import build
 from experiments import sweep
+from pbb.batches import open_data
+from pbb.config import load_config
 
 REQUIRED = {"curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed", "knobs"}
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -145,8 +147,7 @@ def test_mixing_ratio_sets_the_mixture_only_and_links_the_shared_proactive_stage
     assert "seed 0 done" in capsys.readouterr().out and not (out / "sweep.json").exists()
     pre = json.load(open(out / "seed0" / "pretrain" / "config.json"))  # the preset's corpus, as trained on
     from data.format import open_corpus
-    import train
-    m = open_corpus(train.open_data(pre)[0])
+    m = open_corpus(open_data(pre)[0])
     for i, ratio in enumerate([0.3, 0.1]):
         mix = config_of(out, i, "mixture")
         want = dict(a[2:].split("=", 1) for a in sweep.mixing_args(ratio, [], m))
@@ -187,8 +188,7 @@ def test_stage2_steps_sets_proactive_stage2_and_the_exposures_a_mixture_is_match
 
 
 def test_stage_steps_scales_every_stage_so_the_mixture_stays_twice_a_stage(micro):
-    import train
-    length = lambda cell, stage, args=(): train.load_config(
+    length = lambda cell, stage, args=(): load_config(
         [sweep.STAGE_CONFIG[stage], *sweep.stage_args(cell, stage, list(args), None)])[0]["max_iters"]
     unit = length({}, "pbb_stage1")  # the micro preset's stage
     for stage in ("pbb_stage1", "pbb_stage2", "retro_stage1", "retro_stage2_sft"):

@@ -15,6 +15,11 @@ import torch
 import train
 from data.format import open_corpus, write_docs, write_manifest
 from model import GPT
+from pbb.batches import Batches, load_mixtures
+from pbb.checkpoint import load_checkpoint, save_checkpoint
+from pbb.common import UserError
+from pbb.config import model_config
+from pbb.training import train_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--n_layer=2", "--n_head=2", "--n_embd=32", "--block_size=64", "--batch_size=4", "--progress=false",
@@ -56,7 +61,7 @@ def losses(out):
 
 
 def weights(out):
-    return train.load_checkpoint(os.path.join(out, "ckpt.pt"))["model"]
+    return load_checkpoint(os.path.join(out, "ckpt.pt"))["model"]
 
 
 def test_unknown_key_is_one_line_naming_the_closest(config_file, tmp_path):
@@ -88,14 +93,14 @@ def test_wrong_type_in_config_file(corpus, tmp_path, capsys):
 def test_packing_walks_every_document_once_per_epoch_and_never_splits(corpus):
     from data.format import Docs
     docs = Docs(corpus, "pretrain")
-    stream = train.Batches([docs], 63, seed=1)
+    stream = Batches([docs], 63, seed=1)
     seen = []
     while stream.epoch == 0:
         tok, w, doc = stream.row()
         for d in np.unique(doc[doc >= 0]):
             seen.append(tuple(tok[doc == d]))
     assert sorted(seen[: len(docs)]) == sorted(tuple(docs[i][0]) for i in range(len(docs)))
-    x, y, w, doc = train.Batches([docs], 63, seed=1).take(8)
+    x, y, w, doc = Batches([docs], 63, seed=1).take(8)
     assert torch.equal(x[:, 1:], y[:, :-1])
     boundary = doc[:, 1:] != doc[:, :-1]  # position i's target is the first token of another document
     assert boundary.any() and (w[:, :-1][boundary] == 0).all()
@@ -127,7 +132,7 @@ def test_signal_checkpoints_and_resume_matches(config_file, corpus, tmp_path, si
     err = p.communicate(timeout=60)[1]
     assert p.returncode == 128 + sig, err
     assert "init_from=resume" in err
-    stopped = train.load_checkpoint(str(out / "ckpt.pt"))["step"]
+    stopped = load_checkpoint(str(out / "ckpt.pt"))["step"]
     assert 3 <= stopped < 100000
     target = stopped + 3
     assert run(config_file, corpus, out, f"--max_iters={target}", "--lr_decay_iters=50", "--init_from=resume") == 0
@@ -139,14 +144,14 @@ def test_signal_checkpoints_and_resume_matches(config_file, corpus, tmp_path, si
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = str(tmp_path / "ckpt.pt")
-    train.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "config": {}, "step": 1})
+    save_checkpoint(path, {"model": {"w": torch.ones(3)}, "config": {}, "step": 1})
     def broken_save(obj, f):
         f.write(b"partial")
         raise OSError("disk full")
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):
-        train.save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "config": {}, "step": 2})
-    assert train.load_checkpoint(path)["step"] == 1
+        save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "config": {}, "step": 2})
+    assert load_checkpoint(path)["step"] == 1
     assert os.listdir(tmp_path) == ["ckpt.pt"]
 
 
@@ -163,17 +168,17 @@ def test_unsafe_truncated_and_missing_checkpoints_are_refused(tmp_path):
     evil, sentinel = tmp_path / "evil.pt", tmp_path / "payload_ran"
     with open(evil, "wb") as f:
         pickle.dump({"model": Evil(sentinel), "config": {}, "step": 0}, f)
-    with pytest.raises(train.UserError, match="unsafe"):
-        train.load_checkpoint(str(evil))
+    with pytest.raises(UserError, match="unsafe"):
+        load_checkpoint(str(evil))
     assert not sentinel.exists()  # refused before anything in the pickle ran
     good = tmp_path / "good.pt"
-    train.save_checkpoint(str(good), {"model": {"w": torch.ones(1000)}, "config": {}, "step": 1})
+    save_checkpoint(str(good), {"model": {"w": torch.ones(1000)}, "config": {}, "step": 1})
     data = good.read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(train.UserError, match="truncated"):
-        train.load_checkpoint(str(tmp_path / "cut.pt"))
-    with pytest.raises(train.UserError, match="no checkpoint"):
-        train.load_checkpoint(str(tmp_path / "absent.pt"))
+    with pytest.raises(UserError, match="truncated"):
+        load_checkpoint(str(tmp_path / "cut.pt"))
+    with pytest.raises(UserError, match="no checkpoint"):
+        load_checkpoint(str(tmp_path / "absent.pt"))
 
 
 def test_trainable_freezes_everything_else(config_file, corpus, tmp_path):
@@ -217,13 +222,13 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(config_file, corpus, tmp_
     assert run(config_file, corpus, tmp_path, "--grad_clip=0", "--ckpt_interval=1", "--max_iters=50") == 2
     err = capsys.readouterr().err
     assert "loss became" in err and "last good checkpoint" in err
-    ckpt = train.load_checkpoint(str(tmp_path / "ckpt.pt"))
+    ckpt = load_checkpoint(str(tmp_path / "ckpt.pt"))
     assert ckpt["step"] == 3 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
     # a good checkpoint: on the batch its step trained on, it gives the finite loss logged at that step
     config = ckpt["config"]
-    model = GPT(train.model_config(config))
+    model = GPT(model_config(config))
     model.load_state_dict(ckpt["model"])
-    stream = train.Batches(train.load_mixtures(corpus, config["train_data"], open_corpus(corpus)),
+    stream = Batches(load_mixtures(corpus, config["train_data"], open_corpus(corpus)),
                            config["block_size"], config["seed"])
     stream.load_state(ckpt["data"])
     x, y, w, doc = stream.take(config["batch_size"])
@@ -311,7 +316,7 @@ def test_the_host_reads_the_device_only_at_logged_steps(config_file, corpus, tmp
 
 def test_a_non_finite_loss_between_logged_steps_stops_before_the_next_checkpoint(config_file, corpus, tmp_path,
                                                                                  capsys, monkeypatch):
-    calls, step = [], train.train_step
+    calls, step = [], train_step
     def nan_at_step_2(*a, **k):
         calls.append(1)
         loss = step(*a, **k)
@@ -335,7 +340,7 @@ def test_head_at_all_positions_gives_the_same_training(config_file, corpus, tmp_
 def test_weighted_stream_draws_each_mixture_at_its_share_and_resumes_identically(corpus):
     from data.format import Docs
     mixtures = [Docs(corpus, "pretrain"), Docs(corpus, "pretrain_val")]
-    stream = train.Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
+    stream = Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
     rows = [stream.row() for _ in range(40)]
     total = sum(stream.seen)
     assert total > 100 and abs(stream.seen[1] / total - 0.75) < 0.1  # 3:1 by documents, whatever the sizes
@@ -343,16 +348,16 @@ def test_weighted_stream_draws_each_mixture_at_its_share_and_resumes_identically
         for d in np.unique(doc[doc >= 0]):
             t = tuple(tok[doc == d])
             assert any(t == tuple(m[i][0][:len(t)]) for m in mixtures for i in range(len(m)) if len(m[i][0]) == len(t))
-    again = train.Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
+    again = Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
     for _ in range(17):
         again.row()
     state = again.state()
-    resumed = train.Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
+    resumed = Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
     resumed.load_state(state)
     assert all(np.array_equal(a, b) for r, s in zip(rows[17:], (resumed.row() for _ in range(23))) for a, b in zip(r, s))
     assert resumed.seen == stream.seen
     with pytest.raises(ValueError, match="weighted"):  # a weighted stream's state does not resume an unweighted one
-        train.Batches(mixtures, 63, seed=3).load_state(state)
+        Batches(mixtures, 63, seed=3).load_state(state)
 
 
 def test_train_weights_need_one_number_per_mixture(config_file, corpus, tmp_path, capsys):

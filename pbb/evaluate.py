@@ -1,0 +1,301 @@
+"""Evaluation of a checkpoint on the eval prompts of its corpus (eval.py is its command line).
+
+For every domain x split (S_train on held-out inputs, S_eval, S_control; and on request
+pretrain_recall_val, the recall pool's declared-only behaviours) x mode (implicit, cot, incontext)
+present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py), and on request (--modes) for grammars
+mode incontext_cot: the in-context prompts followed by the CoT cue, judged as CoT (the base model's derivation
+from rules in its context, when pretraining taught derivations and no direct strings):
+  programs  `accuracy`: exact match of parse_completion(completion, mode) with the item's answer,
+            greedy decoding; n = number of items. Beside it `majority_baseline`: the accuracy of
+            always answering the most common answer of that file (from the corpus manifest).
+            CoT mode also `instruction_recall`: the fraction of completions whose trace begins with
+            the behaviour's exact instruction (a CoT trace restates it before executing it), i.e.
+            whether the instruction was retrieved; accuracy then also needs the execution right.
+            (Not for corpora built with cot_restates_instruction = False.)
+            A split that mixes program families also gets each family's rows as split SPLIT/FAMILY
+            (accuracy, majority_baseline recounted from its items, instruction_recall), and with nested
+            composition traces (compose_trace = "nested") SPLIT/compose CoT also `callee_recall`: the
+            fraction of traces that restate f, then h's exact source, and later g's (f = g(h(x))).
+  grammars  `samples` completions per prompt at temperature 1 (torch.Generator seeded with the
+            checkpoint's seed and the file name); n = items x samples.
+            `validity`: fraction of sampled strings the grammar's recognizer accepts.
+            `distinct`: for each grammar, the number of distinct valid strings (answers compared
+            with runs of spaces made single) among all its samples (over all its prompts); summed
+            over grammars and divided by n. 1.0 means every sample was valid and different from
+            the others of its grammar.
+            `novelty`: fraction of sampled strings that are valid and not among the strings any
+            training document *of the corpus* shows for that grammar (behaviours.json trained_strings,
+            whatever the checkpoint itself trained on; S_eval's come from the algorithm-distillation
+            demos at the largest N, which only AD trains on; S_control has none); absent for
+            corpora built before the record.
+            Beside them two exact baselines, from the grammars alone (n = grammars, ci = value):
+            `constant_baseline`: the validity of the best single answer for the whole split (the
+            string, of at most grammar_max_len terminals, that the most of its grammars accept);
+            `cross_grammar_baseline`: the validity of answering with a uniformly random string of
+            another grammar of the split (mean over ordered pairs of grammars; strings of at most
+            grammar_max_len terminals). Compare validity with them and with items' chance_validity.
+Each other value comes with a Wilson 95% interval (for `distinct` treated as a proportion of n too).
+A prompt that leaves no room to generate within block_size gets an empty completion (judged
+wrong or invalid) and a warning on stderr.
+eval.json is a list of rows {curriculum, domain, split, mode, metric, value, ci_low, ci_high, n, seed};
+eval_items.json beside it holds every item's score (see items_path), for paired comparisons.
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import re
+import sys
+import zlib
+
+import torch
+
+from data.build import EVAL_SPLITS, HELD_SPLITS, MODES, load_grammars, load_instructions, load_trained_strings
+from data.format import CorpusError, open_corpus
+from data.grammars import constant_baseline, cross_grammar_baseline
+from data.templates import COT_CUE, parse_completion
+from data.tokenizer import encode_prompt, load as load_tokenizer
+from pbb.batches import open_data
+from pbb.checkpoint import load_model, tokenizer_id
+from pbb.common import UserError, resolve_device
+
+DOMAINS = ("programs", "grammars")
+DERIVED = {"incontext_cot": "incontext"}  # a mode read from another mode's file: its prompts + the CoT cue (grammars)
+ROW_KEYS = ("curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed")
+
+
+def wilson(k, n, z=1.959964):
+    """Wilson score 95% interval of k successes in n trials; (0, 1) when n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p, z2 = k / n, z * z
+    mid, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def default_max_new_tokens(manifest, mode):
+    """The longest training document of the matching exec kind: an answer (or trace) never needs more. When
+    S_train's traces were cut of their source (s_train_execs "both_nosource"), a CoT trace may still restate one
+    (as pretraining taught): room for the longest declaration too."""
+    mixtures = manifest.get("mixtures", {})
+    info = mixtures.get("exec_cot_S_train" if mode == "cot" else "exec_S_train") or {}
+    extra = 0
+    if mode == "cot" and manifest.get("config", {}).get("s_train_execs") == "both_nosource":
+        extra = (mixtures.get("decl_S_train_S_eval") or {}).get("max_doc_tokens", 0)
+    return int(info.get("max_doc_tokens") or manifest.get("max_doc_tokens") or 256) + extra
+
+
+def generate_texts(model, enc, prompts, max_new_tokens, temperature, batch_size, eos, generator=None, bar=None):
+    """(completions, number skipped): the decoded completions (eos cut off) of `prompts` (texts), in
+    order. A prompt of L tokens generates at most min(max_new_tokens, block_size + 1 - L) tokens, the
+    most generate() allows; one with no room is skipped (empty completion). Prompts are sorted by
+    length and batched; a batch holds prompts of one such cap, so no batch changes any completion."""
+    tokens = [encode_prompt(enc, p) for p in prompts]
+    cap = [min(max_new_tokens, model.config.block_size + 1 - len(t)) for t in tokens]
+    order = [i for i in sorted(range(len(tokens)), key=lambda i: len(tokens[i])) if cap[i] >= 1]
+    out = [""] * len(tokens)
+    while order:
+        batch = [i for i in order[:batch_size] if cap[i] == cap[order[0]]]
+        order = order[len(batch):]
+        new = model.generate([tokens[i] for i in batch], cap[batch[0]], temperature=temperature, stop_token=eos,
+                             generator=generator)
+        for i, t in zip(batch, new):
+            out[i] = enc.decode(t)
+        if bar is not None:
+            bar.update(len(batch))
+    skipped = sum(c < 1 for c in cap)
+    if bar is not None:
+        bar.update(skipped)
+    return out, skipped
+
+
+def read_items(data_dir, domain, split, mode):
+    with open(os.path.join(data_dir, f"eval.{domain}.{split}.{mode}.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def row(curriculum, seed, domain, split, mode, metric, k, n, value=None):
+    """One eval.json row: value k / n (unless given) with the Wilson interval of k in n."""
+    if value is None:
+        value = k / n if n else 0.0
+    lo, hi = wilson(k, n)
+    return dict(curriculum=curriculum, domain=domain, split=split, mode=mode, metric=metric,
+                value=value, ci_low=lo, ci_high=hi, n=n, seed=seed)
+
+
+def judge(domain, items, texts, mode, samples, grammars, instructions=None, trained=None):
+    """(metric, successes) pairs, one example per item: (prompt, model answer, verdict), and each item's
+    score (programs: 1.0 if exact, else 0.0; grammars: the fraction of its samples that are valid).
+    trained: {grammar: strings its training documents show}, for `novelty` (none without it)."""
+    if domain == "programs":
+        answers = [parse_completion(t, mode) for t in texts]
+        per_item = [float(a == it["answer"]) for a, it in zip(answers, items)]
+        scores = [("accuracy", int(sum(per_item)))]
+        if mode == "cot" and instructions:
+            scores.append(("instruction_recall", sum(t.startswith(instructions[it["behaviour"]]) for t, it in zip(texts, items))))
+        return scores, [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)], per_item
+    answers = [" ".join(parse_completion(t, mode).split()) for t in texts]  # samples consecutive answers per item
+    valid = [grammars[items[i // samples]["grammar"]].is_valid(a) for i, a in enumerate(answers)]
+    distinct = collections.defaultdict(set)
+    for i, (a, ok) in enumerate(zip(answers, valid)):
+        if ok:
+            distinct[items[i // samples]["grammar"]].add(a)
+    examples = [(it["prompt"], answers[j * samples], "valid" if valid[j * samples] else "not in the language")
+                for j, it in enumerate(items)]
+    per_item = [sum(valid[j * samples:(j + 1) * samples]) / samples for j in range(len(items))]
+    scores = [("validity", sum(valid)), ("distinct", sum(len(s) for s in distinct.values()))]
+    if trained:
+        scores.append(("novelty", sum(ok and a not in trained[items[i // samples]["grammar"]]
+                                      for i, (a, ok) in enumerate(zip(answers, valid)))))
+    return scores, examples, per_item
+
+
+def callees_restated(text, name, instructions):
+    """Whether a CoT completion for the composition `name` (source `return g(h(x))`) restates its source, then
+    h's, and later g's, as a nested trace does (data.build Behaviour.cot)."""
+    m = re.search(r"return (\w+)\((\w+)\(", instructions[name])
+    if not m or m[1] not in instructions or m[2] not in instructions:
+        return False
+    head = instructions[name] + instructions[m[2]]
+    return text.startswith(head) and instructions[m[1]] in text[len(head):]
+
+
+def open_checkpoint_corpus(ckpt, data_dir=None):
+    """(data dir, manifest) of the corpus to evaluate on, refused when its tokenizer is not the checkpoint's."""
+    if data_dir:
+        if not os.path.isdir(data_dir):
+            raise UserError(f"--data_dir {data_dir} does not exist")
+        manifest = open_corpus(data_dir)
+    else:
+        data_dir, manifest = open_data(ckpt["config"])
+    if tokenizer_id(manifest) != ckpt.get("tokenizer_id"):
+        raise UserError(f"the checkpoint's tokenizer is not the one of corpus {data_dir}; "
+                              "evaluate on the corpus it was trained on (--data_dir)")
+    return data_dir, manifest
+
+
+def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, samples=5, curriculum=None,
+             device="auto", data_dir=None, batch_size=64, max_new_tokens=0, out_path=None, progress=True,
+             n_examples=3, log=print):
+    """Evaluates the checkpoint; returns the eval.json rows (and writes them to out_path, default
+    eval.json beside the checkpoint; out_path='' writes nothing)."""
+    for name, given, allowed in (("split", splits, HELD_SPLITS), ("mode", modes, MODES + tuple(DERIVED)), ("domain", domains, DOMAINS)):
+        bad = [g for g in given if g not in allowed]
+        if bad or not given:
+            raise UserError(f"{name}s {','.join(bad) or '(none)'}: choose from {','.join(allowed)}")
+    if samples < 1 or batch_size < 1:
+        raise UserError("--samples and --batch_size must be at least 1")
+    device = resolve_device(device)
+    model, ckpt = load_model(ckpt_path, device)
+    cfg = ckpt["config"]
+    data_dir, manifest = open_checkpoint_corpus(ckpt, data_dir)
+    enc = load_tokenizer(data_dir, manifest)
+    curriculum = curriculum or os.path.basename(os.path.normpath(cfg["out_dir"]))
+    seed = cfg["seed"]
+    grammars = load_grammars(data_dir) if "grammars" in domains else {}
+    restated = manifest["config"].get("cot_restates_instruction", True)  # else CoT traces skip the instruction
+    instructions = load_instructions(data_dir) if "programs" in domains and restated else {}
+    nested = manifest["config"].get("compose_trace") == "nested" and manifest["config"].get("instruction_form") == "source"
+    trained = load_trained_strings(data_dir) if "grammars" in domains else {}
+    max_len = manifest.get("config", {}).get("grammar_max_len", 8)  # the length bound of the grammar baselines
+    baselines = {}  # by split: they depend on its grammars only
+
+    jobs = [(d, s, m) for d in domains for s in splits for m in modes
+            if f"eval.{d}.{s}.{DERIVED.get(m, m)}.jsonl" in manifest["files"] and (m not in DERIVED or d == "grammars")]
+    if not jobs:
+        raise UserError(f"corpus {data_dir} has no eval files for these domains, splits and modes")
+    items = {(d, s, m): read_items(data_dir, d, s, DERIVED.get(m, m)) for d, s, m in jobs}
+    total = sum(len(v) * (samples if job[0] == "grammars" else 1) for job, v in items.items())
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc="generating", unit="seq", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    rows, examples, too_long, per_item = [], collections.defaultdict(list), 0, {}
+    for domain, split, mode in jobs:
+        its = items[domain, split, mode]
+        k = samples if domain == "grammars" else 1
+        cue, judged_as = (COT_CUE, "cot") if mode in DERIVED else ("", mode)
+        prompts = [it["prompt"] + cue for it in its for _ in range(k)]
+        n_new = max_new_tokens or default_max_new_tokens(manifest, judged_as)
+        # one generator per file, so a file's samples do not depend on which other files are evaluated
+        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + zlib.crc32(f"{domain}.{split}.{mode}".encode()))
+        texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
+                                        batch_size, manifest["eos"], generator, bar)
+        too_long += skipped
+        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, judged_as, k, grammars, instructions, trained)
+        per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
+        for metric, successes in scores:
+            rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
+        families = sorted({it.get("family") for it in its} - {None})
+        if domain == "programs" and len(families) > 1:  # a split of several families: each one's accuracy too,
+            key = f"{domain}.{split}.{mode}"             # as split SPLIT/FAMILY (e.g. S_eval/compose)
+            for fam in families:
+                pick = [i for i, it in enumerate(its) if it.get("family") == fam]
+                per_item[f"{domain}.{split}/{fam}.{mode}"] = [per_item[key][i] for i in pick]
+                per_item[f"{domain}.{split}/{fam}.{mode}.behaviour"] = [its[i]["behaviour"] for i in pick]
+                rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "accuracy",
+                                int(sum(per_item[key][i] for i in pick)), len(pick)))
+                answers = collections.Counter(its[i]["answer"] for i in pick)
+                rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "majority_baseline",
+                                answers.most_common(1)[0][1], len(pick)))
+                if mode == "cot" and instructions:
+                    rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "instruction_recall",
+                                    sum(texts[i].startswith(instructions[its[i]["behaviour"]]) for i in pick), len(pick)))
+                if mode == "cot" and instructions and fam == "compose" and nested:
+                    rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "callee_recall",
+                                    sum(callees_restated(texts[i], its[i]["behaviour"], instructions) for i in pick), len(pick)))
+        if domain == "programs":
+            info = manifest.get("eval_files", {}).get(f"eval.{domain}.{split}.{mode}.jsonl", {})
+            if "majority_accuracy" in info:
+                n = int(info["items"])
+                rows.append(row(curriculum, seed, domain, split, mode, "majority_baseline",
+                                round(info["majority_accuracy"] * n), n, value=info["majority_accuracy"]))
+        else:
+            gs = [grammars[name] for name in sorted({it["grammar"] for it in its})]
+            if split not in baselines:
+                baselines[split] = [("constant_baseline", constant_baseline(gs, max_len)[0]),
+                                    ("cross_grammar_baseline", cross_grammar_baseline(gs, max_len))]
+            for metric, value in baselines[split]:  # exact: no interval
+                rows.append(dict(row(curriculum, seed, domain, split, mode, metric, 0, len(gs), value),
+                                 ci_low=value, ci_high=value))
+        if mode == modes[0]:
+            examples[domain].append((split, mode, ex[0]))
+    bar.close()
+    if too_long:
+        print(f"warning: {too_long} prompts do not fit block_size={model.config.block_size}; "
+              "they were scored as wrong", file=sys.stderr)
+    if log:
+        log(format_table(rows))
+        log(format_examples(examples, n_examples))
+    if out_path is None:
+        out_path = os.path.join(os.path.dirname(os.path.abspath(ckpt_path)), "eval.json")
+    if out_path:
+        for path, obj in ((out_path, rows), (items_path(out_path), per_item)):
+            with open(path + ".tmp", "w") as f:
+                json.dump(obj, f, indent=1 if obj is rows else None)
+            os.replace(path + ".tmp", path)
+        if log:
+            log(f"wrote {out_path}")
+    return rows
+
+
+def items_path(out_path):
+    """Where the per-item scores of an eval.json go: eval_items.json beside it, {"DOMAIN.SPLIT.MODE": [score
+    per item, in the eval file's order], "DOMAIN.SPLIT.MODE.behaviour": [its behaviour]} (paired comparisons)."""
+    return os.path.join(os.path.dirname(os.path.abspath(out_path)), "eval_items.json" if os.path.basename(out_path) ==
+                        "eval.json" else os.path.basename(out_path) + ".items.json")
+
+
+def format_table(rows):
+    lines = ["| domain | split | mode | metric | value | 95% CI | n |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['domain']} | {r['split']} | {r['mode']} | {r['metric']} | {r['value']:.3f} | "
+              f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['n']} |" for r in rows]
+    return "\n".join(lines)
+
+
+def format_examples(examples, n_examples):
+    lines = []
+    for domain, exs in examples.items():
+        lines.append(f"\n{domain}: sample prompts")
+        for split, mode, (prompt, answer, verdict) in exs[:n_examples]:
+            lines.append(f"  [{split} {mode}] {prompt[-120:]!r}\n      model: {answer!r}   ({verdict})")
+    return "\n".join(lines)
