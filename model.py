@@ -33,7 +33,7 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0  # on embeddings and residual branches (not on attention probabilities)
     bias: bool = False  # biases in Linear layers and LayerNorm
-    attn_backend: str = "sdpa"  # 'triton' (kernels/) | 'sdpa' (torch) | 'flex' (FlexAttention) | 'naive' (explicit softmax)
+    attn_backend: str = "sdpa"  # 'triton' (kernels/) | 'sdpa' (torch) | 'flex' (FlexAttention) | 'naive' (softmax)
     pos_emb: str = "rope"  # 'learned' | 'rope' | 'none'
     norm: str = "layernorm"  # 'layernorm' | 'rmsnorm'
     mlp: str = "gelu"  # 'gelu' | 'relu2' | 'swiglu'
@@ -90,7 +90,8 @@ def rope_table(config):
     """Rotary embedding angles as unit complex numbers, (block_size, head_dim / 2)."""
     d = config.n_embd // config.n_head
     inv_freq = 1.0 / (config.rope_base ** (torch.arange(0, d, 2).float() / d))
-    return torch.polar(torch.ones(config.block_size, d // 2), torch.outer(torch.arange(config.block_size).float(), inv_freq))
+    angles = torch.outer(torch.arange(config.block_size).float(), inv_freq)
+    return torch.polar(torch.ones(config.block_size, d // 2), angles)
 
 
 def apply_rope(x, rot):

@@ -21,8 +21,17 @@ from data.format import CorpusError
 from pbb import grpo
 from pbb.batches import fetch, open_batches
 from pbb.checkpoint import open_start, payload, refuse_overwrite, save_checkpoint
-from pbb.common import (UserError, append_record, catch_signals, fill_record, peak_flops, precision, resolve_device,
-                        resume_command, start_out_dir)
+from pbb.common import (
+    UserError,
+    append_record,
+    catch_signals,
+    fill_record,
+    peak_flops,
+    precision,
+    resolve_device,
+    resume_command,
+    start_out_dir,
+)
 from pbb.config import DEFAULTS, describe, load_config
 from pbb.training import build_model, evaluate, get_lr, probe_loss, read_losses, resume, train_step, wrap
 
@@ -81,7 +90,8 @@ def train(config, explicit, argv=None):
         announce(config, raw_model, data_dir, f"device {device}, {dtype}, {world} process(es)", start_step)
 
     def kept():
-        return f"the last good checkpoint is kept in {ckpt_path}" if os.path.exists(ckpt_path) else "no checkpoint was written"
+        return (f"the last good checkpoint is kept in {ckpt_path}" if os.path.exists(ckpt_path)
+                else "no checkpoint was written")
 
     def checkpoint(step):
         """Writes ckpt.pt only when the model it would hold gives a finite loss on the next training batch:
@@ -144,7 +154,8 @@ def train(config, explicit, argv=None):
                         flops_per_token, peak, world)
             if master and logging:
                 append_record(metrics_path, record)
-            bar.set_postfix({k: f"{record[k]:.4g}" for k in ("loss", "val_loss", "lr", "tokens_per_s", "mfu") if k in record})
+            shown = ("loss", "val_loss", "lr", "tokens_per_s", "mfu")
+            bar.set_postfix({k: f"{record[k]:.4g}" for k in shown if k in record})
             pending = []
         bar.update(1)
         if stopping:

@@ -6,7 +6,8 @@ learnt to execute S_train without writing the trace execute S_eval, whose source
 From each seed's Proactive stage 1 (DIR/seedN/pbb_stage1 of a runner results directory, default out/pbb/PRESET;
 the runner's stages pretrain, pbb_stage1 and pbb_stage2 are trained there first when missing, as
 `python -m experiments.pbb` would), one stage per k of the corpus key cot_internalise
-(internalise_drop{k}, --steps each, default half a curriculum stage; k from --drops, default 1,2,3,4,99): S_train's declarations, direct executions
+(internalise_drop{k}, --steps each, default half a curriculum stage; k from --drops, default 1,2,3,4,99): S_train's
+declarations, direct executions
 and CoT executions whose first k trace parts are removed (the restated source first, then one line at a time;
 the last k leaves an empty trace), each stage starting from the one before. Then stage 2 as Proactive's
 (internalise_stage2, a curriculum stage's steps): S_eval's declarations, with a replay of the last stage's S_train
@@ -48,7 +49,8 @@ def stage2_args(manifest, last):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", default=None, help="runner results directory with seedN/pbb_stage1 (default out/pbb/PRESET)")
+    p.add_argument("--run", default=None,
+                   help="runner results directory with seedN/pbb_stage1 (default out/pbb/PRESET)")
     p.add_argument("--out", default=None, help="results directory (default out/internalise/PRESET)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
@@ -80,7 +82,8 @@ def main(argv=None):
         for k in drops:
             here = os.path.join(mine, f"internalise_drop{k}")
             run_stage("configs/pbb_stage1.py", here, parent, seed, corpus + [
-                f"--train_data=decl_S_train,exec_S_train,exec_cot_S_train_drop{k},pretrain_replay", f"--max_iters={steps}",
+                f"--train_data=decl_S_train,exec_S_train,exec_cot_S_train_drop{k},pretrain_replay",
+                f"--max_iters={steps}",
                 f"--eval_interval={max(1, steps // 2)}"])
             parent = here
         last = parent
@@ -94,7 +97,8 @@ def main(argv=None):
             for r in evaluate_once(os.path.join(stage, "ckpt.pt"), splits=EVAL_SPLITS, curriculum=name):
                 if r["mode"] in MODES:
                     rows.append({**r, "seed": seed})
-    rows += paired_rows(pairs_of(out, "internalise_stage2", run, "pbb_stage2", seeds), "proactive_internalised", "proactive")
+    rows += paired_rows(pairs_of(out, "internalise_stage2", run, "pbb_stage2", seeds), "proactive_internalised",
+                        "proactive")
     rows += paired_rows(pairs_of(out, f"internalise_drop{drops[-1]}", run, "pbb_stage1", seeds), "internalised_stage1",
                         "proactive")  # stage 1 against stage 1: metric accuracy_minus_proactive, curriculum tells which
     with open(os.path.join(out, "summary.json"), "w") as f:

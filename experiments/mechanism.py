@@ -41,19 +41,26 @@ import math
 import os
 import random
 import re
-import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 from data.build import load_instructions
 from data.templates import COT_CUE, EXEC
-from data.tokenizer import encode_prompt, load as load_tokenizer
+from data.tokenizer import encode_prompt
+from data.tokenizer import load as load_tokenizer
 from interp.hooks import Patched, Probe, knockout, logprobs, means, pad, patch_grid, sites
 from pbb.checkpoint import load_checkpoint, load_model
 from pbb.common import resolve_device
-from pbb.evaluate import default_max_new_tokens, evaluate, generate_texts, judge, open_checkpoint_corpus, read_items, row
+from pbb.evaluate import (
+    default_max_new_tokens,
+    evaluate,
+    generate_texts,
+    judge,
+    open_checkpoint_corpus,
+    read_items,
+    row,
+)
 from pbb.runner import STAGES, cli, run_stage
 from pbb.stats import mean_spread
 
@@ -93,7 +100,8 @@ def weight_change(before, after, tied=True):
         if tied and name == "lm_head.weight":  # the same tensor as wte.weight
             continue
         d, n = sq.get(module_of(name), (0.0, 0.0))
-        sq[module_of(name)] = (d + float((after[name].double() - w.double()).square().sum()), n + float(w.double().square().sum()))
+        change = float((after[name].double() - w.double()).square().sum())
+        sq[module_of(name)] = (d + change, n + float(w.double().square().sum()))
     return {m: (math.sqrt(d), math.sqrt(n)) for m, (d, n) in sq.items()}
 
 
@@ -126,7 +134,8 @@ def forced_items(data_dir, enc, split, instructions):
         seqs, starts = [], []
         for it in read_items(data_dir, "programs", split, mode):
             p = encode_prompt(enc, it["prompt"])
-            seqs.append(encode_prompt(enc, it["prompt"] + (instructions[it["behaviour"]] if mode == "cot" else " " + it["answer"])))
+            then = instructions[it["behaviour"]] if mode == "cot" else " " + it["answer"]
+            seqs.append(encode_prompt(enc, it["prompt"] + then))
             starts.append(len(p))
             if seqs[-1][:len(p)] != p:
                 raise SystemExit(f"error: {split} {mode} item {it['id']}: its prompt tokenizes differently alone")
@@ -152,7 +161,8 @@ def patching_pairs(enc, behaviours, n_pairs, seed):
             for b in (f, g):
                 prompt = TEMPLATE.format(name=b["name"], x=x) + COT_CUE
                 at = lambda field, other: len(TEMPLATE.split("{" + field + "}")[0].format(**other))
-                n0, x0, n1 = at("name", {"x": x}), at("x", {"name": b["name"]}), len(prompt) + b["instruction"].find(b["name"])
+                n0, x0 = at("name", {"x": x}), at("x", {"name": b["name"]})
+                n1 = len(prompt) + b["instruction"].find(b["name"])
                 ranges = [("NAME", n0, n0 + len(b["name"])), ("X", x0, x0 + len(x)), ("NAME", n1, n1 + len(b["name"]))]
                 toks = encode_prompt(enc, prompt + b["instruction"])
                 starts = [0] + char_starts(enc, toks[1:])  # token i spans characters starts[i]:starts[i + 1]; bos none
@@ -221,7 +231,8 @@ def probe_prompts(behaviours, split, templates, at):
             for tpl in templates:
                 text = tpl.format(name=b["name"], x=x)
                 if at == "name":
-                    out.append((text, len(tpl.split("{name}")[0].format(x=x)) + len(b["name"]), b["name"], m[1], int(m[2])))
+                    end = len(tpl.split("{name}")[0].format(x=x)) + len(b["name"])
+                    out.append((text, end, b["name"], m[1], int(m[2])))
                 else:
                     text += COT_CUE + b["instruction"][:inst.start(1) - 1]
                     out.append((text, len(text), b["name"], m[1], int(m[2])))
@@ -272,7 +283,8 @@ def probe_study(models, enc, behaviours, seed):
                         preds["S_train"] = [None] * len(fold)
                         for k in (0, 1):
                             train, test = (fold != k).nonzero().flatten(), (fold == k).nonzero().flatten()
-                            held = Probe().fit(X["S_train"][l][train], [y["S_train"][i] for i in train]).predict(X["S_train"][l][test])
+                            fitted = Probe().fit(X["S_train"][l][train], [y["S_train"][i] for i in train])
+                            held = fitted.predict(X["S_train"][l][test])
                             for i, v in zip(test.tolist(), held):
                                 preds["S_train"][i] = v
                     for s in ("S_train", "S_eval", "S_control"):
@@ -373,7 +385,8 @@ def study(ckpts, here, seed, a, extra, log=print):
         behaviours = json.load(f)
     base = dict(curriculum="proactive", domain="programs", split="S_eval", mode="cot", seed=seed, part="patching")
     rows += patching_study(model, enc, behaviours, a.pairs, seed, base)
-    rows += probe_study({"proactive": model, "proactive_stage1": load(ckpts["pbb_stage1"], device)[0]}, enc, behaviours, seed)
+    before = load(ckpts["pbb_stage1"], device)[0]
+    rows += probe_study({"proactive": model, "proactive_stage1": before}, enc, behaviours, seed)
     log(f"[mechanism] seed {seed}: part 3 (patching, probe) {time.time() - t1:.0f} s")
     return rows
 
@@ -407,14 +420,16 @@ def write_report(rows, out, seconds, a):
              "counting the runner's stages it had to train). "
              "Values are means over seeds ± half-range; experiments/mechanism.py says how each is measured.", "",
              "## 1. Which parameters must change", "",
-             "Proactive stage 2 (declarations of S_eval + replay) rerun from the same stage-1 checkpoint, training only "
+             "Proactive stage 2 (declarations of S_eval + replay) rerun from the same stage-1 checkpoint, training "
+             "only "
              "the named parameters; greedy generation as eval.py.", "",
              "| trainable | S_eval recall | S_eval CoT | S_eval in-context | S_train recall | S_train CoT |",
              "|---|---|---|---|---|---|"]
     t = P(rows, "trainable")
     for comp in dict.fromkeys(r["component"] for r in t):
         cells = [fmt(pick(t, component=comp, split=s, mode=m, metric=k)) for s, m, k in
-                 (("S_eval", "cot", "instruction_recall"), ("S_eval", "cot", "accuracy"), ("S_eval", "incontext", "accuracy"),
+                 (("S_eval", "cot", "instruction_recall"), ("S_eval", "cot", "accuracy"),
+                  ("S_eval", "incontext", "accuracy"),
                   ("S_train", "cot", "instruction_recall"), ("S_train", "cot", "accuracy"))]
         lines.append(f"| {comp} | " + " | ".join(cells) + " |")
     w = P(rows, "weight_change")
@@ -430,18 +445,21 @@ def write_report(rows, out, seconds, a):
             ("incontext", "answer_logprob", "log p(answer), in context"))
     base = {c: pick(k, component="none", mode=c[0], metric=c[1]) for c in cols}
     lines += ["", "## 2. Which components retrieve it", "",
-              "The stage-2 model with one component replaced by zero or by its mean over the intact model's own runs on "
-              "S_train items (of the same mode), scored on S_eval: greedy generation as eval.py, and the teacher-forced "
+              "The stage-2 model with one component replaced by zero or by its mean over the intact model's own runs "
+              "on S_train items (of the same mode), scored on S_eval: greedy generation as eval.py, and the "
+              "teacher-forced "
               "log-probability of the restated source after a CoT prompt and of the answer after an in-context prompt "
               "(mean over items). Each cell: value (change from the intact model). Figure: knockouts.png.", "",
               "| component | ablation | " + " | ".join(c[2] for c in cols) + " | recall drop − in-context drop |",
               "|---" * (len(cols) + 3) + "|",
               "| none | none | " + " | ".join(fmt(base[c]) for c in cols) + " | |"]
     selective = []
-    for comp, layer, head in dict.fromkeys((r["component"], r["layer"], r["head"]) for r in k if r["component"] != "none"):
+    components = dict.fromkeys((r["component"], r["layer"], r["head"]) for r in k if r["component"] != "none")
+    for comp, layer, head in components:
         name = f"{comp} {layer}" + (f".{head}" if head is not None else "")
         for abl in ("zero", "mean"):
-            vals = {c: pick(k, component=comp, layer=layer, head=head, ablation=abl, mode=c[0], metric=c[1]) for c in cols}
+            vals = {c: pick(k, component=comp, layer=layer, head=head, ablation=abl, mode=c[0], metric=c[1])
+                    for c in cols}
             change = {c: [v - b for b, v in zip(base[c], vals[c])] for c in cols}
             sel = [c2 - c1 for c1, c2 in zip(change[cols[0]], change[cols[2]])]  # recall drop minus in-context drop
             selective.append((sum(sel) / len(sel) if sel else 0.0, name, abl))
@@ -476,8 +494,9 @@ def write_report(rows, out, seconds, a):
         lines += ["Accuracy of a linear probe of the function's first operator / constant from the residual stream "
                   "entering each block (last row: after the last), trained on S_train functions under 25 pointer "
                   "templates: S_train scored two-fold over its functions, S_eval and S_control by the probe trained on "
-                  "all of S_train; 'after' is the stage-2 model, 'before' stage 1 (its own probe). Read at the last name "
-                  "token of the pointer prompt (name), and at the last token before the operator in the CoT prompt plus "
+                  "all of S_train; 'after' is the stage-2 model, 'before' stage 1 (its own probe). Read at the last "
+                  "name token of the pointer prompt (name), and at the last token before the operator in the CoT "
+                  "prompt plus "
                   "the restated source (source). Figure: probe.png.", ""]
         cols_p = [("proactive", "S_train", "S_train after"), ("proactive", "S_eval", "S_eval after"),
                   ("proactive_stage1", "S_eval", "S_eval before"), ("proactive", "S_control", "S_control after")]
@@ -486,7 +505,8 @@ def write_report(rows, out, seconds, a):
                       "|---" * (len(cols_p) + 1) + "|"]
             for l in sorted({r["layer"] for r in pr if r["layer"] is not None}):
                 lines.append(f"| {l} | " + " | ".join(fmt(pick(pr, position=at, target=target, curriculum=c, split=s,
-                                                            layer=l, metric="probe_accuracy")) for c, s, _ in cols_p) + " |")
+                                                            layer=l, metric="probe_accuracy"))
+                                                 for c, s, _ in cols_p) + " |")
             lines.append("| chance | " + " | ".join(fmt(pick(pr, position=at, target=target, split=s, metric="chance"))
                                                     for _, s, _ in cols_p) + " |")
             lines.append("")
@@ -515,7 +535,8 @@ def plot(rows, out):
             for j, (mode, metric, title) in enumerate(cols):
                 base = mean_of(k, component="none", mode=mode, metric=metric)
                 grid = [[base - mean_of(k, component="head", layer=l, head=h, ablation=abl, mode=mode, metric=metric)
-                         for h in range(H)] + [base - mean_of(k, component=c, layer=l, ablation=abl, mode=mode, metric=metric)
+                         for h in range(H)] + [base - mean_of(k, component=c, layer=l, ablation=abl, mode=mode,
+                                                              metric=metric)
                                                for c in ("attn", "mlp")] for l in range(L)]
                 ax = axes[i][j]
                 im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
@@ -535,7 +556,8 @@ def plot(rows, out):
         fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(tokens) + 1.5), 1 + 0.45 * len(layers)))
         im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         ax.set_xticks(range(len(tokens)), [repr(t)[1:-1] for _, t in tokens], rotation=60, fontsize=7)
-        ax.set_yticks(range(len(layers)), [f"into block {l}" if l < layers[-1] else "final" for l in layers], fontsize=7)
+        ax.set_yticks(range(len(layers)), [f"into block {l}" if l < layers[-1] else "final" for l in layers],
+                      fontsize=7)
         ax.set_title("fraction of the clean preference restored", fontsize=8)
         fig.colorbar(im, ax=ax)
         fig.tight_layout()
@@ -556,7 +578,8 @@ def plot(rows, out):
                        ls="--", label="chance (S_eval)")
             ax.set_xlabel("residual stream entering block (last: final)", fontsize=7)
             ax.set_ylim(0, 1)
-            ax.set_title(f"{target}, read at the {'last name token' if at == 'name' else 'token before it'}", fontsize=8)
+            where = "last name token" if at == "name" else "token before it"
+            ax.set_title(f"{target}, read at the {where}", fontsize=8)
             ax.legend(fontsize=6)
         fig.tight_layout()
         fig.savefig(os.path.join(out, "probe.png"), dpi=100)

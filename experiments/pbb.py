@@ -20,18 +20,18 @@ paired difference AD minus Proactive on the same items (metric accuracy_minus_pr
 ad_uniform_control (the --ood corpus) also has AD from uniform demonstrations (curriculum "ad_uniform", stages
 ad_uniform_N{N}) and its paired difference from AD with the skewed ones (metric accuracy_minus_ad).
 
---ood: the out-of-distribution test (configs/corpus_ood.py, with --ad): S_train's executions and AD's
-demonstrations drawn from a skewed input distribution, every evaluation input from the half the skew makes
-rare; with ad_demos 10 and 100, and the uniform-demonstration control beside (ad_uniform). --description: the same curricula with plain-English descriptions for sources
-(configs/corpus_description.py), paired with the default run's results directory (--against) when it exists.
---compose: each behaviour of S_train, S_eval, S_control and the recall pool is, with probability 0.5, a
-composition f(x) = g(h(x)) of two functions of its split, executed by nested CoT traces (configs/corpus_compose.py); the rows of split
-S_eval/compose ask whether a curriculum chains two S_eval functions it has only read. --grammars: the grammar domain
-on its own corpus and pretraining (configs/corpus_grammars.py: recursive right-linear grammars, CoT traces that list
-the rules applied, a recall pool of grammars; configs/pretrain_grammars.py: twice the pretraining steps). On a corpus
-with grammars or nested compositions GRPO may generate as many tokens as eval.py's CoT budget (grpo_cap); with
-grammars the pretrained model is also evaluated with the rules and the CoT cue in its prompt (eval.py mode
-incontext_cot).
+--ood: the out-of-distribution test (configs/corpus_ood.py, with --ad): S_train's executions and AD's demonstrations
+drawn from a skewed input distribution, every evaluation input from the half the skew makes rare; with ad_demos 10 and
+100, and the uniform-demonstration control beside (ad_uniform). --description: the same curricula with plain-English
+descriptions for sources (configs/corpus_description.py), paired with the default run's results directory (--against)
+when it exists. --compose: each behaviour of S_train, S_eval, S_control and the recall pool is, with probability 0.5,
+a composition f(x) = g(h(x)) of two functions of its split, executed by nested CoT traces (configs/corpus_compose.py);
+the rows of split S_eval/compose ask whether a curriculum chains two S_eval functions it has only read. --grammars:
+the grammar domain on its own corpus and pretraining (configs/corpus_grammars.py: recursive right-linear grammars, CoT
+traces that list the rules applied, a recall pool of grammars; configs/pretrain_grammars.py: twice the pretraining
+steps). On a corpus with grammars or nested compositions GRPO may generate as many tokens as eval.py's CoT budget
+(grpo_cap); with grammars the pretrained model is also evaluated with the rules and the CoT cue in its prompt (eval.py
+mode incontext_cot).
 
 Every stage is one train.py run of its config in configs/ (the preset is PBB_PRESET, read by
 configs/pbb_common.py). A stage whose checkpoint is complete is reused; a partial one is resumed; an
@@ -42,14 +42,24 @@ same OUT, and a later run with --seeds N collects them (reusing everything).
 import argparse
 import json
 import os
-import sys
 import time
 
 from data.build import EVAL_SPLITS, MODES
 from pbb.batches import open_data
 from pbb.checkpoint import load_checkpoint
 from pbb.report import instruction_worth, write_report
-from pbb.runner import CURRICULA, PRETRAIN, STAGES, cli, evaluate_once, grpo_cap, missing_evals, open_corpus_of, pairs_of, run_stage
+from pbb.runner import (
+    CURRICULA,
+    PRETRAIN,
+    STAGES,
+    cli,
+    evaluate_once,
+    grpo_cap,
+    missing_evals,
+    open_corpus_of,
+    pairs_of,
+    run_stage,
+)
 from pbb.stats import paired_rows
 
 
@@ -65,8 +75,8 @@ def ad_sweep(root, seed, eval_kw, extra=()):
                 continue
             ckpt = run_stage("configs/ad.py", os.path.join(root, f"{curriculum}_N{n}"), parent, seed,
                              (f"--train_data={mix}{n},pretrain_replay", *extra))
-            for r in evaluate_once(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"), curriculum=curriculum,
-                                   **eval_kw):
+            for r in evaluate_once(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"),
+                                   curriculum=curriculum, **eval_kw):
                 rows.append({**r, "seed": seed, "demos": n})
     return rows
 
@@ -122,7 +132,8 @@ def main(argv=None):
         for curriculum, stage in evaluated.items():
             splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else EVAL_SPLITS
             more = {"modes": [*MODES, "incontext_cot"]} if curriculum == "pretrain" and grammars else {}
-            for r in evaluate_once(os.path.join(root, stage, "ckpt.pt"), splits=splits, curriculum=curriculum, **kw, **more):
+            ckpt = os.path.join(root, stage, "ckpt.pt")
+            for r in evaluate_once(ckpt, splits=splits, curriculum=curriculum, **kw, **more):
                 rows.append({**r, "seed": seed})
         if a.ad:
             rows += ad_sweep(root, seed, kw, extra)
@@ -134,7 +145,8 @@ def main(argv=None):
         if curriculum != "mixture":
             rows += paired_rows(pairs_of(out, stage, out, "mixture", seeds), curriculum, "mixture")
     for n in sorted({r["demos"] for r in rows if r["curriculum"] == "ad"}):
-        rows += [{**r, "demos": n} for r in paired_rows(pairs_of(out, f"ad_N{n}", out, "pbb_stage2", seeds), "ad", "proactive")]
+        pairs = pairs_of(out, f"ad_N{n}", out, "pbb_stage2", seeds)
+        rows += [{**r, "demos": n} for r in paired_rows(pairs, "ad", "proactive")]
         if any(r["curriculum"] == "ad_uniform" and r["demos"] == n for r in rows):  # the OOD control, same items
             rows += [{**r, "demos": n} for r in paired_rows(pairs_of(out, f"ad_uniform_N{n}", out, f"ad_N{n}", seeds),
                                                             "ad_uniform", "ad")]

@@ -66,7 +66,8 @@ import runpy
 import time
 
 from data.build import EVAL_SPLITS, ensure_corpus
-from data.config import DEFAULTS as CORPUS_DEFAULTS, load_config as load_corpus_config
+from data.config import DEFAULTS as CORPUS_DEFAULTS
+from data.config import load_config as load_corpus_config
 from data.format import CorpusError
 from pbb.batches import open_data
 from pbb.common import UserError
@@ -100,7 +101,8 @@ def load_sweep(path):
                              f"one of {', '.join(DERIVED)}" + (f"; did you mean '{close[0]}'?" if close else ""))
         if knob == "mixing_ratio" and not all(isinstance(r, (int, float)) and 0 < r < 1 for r in grid[knob]):
             raise SystemExit(f"error: mixing_ratio values in {path} must be numbers between 0 and 1, got {grid[knob]}")
-        if knob in ("stage2_steps", "stage_steps") and not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob]):
+        positive = all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob])
+        if knob in ("stage2_steps", "stage_steps") and not positive:
             raise SystemExit(f"error: {knob} values in {path} must be positive integers, got {grid[knob]}")
     if "stage_steps" in grid and {"max_iters", "stage2_steps"} & set(grid):
         raise SystemExit(f"error: stage_steps in {path} sets every stage's length; it cannot be combined with "
@@ -266,7 +268,8 @@ def table(rows, cells, curricula, home, domain, mode):
     metric, knobs = MAIN_METRIC[domain], list(cells[0])
     head = [*knobs, "pretraining", *(f"{c} {metric}" for c in curricula),
             *(f"{c} minus mixture [95% CI]" for c in curricula[1:])]
-    lines = [f"S_eval, {domain}, {mode} mode:", "", "| cell | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    lines = [f"S_eval, {domain}, {mode} mode:", "", "| cell | " + " | ".join(head) + " |",
+             "|---" * (len(head) + 1) + "|"]
     for i, cell in enumerate(cells):
         score = []
         for c in curricula:
@@ -288,7 +291,8 @@ def main(argv=None):
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
     p.add_argument("--samples", type=int, default=None, help="grammar samples per prompt (eval.py's default if unset)")
     p.add_argument("--domain", default="programs", choices=list(MAIN_METRIC), help="domain of the heatmaps and table")
-    p.add_argument("--mode", default="cot", choices=["implicit", "cot", "incontext"], help="mode of the heatmaps and table")
+    p.add_argument("--mode", default="cot", choices=["implicit", "cot", "incontext"],
+                   help="mode of the heatmaps and table")
     p.add_argument("--seed", type=int, default=None, help="train and evaluate this seed only, write no summary (run "
                    "seeds in parallel processes, then --seeds N to collect them)")
     a = p.parse_args(argv)
@@ -318,7 +322,8 @@ def main(argv=None):
         home.append(None if reason is None else pre_home.setdefault(tuple(args[i][1]), i))
         print(f"[sweep] cell {i} ({knob_label(cell)}): " + (
             "pretraining shared with the preset's (same tokenizer and pretraining documents)" if reason is None else
-            f"pretrains its own ({reason})" if home[i] == i else f"starts from cell {home[i]}'s own pretraining ({reason})"))
+            f"pretrains its own ({reason})" if home[i] == i else
+            f"starts from cell {home[i]}'s own pretraining ({reason})"))
     kw = {} if a.samples is None else {"samples": a.samples}
     trained = {}  # (stage, its overrides, the real path of its starting checkpoint's directory) -> its directory
     for seed in range(a.seeds) if a.seed is None else [a.seed]:

@@ -4,6 +4,7 @@ layers too. Used by experiments/mechanism.py; tested in tests/test_interp.py."""
 import torch
 import torch.nn.functional as F
 
+
 def sites(config):
     """Every component a knockout replaces: ("head", l, h) and ("mlp", l) (model.py's hook sites)."""
     return ([("head", l, h) for l in range(config.n_layer) for h in range(config.n_head)]
@@ -100,7 +101,8 @@ class Probe:
         Y = F.one_hot(torch.tensor([self.classes.index(v) for v in y]), len(self.classes)).double()
         self.mu, self.sd, self.b = X.mean(0), X.std(0) + 1e-6, Y.mean(0)
         Z = (X - self.mu) / self.sd
-        self.W = torch.linalg.solve(Z.T @ Z + self.l2 * len(Z) * torch.eye(Z.size(1), dtype=Z.dtype), Z.T @ (Y - self.b))
+        eye = torch.eye(Z.size(1), dtype=Z.dtype)
+        self.W = torch.linalg.solve(Z.T @ Z + self.l2 * len(Z) * eye, Z.T @ (Y - self.b))
         return self
 
     def predict(self, X):

@@ -8,6 +8,7 @@ import torch
 from data.format import Docs, open_corpus
 from pbb.common import UserError
 
+
 class Batches:
     """Packs whole documents into rows of block_size + 1 tokens, walking them in a seeded order that
     is a new permutation every epoch (without replacement). A document never spans two rows; one
@@ -41,7 +42,8 @@ class Batches:
     def state(self):
         if self.p is None:
             return {"epoch": self.epoch, "cursor": self.cursor, "seen": list(self.seen)}
-        return {"drawn": self.drawn, "epochs": list(self.epochs), "cursors": list(self.cursors), "seen": list(self.seen)}
+        return {"drawn": self.drawn, "epochs": list(self.epochs), "cursors": list(self.cursors),
+                "seen": list(self.seen)}
 
     def load_state(self, state):
         self.seen = [int(n) for n in state.get("seen", self.seen)]
@@ -53,7 +55,8 @@ class Batches:
             return
         if "drawn" not in state or len(state["cursors"]) != len(self.mixtures):
             raise ValueError("the checkpoint's data stream had other train_data/train_weights; resume it with those")
-        self.drawn, self.epochs, self.cursors = int(state["drawn"]), [int(e) for e in state["epochs"]], [int(c) for c in state["cursors"]]
+        self.drawn = int(state["drawn"])
+        self.epochs, self.cursors = [int(e) for e in state["epochs"]], [int(c) for c in state["cursors"]]
         self.orders = [self._order(e, j) for j, e in enumerate(self.epochs)]
 
     def _draw(self):

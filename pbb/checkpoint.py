@@ -11,6 +11,7 @@ from pbb.batches import open_data
 from pbb.common import UserError
 from pbb.config import ARCH_KEYS, DEFAULTS, MODEL_KEYS, model_config
 
+
 def save_checkpoint(path, obj):
     """Atomic: a crash or a full disk leaves the previous checkpoint as it was."""
     tmp = path + ".tmp"
@@ -49,7 +50,8 @@ def payload(model, optimizer, step, config, manifest, data, device_type, **extra
     a loop's own keys (GRPO: grpo_ref, where it started)."""
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "config": config,
             "tokenizer_id": tokenizer_id(manifest), "corpus_config": corpus_config(manifest), "data": data,
-            "rng": {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if device_type == "cuda" else None},
+            "rng": {"cpu": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state() if device_type == "cuda" else None},
             **extra}
 
 

@@ -65,7 +65,9 @@ def start_out_dir(config, resumed_from):
 def start_metrics(path, resumed_from):
     """Starts metrics.jsonl afresh, or on resume keeps only the records of steps already checkpointed
     (a run interrupted after its last checkpoint logged steps that will run again)."""
-    old = [l for l in open(path) if json.loads(l)["step"] < resumed_from] if resumed_from and os.path.exists(path) else []
+    old = []
+    if resumed_from and os.path.exists(path):
+        old = [l for l in open(path) if json.loads(l)["step"] < resumed_from]
     with open(path, "w") as f:
         f.writelines(old)
 

@@ -33,7 +33,8 @@ SECTIONS = [
         ("threads", 0, "CPU threads of this process (torch.set_num_threads); 0: torch's default"),
         # compile stays off by default (CPU runs and the tests are eager); gpu_check.sh measures eager and compiled
         ("compile", False, "torch.compile the model"),
-        # the head at the non-zero-weight positions only is a boolean index, a host sync on CUDA; gpu_check.sh times both
+        # the head at the non-zero-weight positions only is a boolean index, a host sync on CUDA; gpu_check.sh times
+        # both
         ("head_all_positions", False, "LM head at every position, the loss weighted after it (default: only where "
                                       "the loss weight is non-zero)"),
     ]),
@@ -78,7 +79,8 @@ SECTIONS = [
         ("grpo_max_new_tokens", 32, "completion cap"),
         ("grpo_updates", 1, "optimizer steps per batch of completions"),
         ("grpo_domains", ["programs", "grammars"], "domains whose S_train prompts are used"),
-        ("grpo_mode", "implicit", "'implicit' (answer directly) or 'cot' (the CoT cue; reward the answer after the trace)"),
+        ("grpo_mode", "implicit", "'implicit' (answer directly) or 'cot' (the CoT cue; the answer after the trace "
+                                  "is rewarded)"),
     ]),
     ("model (GPTConfig, model.py)", [
         ("vocab_size", 0, "0: the corpus tokenizer's vocabulary size"),
@@ -193,7 +195,8 @@ def load_config(argv):
     w = config["train_weights"]
     if w and (len(w) != len(config["train_data"]) or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf for v in w) or sum(w) <= 0):
-        raise UserError(f"train_weights={w!r} needs one number >= 0 per train_data mixture ({len(config['train_data'])}), "
+        raise UserError(f"train_weights={w!r} needs one number >= 0 per train_data mixture "
+                        f"({len(config['train_data'])}), "
                         "not all zero; or [] for shares proportional to mixture sizes")
     if config["trainable"] and config["frozen"]:
         raise UserError(f"trainable={config['trainable']!r} and frozen={config['frozen']!r}: set one of the two "

@@ -40,7 +40,6 @@ wrong or invalid) and a warning on stderr.
 eval.json is a list of rows {curriculum, domain, split, mode, metric, value, ci_low, ci_high, n, seed};
 eval_items.json beside it holds every item's score (see items_path), for paired comparisons.
 """
-import argparse
 import collections
 import json
 import math
@@ -52,10 +51,11 @@ import zlib
 import torch
 
 from data.build import EVAL_SPLITS, HELD_SPLITS, MODES, load_grammars, load_instructions, load_trained_strings
-from data.format import CorpusError, open_corpus
+from data.format import open_corpus
 from data.grammars import constant_baseline, cross_grammar_baseline
 from data.templates import COT_CUE, parse_completion
-from data.tokenizer import encode_prompt, load as load_tokenizer
+from data.tokenizer import encode_prompt
+from data.tokenizer import load as load_tokenizer
 from pbb.batches import open_data
 from pbb.checkpoint import load_model, tokenizer_id
 from pbb.common import UserError, resolve_device
@@ -133,7 +133,8 @@ def judge(domain, items, texts, mode, samples, grammars, instructions=None, trai
         per_item = [float(a == it["answer"]) for a, it in zip(answers, items)]
         scores = [("accuracy", int(sum(per_item)))]
         if mode == "cot" and instructions:
-            scores.append(("instruction_recall", sum(t.startswith(instructions[it["behaviour"]]) for t, it in zip(texts, items))))
+            recalled = sum(t.startswith(instructions[it["behaviour"]]) for t, it in zip(texts, items))
+            scores.append(("instruction_recall", recalled))
         return scores, [(it["prompt"], a, f"expected {it['answer']!r}") for it, a in zip(items, answers)], per_item
     answers = [" ".join(parse_completion(t, mode).split()) for t in texts]  # samples consecutive answers per item
     valid = [grammars[items[i // samples]["grammar"]].is_valid(a) for i, a in enumerate(answers)]
@@ -180,7 +181,8 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
              n_examples=3, log=print):
     """Evaluates the checkpoint; returns the eval.json rows (and writes them to out_path, default
     eval.json beside the checkpoint; out_path='' writes nothing)."""
-    for name, given, allowed in (("split", splits, HELD_SPLITS), ("mode", modes, MODES + tuple(DERIVED)), ("domain", domains, DOMAINS)):
+    for name, given, allowed in (("split", splits, HELD_SPLITS), ("mode", modes, MODES + tuple(DERIVED)),
+                                 ("domain", domains, DOMAINS)):
         bad = [g for g in given if g not in allowed]
         if bad or not given:
             raise UserError(f"{name}s {','.join(bad) or '(none)'}: choose from {','.join(allowed)}")
@@ -196,7 +198,8 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
     grammars = load_grammars(data_dir) if "grammars" in domains else {}
     restated = manifest["config"].get("cot_restates_instruction", True)  # else CoT traces skip the instruction
     instructions = load_instructions(data_dir) if "programs" in domains and restated else {}
-    nested = manifest["config"].get("compose_trace") == "nested" and manifest["config"].get("instruction_form") == "source"
+    cc = manifest["config"]
+    nested = cc.get("compose_trace") == "nested" and cc.get("instruction_form") == "source"
     trained = load_trained_strings(data_dir) if "grammars" in domains else {}
     max_len = manifest.get("config", {}).get("grammar_max_len", 8)  # the length bound of the grammar baselines
     baselines = {}  # by split: they depend on its grammars only
@@ -217,11 +220,13 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
         prompts = [it["prompt"] + cue for it in its for _ in range(k)]
         n_new = max_new_tokens or default_max_new_tokens(manifest, judged_as)
         # one generator per file, so a file's samples do not depend on which other files are evaluated
-        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + zlib.crc32(f"{domain}.{split}.{mode}".encode()))
+        file_seed = seed * 1_000_003 + zlib.crc32(f"{domain}.{split}.{mode}".encode())
+        generator = torch.Generator(device=device).manual_seed(file_seed)
         texts, skipped = generate_texts(model, enc, prompts, n_new, 1.0 if domain == "grammars" else 0.0,
                                         batch_size, manifest["eos"], generator, bar)
         too_long += skipped
-        scores, ex, per_item[f"{domain}.{split}.{mode}"] = judge(domain, its, texts, judged_as, k, grammars, instructions, trained)
+        key = f"{domain}.{split}.{mode}"
+        scores, ex, per_item[key] = judge(domain, its, texts, judged_as, k, grammars, instructions, trained)
         per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
@@ -239,10 +244,12 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
                                 answers.most_common(1)[0][1], len(pick)))
                 if mode == "cot" and instructions:
                     rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "instruction_recall",
-                                    sum(texts[i].startswith(instructions[its[i]["behaviour"]]) for i in pick), len(pick)))
+                                    sum(texts[i].startswith(instructions[its[i]["behaviour"]]) for i in pick),
+                                    len(pick)))
                 if mode == "cot" and instructions and fam == "compose" and nested:
                     rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "callee_recall",
-                                    sum(callees_restated(texts[i], its[i]["behaviour"], instructions) for i in pick), len(pick)))
+                                    sum(callees_restated(texts[i], its[i]["behaviour"], instructions) for i in pick),
+                                    len(pick)))
         if domain == "programs":
             info = manifest.get("eval_files", {}).get(f"eval.{domain}.{split}.{mode}.jsonl", {})
             if "majority_accuracy" in info:

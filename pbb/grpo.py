@@ -28,7 +28,8 @@ import torch
 from data.build import load_grammars
 from data.format import CorpusError
 from data.templates import COT_CUE, parse_completion
-from data.tokenizer import encode_prompt, load as load_tokenizer
+from data.tokenizer import encode_prompt
+from data.tokenizer import load as load_tokenizer
 from pbb.batches import open_data
 from pbb.checkpoint import adopt_checkpoint, check_start, load_checkpoint, payload, refuse_overwrite, save_checkpoint
 from pbb.common import UserError, append_record, catch_signals, precision, resolve_device, resume_command, start_out_dir
@@ -144,7 +145,8 @@ def train_grpo(config, explicit=(), argv=None):
           f"device {device}, {dtype}; steps {start} -> {config['max_iters']}")
 
     def checkpoint(step):
-        save_checkpoint(ckpt_path, payload(model, optimizer, step, config, manifest, {}, device_type, grpo_ref=ref_path))
+        save_checkpoint(ckpt_path, payload(model, optimizer, step, config, manifest, {}, device_type,
+                                           grpo_ref=ref_path))
 
     stop = catch_signals()
     mode, cue = config["grpo_mode"], COT_CUE if config["grpo_mode"] == "cot" else ""
@@ -162,7 +164,8 @@ def train_grpo(config, explicit=(), argv=None):
         prompts = [encode_prompt(enc, it["prompt"] + cue) for it in batch]
         n_new = min(config["grpo_max_new_tokens"], config["block_size"] + 1 - max(map(len, prompts)))
         if n_new < 1:
-            raise UserError(f"RL prompts of {max(map(len, prompts))} tokens leave no room in block_size={config['block_size']}")
+            raise UserError(f"RL prompts of {max(map(len, prompts))} tokens leave no room in "
+                            f"block_size={config['block_size']}")
         generator = torch.Generator(device=device).manual_seed(config["seed"] * 1_000_003 + step)
         model.eval()
         completions = model.generate(prompts, n_new, temperature=config["grpo_temperature"], stop_token=eos,
@@ -186,7 +189,8 @@ def train_grpo(config, explicit=(), argv=None):
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         record = dict(step=step, reward=rewards.mean().item(), loss=loss.item(), kl=kl.item(), lr=lr,
-                      completion_tokens=int(mask.sum().item()), time=round(time.time(), 3), dt=round(time.time() - t0, 3))
+                      completion_tokens=int(mask.sum().item()), time=round(time.time(), 3),
+                      dt=round(time.time() - t0, 3))
         if (step + 1) % config["log_interval"] == 0:
             append_record(metrics_path, record)
         bar.update(1)

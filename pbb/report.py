@@ -6,6 +6,7 @@ import os
 from pbb.runner import CURRICULA, MAIN_METRIC
 from pbb.stats import mean_spread
 
+
 def _key(r):
     """Table row key: AD rows are told apart by their number of demonstrations."""
     name = r["curriculum"] + (f" N={r['demos']}" if "demos" in r else "")
@@ -128,7 +129,8 @@ def plot(rows, path):
             for j, (split, m) in enumerate(bars):
                 means, errs = [], []
                 for c in curricula:
-                    vals = [r["value"] for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"])
+                    vals = [r["value"] for r in rows
+                            if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"])
                             == (c, domain, split, mode, m)]
                     mean, spread = mean_spread(vals) if vals else (0.0, 0.0)
                     means.append(mean), errs.append(spread)

@@ -37,7 +37,8 @@ CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft":
 MAIN_METRIC = {"programs": "accuracy", "grammars": "validity"}
 
 
-NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions", "threads"}  # may differ on reuse
+# keys that may differ when a finished stage is reused
+NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions", "threads"}
 
 
 def train_args(config, out_dir, init_from, seed, extra=()):
@@ -72,7 +73,8 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
         keys = [k for k in now if built is not None and built.get(k) != now[k]]
         if ckpt.get("tokenizer_id") != tokenizer_id(manifest) or keys:
             raise SystemExit(f"error: {out_dir} was trained on another build of corpus {wanted['corpus']} (the corpus "
-                             f"was rebuilt since{': its ' + ', '.join(keys) + ' differ' if keys else ', with another tokenizer'})"
+                             "was rebuilt since"
+                             f"{': its ' + ', '.join(keys) + ' differ' if keys else ', with another tokenizer'})"
                              "; delete it and the stages that start from it to retrain them, or pass --out for a new "
                              "results directory")
         if parent_dir and os.path.getmtime(init_from) > os.path.getmtime(ckpt_path):

@@ -4,6 +4,7 @@ import numpy as np
 
 from pbb.runner import MAIN_METRIC
 
+
 def paired_rows(pairs, curriculum, ref, n_boot=2000):
     """Rows of the paired difference (curriculum minus ref) per DOMAIN.SPLIT.MODE. pairs: {seed: (items_a,
     items_b)}, eval_items.json dicts of two checkpoints scored on the same items. The 95% interval is a

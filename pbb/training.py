@@ -11,6 +11,7 @@ from model import GPT
 from pbb.common import UserError
 from pbb.config import model_config
 
+
 def get_lr(config, step):
     """Linear warmup, then cosine decay to min_lr at lr_decay_iters (default: max_iters)."""
     lr, warmup = config["learning_rate"], config["warmup_iters"]
@@ -75,7 +76,8 @@ def wrap(model, config, ddp, device):
     if config["compile"]:
         model = torch.compile(model)
     if ddp:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None,
+        ids = [device] if device.startswith("cuda") else None
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
                                                           find_unused_parameters=bool(config["ablate_mlps"]))
     return model
 
@@ -90,7 +92,8 @@ def train_step(model, x, y, w, doc, config, rank, world, ddp, autocast):
         rows = slice((m * world + rank) * B, (m * world + rank + 1) * B)
         sync = contextlib.nullcontext() if not ddp or m == accum - 1 else model.no_sync()
         with sync, autocast:
-            _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows], head_all=config["head_all_positions"])
+            _, loss = model(x[rows], y[rows], loss_weights=w[rows], doc_ids=doc[rows],
+                            head_all=config["head_all_positions"])
             loss = loss / accum
         loss.backward()
         loss_sum += loss.detach()
