@@ -1,8 +1,8 @@
 """Training-step throughput of train.py's model beside a plain nanoGPT-style baseline, in one process.
 
     python bench.py [--shape cpu|gpu|gpt2] [--device cpu|cuda] [--steps 20] [--compile] [--only baseline,docs]
-Each variant's step is forward, backward, gradient clipping and AdamW; the train.py rows run pbb/training.py's train_step
-with its make_optimizer, as pretraining does. Shapes (any size flag overrides its value):
+Each variant's step is forward, backward, gradient clipping and AdamW; the train.py rows run pbb/training.py's
+train_step with its make_optimizer, as pretraining does. Shapes (any size flag overrides its value):
     cpu   n_layer=4, n_head=4, n_embd=128, block_size=128, batch 32, vocab 512, fp32 (the default)
     gpu   the gpu preset's model (configs/pbb_common.py): 8 layers, 8 heads, width 512, block 512, batch 32, bf16
     gpt2  GPT-2 small: 12 layers, 12 heads, width 768, block 1024, vocab 50304, batch 16, bf16
@@ -44,7 +44,8 @@ CUDA_ONLY = ("triton", "flex")
 
 
 class BaselineBlock(nn.Module):
-    """nanoGPT's block as written there (and its AdamW: fused on CUDA only): LayerNorm with bias, fused qkv, SDPA is_causal, GELU MLP."""
+    """nanoGPT's block as written there (and its AdamW: fused on CUDA only): LayerNorm with bias, fused qkv, SDPA
+    is_causal, GELU MLP."""
 
     def __init__(self, C, H):
         super().__init__()

@@ -1,7 +1,7 @@
 # Baseline, the homogeneous mixture: one stage of decl(S_train + S_eval) + exec(S_train), shuffled
 # together, from the pretrained checkpoint. Twice a stage's steps: as many as a two-stage curriculum.
 from configs.pbb_common import *
-from configs.pbb_common import _root, _STAGE_STEPS
+from configs.pbb_common import _STAGE_STEPS, _root
 
 out_dir = f"{_root}/mixture"
 init_from = f"{_root}/pretrain/ckpt.pt"

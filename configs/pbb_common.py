@@ -21,9 +21,11 @@ if _preset not in _PRESETS:
     raise ValueError(f"PBB_PRESET={_preset!r} is not one of {', '.join(_PRESETS)}")
 _p = _PRESETS[_preset]
 
-corpus = {"micro": "configs/corpus_tiny.py", "cpu": "configs/corpus_default.py", "gpu": "configs/corpus_full.py"}[_preset]
+corpus = {"micro": "configs/corpus_tiny.py", "cpu": "configs/corpus_default.py",
+          "gpu": "configs/corpus_full.py"}[_preset]
 corpus_seed = 0
-n_layer, n_head, n_embd, batch_size, block_size = (_p[k] for k in ("n_layer", "n_head", "n_embd", "batch_size", "block_size"))
+n_layer, n_head, n_embd, batch_size, block_size = (_p[k] for k in ("n_layer", "n_head", "n_embd", "batch_size",
+                                                                    "block_size"))
 _PRETRAIN_STEPS, _STAGE_STEPS = _p["_steps"]["pretrain"], _p["_steps"]["stage"]
 _PRETRAIN_LR = 1e-3 if _preset == "gpu" else 3e-3  # the small model learns in-context execution faster at 3e-3
 learning_rate = 5e-4  # the curriculum stages; pretraining sets its own (configs/pretrain.py)

@@ -1,7 +1,7 @@
 # Proactive PBB, stage 2: internalise new instructions. decl of S_eval only, plus a small replay of
 # stage 1 (the `replay` mixture; drop it from train_data to ablate replay).
 from configs.pbb_common import *
-from configs.pbb_common import _root, _STAGE_STEPS
+from configs.pbb_common import _STAGE_STEPS, _root
 
 out_dir = f"{_root}/pbb_stage2"
 init_from = f"{_root}/pbb_stage1/ckpt.pt"

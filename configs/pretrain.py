@@ -1,7 +1,7 @@
 # Stage 0 of every curriculum: from scratch on the pretrain pool (other behaviours, each an
 # instruction followed by several executions in context).
 from configs.pbb_common import *
-from configs.pbb_common import _root, _PRETRAIN_STEPS, _PRETRAIN_LR
+from configs.pbb_common import _PRETRAIN_LR, _PRETRAIN_STEPS, _root
 
 out_dir = f"{_root}/pretrain"
 init_from = "scratch"

@@ -1,6 +1,6 @@
 # Retroactive PBB, stage 1: decl of S_train and S_eval, from the pretrained checkpoint.
 from configs.pbb_common import *
-from configs.pbb_common import _root, _STAGE_STEPS
+from configs.pbb_common import _STAGE_STEPS, _root
 
 out_dir = f"{_root}/retro_stage1"
 init_from = f"{_root}/pretrain/ckpt.pt"

@@ -1,7 +1,7 @@
 # Retroactive PBB, stage 2 by RL (GRPO): exec prompts of S_train with the CoT cue, reward 1 for an exact
 # answer after the trace (grammars: a valid string), after retro stage 1. See grpo.py.
 from configs.pbb_common import *
-from configs.pbb_common import _root, _STAGE_STEPS
+from configs.pbb_common import _STAGE_STEPS, _root
 
 stage = "grpo"
 out_dir = f"{_root}/retro_stage2_grpo"

@@ -37,7 +37,8 @@ import sys
 
 from tqdm import tqdm
 
-from data import format, leakage, templates as T, tokenizer
+from data import format, leakage, tokenizer
+from data import templates as T
 from data.config import POOL_SPLITS, SPLITS, load_config, validate
 from data.grammars import Grammar, random_grammar
 from data.names import make_names
@@ -137,7 +138,8 @@ def make_behaviours(cfg, seed):
     for domain in cfg["domains"]:
         for split in SPLITS:
             ns = [next(names) for _ in range(cfg["n_behaviours"][split])]
-            objs = make_programs(rng, ns, families(cfg, split)) if domain == "programs" else [random_grammar(n, rng, cfg) for n in ns]
+            objs = (make_programs(rng, ns, families(cfg, split)) if domain == "programs"
+                    else [random_grammar(n, rng, cfg) for n in ns])
             out += [Behaviour(domain, split, o, cfg, rng) for o in objs]
     if cfg["recall_pool"]:  # drawn after every other split, from its own seed: the other splits stay as they were
         rng = random.Random(f"{seed}:recall_pool")
@@ -152,7 +154,8 @@ def make_behaviours(cfg, seed):
     if cfg["s_eval_extra"]:  # the same: drawn last, from its own seed
         rng_x, used = random.Random(f"{seed}:s_eval_extra"), {b.name for b in out}
         ns = [n for n in make_names(rng_x, len(used) + cfg["s_eval_extra"]) if n not in used][:cfg["s_eval_extra"]]
-        out += [Behaviour("programs", "S_eval", o, cfg, rng_x) for o in make_programs(rng_x, ns, families(cfg, "S_eval"))]
+        out += [Behaviour("programs", "S_eval", o, cfg, rng_x)
+                for o in make_programs(rng_x, ns, families(cfg, "S_eval"))]
         for b in out[-len(ns):]:
             b.extra = True
     held_of = {b.name: b.held for b in out}
@@ -188,7 +191,8 @@ def pretrain_doc(b, rng, cfg):
     """The instruction, then pretrain_execs executions; or, with pretrain_cot_prob, pretrain_cot_execs CoT ones
     (grammar_pretrain_execs / grammar_pretrain_cot_execs for a grammar, when set)."""
     cot, g = rng.random() < cfg["pretrain_cot_prob"], "grammar_" if b.domain == "grammars" else ""
-    n = cfg[f"{g}pretrain_cot_execs"] or cfg["pretrain_cot_execs"] if cot else cfg[f"{g}pretrain_execs"] or cfg["pretrain_execs"]
+    n = (cfg[f"{g}pretrain_cot_execs"] or cfg["pretrain_cot_execs"] if cot
+         else cfg[f"{g}pretrain_execs"] or cfg["pretrain_execs"])
     execs, xs = [], []
     for _ in range(n):
         x, xt, ans, trace = b.example(rng)
@@ -252,7 +256,8 @@ def make_docs(behs, cfg, seed):
         if not b.extra:
             by[b.split].append(b)
     m = {"pretrain": [pretrain_doc(b, rng, cfg) for b in by["pretrain"] for _ in range(cfg["pretrain_docs"])],
-         "pretrain_val": [pretrain_doc(b, rng, cfg) for b in by["pretrain_val"] for _ in range(cfg["pretrain_val_docs"])],
+         "pretrain_val": [pretrain_doc(b, rng, cfg) for b in by["pretrain_val"]
+                          for _ in range(cfg["pretrain_val_docs"])],
          "decl_S_train": [d for b in by["S_train"] for d in decl_docs(b, rng, cfg["decl_docs"])],
          "decl_S_eval": [d for b in by["S_eval"] for d in decl_docs(b, rng, cfg["decl_docs"])],
          "decl_val": [d for b in by["S_train"] + by["S_eval"] for d in decl_docs(b, rng, cfg["decl_val_docs"], True)],
@@ -278,7 +283,8 @@ def make_docs(behs, cfg, seed):
     m["replay"] = random.Random(f"{seed}:replay").sample(m["decl_exec_S_train"], k)
     if cfg["recall_pool"]:  # declarations and, for recall_pool only, executions in separate documents
         rng = random.Random(f"{seed}:recall_pool_docs")
-        m["pretrain"] += [d for b in by["recall_pool"] + by["pretrain_recall_val"] for d in decl_docs(b, rng, cfg["recall_decl_docs"])]
+        m["pretrain"] += [d for b in by["recall_pool"] + by["pretrain_recall_val"]
+                          for d in decl_docs(b, rng, cfg["recall_decl_docs"])]
         m["pretrain"] += [exec_doc(b, rng, "uniform", cot) for b in by["recall_pool"]  # pretraining: never skewed
                           for cot in [True] * cfg["recall_exec_docs"] + [False] * cfg["recall_direct_docs"]]
     k = min(cfg["pretrain_replay_docs"], len(m["pretrain"]))
@@ -306,7 +312,8 @@ def _item(files, f, b, mode, x, tpl, prompt_text, ans):
 
 def make_prompts(behs, cfg, seed):
     """Items by file name, each paired with the completion its prompt expects (for the tokenization check)."""
-    rng, files, heldout = random.Random(f"{seed}:eval"), collections.defaultdict(list), cfg["eval_templates"] == "heldout"
+    rng, files, heldout = (random.Random(f"{seed}:eval"), collections.defaultdict(list),
+                           cfg["eval_templates"] == "heldout")
     for b in behs:
         if b.split not in HELD_SPLITS:
             continue
@@ -322,7 +329,8 @@ def make_prompts(behs, cfg, seed):
         for _ in range(cfg["exec_docs"] if b.split == "S_train" else 0):
             x, xt, ans, _ = b.example(rng, cfg["train_input_dist"])
             tpl, f = T.pick(rng, b.domain, "exec"), f"rl.{b.domain}.S_train.jsonl"
-            files[f].append((_item(files, f, b, "implicit", x, tpl, T.prompt(b.domain, tpl, b.name, xt), ans), " " + ans))
+            files[f].append((_item(files, f, b, "implicit", x, tpl, T.prompt(b.domain, tpl, b.name, xt), ans),
+                             " " + ans))
     return files
 
 
@@ -387,10 +395,12 @@ def _build(cfg, config_name, tmp, seed, bar):
     step("leakage checks")
     sampled = training  # s_eval_extra: the documents without them (shuffled as without them)
     if cfg["s_eval_extra"]:
-        sampled = {k: v for k, v in make_docs([b for b in behs if not b.extra], cfg, seed).items() if not k.endswith("_val")}
+        sampled = {k: v for k, v in make_docs([b for b in behs if not b.extra], cfg, seed).items()
+                   if not k.endswith("_val")}
     unique = list({id(d): d for name, docs in sampled.items() if "_drop" not in name and "_uniform_" not in name
                    for d in docs}.values())  # mixtures kept out of the tokenizer's sample: it stays as without them
-    texts = ["".join(t for t, _ in d.segments) for d in random.Random(f"{seed}:bpe").sample(unique, min(len(unique), 4000))]
+    texts = ["".join(t for t, _ in d.segments)
+             for d in random.Random(f"{seed}:bpe").sample(unique, min(len(unique), 4000))]
     ranks = tokenizer.train_bpe(texts, cfg["bpe_merges"])
     tok_info = tokenizer.save(ranks, tmp)
     enc = tokenizer.make_encoding(ranks)
@@ -405,8 +415,9 @@ def _build(cfg, config_name, tmp, seed, bar):
     for d in every:
         n = len(encoded[id(d)][0])
         if n > cfg["max_doc_tokens"]:
-            raise ValueError(f"a {d.kind} document of {d.name} has {n} tokens > max_doc_tokens={cfg['max_doc_tokens']}; "
-                             "make behaviours smaller (fewer statements, rules, pretrain_execs) or raise max_doc_tokens")
+            raise ValueError(f"a {d.kind} document of {d.name} has {n} tokens > "
+                             f"max_doc_tokens={cfg['max_doc_tokens']}; make behaviours smaller "
+                             "(fewer statements, rules, pretrain_execs) or raise max_doc_tokens")
     step("encode")
     info = {}
     for name, docs in mixtures.items():
@@ -420,7 +431,8 @@ def _build(cfg, config_name, tmp, seed, bar):
         for item, completion in pairs:
             p = enc.encode_ordinary(item["prompt"])
             if enc.encode_ordinary(item["prompt"] + completion)[:len(p)] != p:
-                raise AssertionError(f"{f} item {item['id']}: the prompt tokenizes differently inside a document; fix the template {item['template']!r}")
+                raise AssertionError(f"{f} item {item['id']}: the prompt tokenizes differently inside a document; "
+                                     f"fix the template {item['template']!r}")
         with open(os.path.join(tmp, f), "w") as fh:
             fh.writelines(json.dumps(item, sort_keys=True) + "\n" for item, _ in pairs)
         eval_info[f] = eval_summary([item for item, _ in pairs])
@@ -431,7 +443,8 @@ def _build(cfg, config_name, tmp, seed, bar):
     format.write_manifest(tmp, enc.n_vocab, tokenizer=tok_info, bos=sp["<|bos|>"], eos=sp["<|eos|>"], pad=sp["<|pad|>"],
                           mixtures=info, eval_files=eval_info, config=cfg, config_name=config_name, seed=seed,
                           max_doc_tokens=max(m["max_doc_tokens"] for m in info.values()),
-                          splits={dom: {s: splits[dom, s] for s in SPLITS + POOL_SPLITS if s in SPLITS or (dom, s) in splits}
+                          splits={dom: {s: splits[dom, s] for s in SPLITS + POOL_SPLITS
+                                        if s in SPLITS or (dom, s) in splits}
                                   for dom in cfg["domains"]})
     step("manifest")
 

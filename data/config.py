@@ -34,11 +34,13 @@ DEFAULTS = dict(
     grammar_alternatives=3,             # at most this many alternatives per nonterminal (at least 2)
     grammar_max_rhs=3,
     grammar_nt_prob=0.5,
-    grammar_max_len=8,                  # longest string (with grammar_recursive: the bound on sampled and counted strings)
+    grammar_max_len=8,                  # longest string (with grammar_recursive: the bound on sampled and counted
+                                        # strings)
     grammar_min_len=1,                  # the shortest string of every grammar has at least this many terminals
     grammar_recursive=False,            # alternatives may use any nonterminal (infinite languages), not only later ones
     grammar_right_linear=False,         # every alternative: 1..grammar_max_rhs terminals, then at most one nonterminal
-    grammar_trace="forms",              # CoT derivation lines: "forms" (sentential forms) | "rules" (the rule applied) | "rule_form" (both)
+    grammar_trace="forms",              # CoT derivation lines: "forms" (sentential forms) | "rules" (the rule applied)
+                                        # | "rule_form" (both)
     grammar_min_strings=6,              # at least this many strings of at most grammar_max_len terminals
     grammar_max_strings=5000,           # at most this many (and no nonterminal derives more)
     # inputs and documents (counts are per behaviour)
@@ -102,12 +104,14 @@ DEFAULTS = dict(
     bpe_merges=300,
     max_doc_tokens=256,                 # the build fails if a document is longer
 )
-CHOICES = {"instruction_form": ("source", "description"), "grammar_trace": ("forms", "rules", "rule_form"), "compose_trace": ("flat", "nested"), "train_input_dist": ("uniform", "skewed"), "recall_pool_domain": ("programs", "grammars"),
-           "eval_input_dist": ("uniform", "tail"),
+CHOICES = {"instruction_form": ("source", "description"), "grammar_trace": ("forms", "rules", "rule_form"),
+           "compose_trace": ("flat", "nested"), "train_input_dist": ("uniform", "skewed"),
+           "recall_pool_domain": ("programs", "grammars"), "eval_input_dist": ("uniform", "tail"),
            "eval_templates": ("train", "heldout")}
 SPLITS = ("pretrain", "pretrain_val", "S_train", "S_eval", "S_control")
 S_TRAIN_EXECS = ("both", "direct", "cot", "both_nosource")  # values of s_train_execs
-POOL_SPLITS = ("recall_pool", "pretrain_recall_val")  # behaviours of the recall pool (recall_pool_domain), when recall_pool > 0
+POOL_SPLITS = ("recall_pool", "pretrain_recall_val")  # behaviours of the recall pool (recall_pool_domain), when
+                                                      # recall_pool > 0
 
 
 def _same_type(value, default):
@@ -140,7 +144,8 @@ def validate(overrides, where="config"):
     bad += [k for k in cfg["cipher_kinds"] if k not in ("shift", "affine", "subst")]
     bad += [s for s in cfg["compose_splits"] if s not in SPLITS + POOL_SPLITS]
     if bad:
-        raise ValueError(f"{where}: unknown name(s) {bad}: domains are programs/grammars, n_behaviours needs exactly {SPLITS}, "
+        raise ValueError(f"{where}: unknown name(s) {bad}: domains are programs/grammars, "
+                         f"n_behaviours needs exactly {SPLITS}, "
                          "families arith/cipher/compose, cipher_kinds shift/affine/subst, "
                          f"compose_splits from {SPLITS + POOL_SPLITS}")
     if len(cfg["arith_inputs"]) != 2 or cfg["arith_inputs"][0] > cfg["arith_inputs"][1]:
@@ -155,10 +160,13 @@ def validate(overrides, where="config"):
                          f"({n_inputs - n_inputs // 2}); lower eval_inputs={cfg['eval_inputs']} or widen arith_inputs")
     if not 2 <= cfg["cipher_letters"] <= 26 or cfg["cipher_letters"] ** cfg["cipher_len"] > 100000:
         raise ValueError(f"{where}: cipher_letters must be 2..26 and cipher_letters**cipher_len at most 100000")
-    if cfg["grammar_alternatives"] < 2 or not 1 <= cfg["grammar_terminals"] <= 26 or not 1 <= cfg["grammar_nonterminals"] <= 25:
-        raise ValueError(f"{where}: need grammar_alternatives >= 2, 1..26 grammar_terminals, 1..25 grammar_nonterminals")
+    if (cfg["grammar_alternatives"] < 2 or not 1 <= cfg["grammar_terminals"] <= 26
+            or not 1 <= cfg["grammar_nonterminals"] <= 25):
+        raise ValueError(f"{where}: need grammar_alternatives >= 2, 1..26 grammar_terminals, "
+                         "1..25 grammar_nonterminals")
     if not 1 <= cfg["grammar_min_len"] <= cfg["grammar_max_len"]:
-        raise ValueError(f"{where}: need 1 <= grammar_min_len <= grammar_max_len, got {cfg['grammar_min_len']} and {cfg['grammar_max_len']}")
+        raise ValueError(f"{where}: need 1 <= grammar_min_len <= grammar_max_len, "
+                         f"got {cfg['grammar_min_len']} and {cfg['grammar_max_len']}")
     if cfg["recall_pool"] > 0 and (cfg["recall_pool_val"] < 1 or cfg["recall_pool_domain"] not in cfg["domains"]):
         raise ValueError(f"{where}: a recall_pool needs recall_pool_val >= 1 and its recall_pool_domain "
                          f"({cfg['recall_pool_domain']!r}) among the domains")
@@ -166,11 +174,13 @@ def validate(overrides, where="config"):
                                 "grammar_pretrain_execs", "grammar_pretrain_cot_execs")) < 0:
         raise ValueError(f"{where}: recall_* and grammar_pretrain_* counts must be >= 0")
     if min(cfg["cot_internalise"], default=1) < 1 or (cfg["cot_internalise"] and "programs" not in cfg["domains"]):
-        raise ValueError(f"{where}: cot_internalise values must be >= 1 (parts of the trace removed), with the programs domain")
+        raise ValueError(f"{where}: cot_internalise values must be >= 1 (parts of the trace removed), "
+                         "with the programs domain")
     if cfg["decl_rewrites"] != 1 and (cfg["decl_rewrites"] < 1 or cfg["instruction_form"] != "source"
                                       or "programs" not in cfg["domains"] or set(cfg["program_families"]) != {"arith"}):
         raise ValueError(f"{where}: decl_rewrites must be >= 1, and above 1 it needs instruction_form='source' and "
-                         f"program_families of arith only (rewrites exist for arith sources), got {cfg['decl_rewrites']}")
+                         "program_families of arith only (rewrites exist for arith sources), "
+                         f"got {cfg['decl_rewrites']}")
     if cfg["s_train_execs"] not in S_TRAIN_EXECS or (cfg["s_train_execs"] != "both" and (
             cfg["domains"] != ["programs"] or cfg["cot_internalise"]
             or (cfg["s_train_execs"] == "both_nosource" and not cfg["cot_restates_instruction"]))):

@@ -96,11 +96,13 @@ class Docs:
             self.weights = np.load(prefix + ".weights.npy", mmap_mode="r")
             self.offsets = np.load(prefix + ".offsets.npy")
         except (OSError, ValueError) as e:
-            raise CorpusError(f"cannot read mixture '{name}' in {corpus_dir} ({e}); check the name or rebuild the corpus")
+            raise CorpusError(f"cannot read mixture '{name}' in {corpus_dir} ({e}); "
+                              "check the name or rebuild the corpus")
         o = self.offsets
         if (len(self.tokens) != len(self.weights) or len(o) < 1 or o[0] != 0 or o[-1] != len(self.tokens)
                 or np.any(np.diff(o) <= 0)):
-            raise CorpusError(f"mixture '{name}' in {corpus_dir} is malformed (offsets do not match tokens); rebuild the corpus")
+            raise CorpusError(f"mixture '{name}' in {corpus_dir} is malformed (offsets do not match tokens); "
+                              "rebuild the corpus")
 
     def __len__(self):
         return len(self.offsets) - 1

@@ -30,7 +30,8 @@ class Grammar:
     def to_json(self):
         """Rules as a list of [nonterminal, alternatives] in their order (a JSON object written with sorted
         keys would lose it, and render() would then differ from the trained instruction)."""
-        return {"name": self.name, "start": self.start, "rules": [[k, [list(a) for a in v]] for k, v in self.rules.items()]}
+        return {"name": self.name, "start": self.start,
+                "rules": [[k, [list(a) for a in v]] for k, v in self.rules.items()]}
 
     @classmethod
     def from_json(cls, d):
@@ -207,7 +208,8 @@ class Grammar:
 
 
 def random_grammar(name, rng, cfg, tries=1000):
-    n_nt, n_t, rec, m = cfg["grammar_nonterminals"], cfg["grammar_terminals"], cfg["grammar_recursive"], cfg["grammar_max_len"]
+    n_nt, n_t, rec, m = (cfg["grammar_nonterminals"], cfg["grammar_terminals"], cfg["grammar_recursive"],
+                         cfg["grammar_max_len"])
     nts, terms = list(NT_NAMES[:n_nt]), [chr(97 + i) for i in range(n_t)]
     for _ in range(tries):
         rules = {}
@@ -219,7 +221,8 @@ def random_grammar(name, rng, cfg, tries=1000):
                     alts.append(tuple(rng.choice(terms) for _ in range(n)) +
                                 ((rng.choice(pool),) if pool and rng.random() < cfg["grammar_nt_prob"] else ()))
                     continue
-                alts.append(tuple(rng.choice(pool) if pool and rng.random() < cfg["grammar_nt_prob"] and (n > 1 or not rec)
+                alts.append(tuple(rng.choice(pool)
+                                  if pool and rng.random() < cfg["grammar_nt_prob"] and (n > 1 or not rec)
                                   else rng.choice(terms) for _ in range(n)))
             rules[nt] = sorted(set(alts))
         g = Grammar(name, rules)
@@ -235,8 +238,9 @@ def random_grammar(name, rng, cfg, tries=1000):
                 return g
         except ValueError:
             continue
-    raise ValueError(f"no grammar met grammar_max_len={m}, grammar_min_len={cfg['grammar_min_len']} and grammar_min_strings="
-                     f"{cfg['grammar_min_strings']} in {tries} tries; loosen one of them in the corpus config")
+    raise ValueError(f"no grammar met grammar_max_len={m}, grammar_min_len={cfg['grammar_min_len']} and "
+                     f"grammar_min_strings={cfg['grammar_min_strings']} in {tries} tries; "
+                     "loosen one of them in the corpus config")
 
 
 def constant_baseline(grammars, max_len):

@@ -35,7 +35,8 @@ def check(splits, training, eval_inputs, ad=()):
                 raise LeakageError(f"{where} shows evaluation input {bad[0][1]!r} of {bad[0][0]}")
             text_names = set(re.findall(r"[a-z]+", "".join(t for t, _ in d.segments))) & (s_eval | s_control)
             if d.name in s_control or text_names & s_control:
-                raise LeakageError(f"{where} contains S_control behaviour {sorted(({d.name} | text_names) & s_control)[0]}")
+                raise LeakageError(f"{where} contains S_control behaviour "
+                                   f"{sorted(({d.name} | text_names) & s_control)[0]}")
             if (d.name in s_eval or text_names) and d.kind != "decl" and mix not in ad:
                 raise LeakageError(f"{where} is not a decl document but contains S_eval/pretrain_recall_val behaviour "
                                    f"{sorted(({d.name} | text_names) & s_eval)[0]}")

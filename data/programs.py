@@ -53,7 +53,8 @@ class Arith(Program):
             self.steps.append((op, rng.randint(2 if op in ("//", "%", "*") else 1, cfg["arith_max_const"])))
         self.cond = None
         if rng.random() < cfg["arith_if_prob"]:
-            self.cond = (rng.randint(1, cfg["arith_max_const"]), rng.choice(["+", "-", "*"]), rng.randint(1, cfg["arith_max_const"]))
+            self.cond = (rng.randint(1, cfg["arith_max_const"]), rng.choice(["+", "-", "*"]),
+                         rng.randint(1, cfg["arith_max_const"]))
         lines = [f"def {name}(x):"]
         for i, (op, c) in enumerate(self.steps):
             lines.append(f"    y = {'x' if i == 0 else 'y'} {op} {c}")
@@ -128,13 +129,14 @@ class Cipher(Program):
         if self.kind == "shift":
             self.k = rng.randint(1, 25)
             body = f"chr((ord(c) - 97 + {self.k}) % 26 + 97)"
-            self.description = f"{name} takes a word and moves every letter {self.k} places forward in the alphabet, wrapping around after z.\n"
+            self.description = (f"{name} takes a word and moves every letter {self.k} places forward in the alphabet, "
+                                "wrapping around after z.\n")
         elif self.kind == "affine":
             self.a = rng.choice([a for a in range(3, 26) if math.gcd(a, 26) == 1])
             self.k = rng.randint(0, 25)
             body = f"chr(({self.a} * (ord(c) - 97) + {self.k}) % 26 + 97)"
-            self.description = (f"{name} takes a word and replaces each letter at position p of the alphabet, counting from 0, "
-                                f"with the letter at position ({self.a} times p plus {self.k}) modulo 26.\n")
+            self.description = (f"{name} takes a word and replaces each letter at position p of the alphabet, counting "
+                                f"from 0, with the letter at position ({self.a} times p plus {self.k}) modulo 26.\n")
         else:
             perm = list(ALPHA[:self.letters])
             rng.shuffle(perm)
@@ -259,4 +261,5 @@ def check_against_source(prog, xs):
     for x in xs:
         want, got = prog.run(x), fn(x)
         if want != got:
-            raise AssertionError(f"{prog.name}({x!r}): generator says {want!r}, source says {got!r}\n{prog.full_source()}")
+            raise AssertionError(f"{prog.name}({x!r}): generator says {want!r}, source says {got!r}\n"
+                                 f"{prog.full_source()}")

@@ -84,11 +84,13 @@ def load(corpus_dir, manifest=None):
             manifest = json.load(f)
     info, path = manifest.get("tokenizer"), os.path.join(corpus_dir, FILE)
     if not info or info.get("pat_str") != PAT or info.get("file") != FILE or not os.path.isfile(path):
-        raise CorpusError(f"{corpus_dir} was not built with this tokenizer; delete it and rebuild with `python -m data.build`")
+        raise CorpusError(f"{corpus_dir} was not built with this tokenizer; "
+                          "delete it and rebuild with `python -m data.build`")
     ranks = load_tiktoken_bpe(path, expected_hash=sha256(path))
     enc = make_encoding(ranks)
     if enc.n_vocab != manifest["vocab_size"] or {s: enc._special_tokens[s] for s in SPECIALS} != info["special_tokens"]:
-        raise CorpusError(f"tokenizer in {corpus_dir} disagrees with its manifest (vocab or special ids); delete it and rebuild")
+        raise CorpusError(f"tokenizer in {corpus_dir} disagrees with its manifest (vocab or special ids); "
+                          "delete it and rebuild")
     return enc
 
 
@@ -102,7 +104,8 @@ class DocEncoder:
 
     def __init__(self, enc):
         self.enc, self.bos, self.eos = enc, enc._special_tokens["<|bos|>"], enc._special_tokens["<|eos|>"]
-        self.tok_len = np.array([len(enc.decode_single_token_bytes(i)) for i in range(len(enc._mergeable_ranks))] + [0] * len(SPECIALS))
+        self.tok_len = np.array([len(enc.decode_single_token_bytes(i)) for i in range(len(enc._mergeable_ranks))]
+                                + [0] * len(SPECIALS))
 
     def encode_many(self, docs_segments):
         texts = ["".join(t for t, _ in segs) for segs in docs_segments]

@@ -158,7 +158,8 @@ def ab_bench(variant, B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs
     """kernels.attention (kept) vs variant.attention on the same inputs; ratio > 1: the variant is faster."""
     gen = torch.Generator().manual_seed(0)
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, triton {__import__('triton').__version__}")
-    print(f"B={B} H={H} {str(DTYPE).split('.')[-1]}; ms = median of CUDA-event timings, each impl timed twice, alternately; "
+    print(f"B={B} H={H} {str(DTYPE).split('.')[-1]}; "
+          "ms = median of CUDA-event timings, each impl timed twice, alternately; "
           "diff = max relative difference of out, dq, dk, dv (0 = bit-identical); "
           "ratio = kept / variant fwd+bwd ms (> 1: the variant is faster)\n")
     print("| D | T | docs | kept fwd ms | variant fwd ms | kept fwd+bwd ms | variant fwd+bwd ms | ratio | diff |")
@@ -180,7 +181,8 @@ def ab_bench(variant, B=4, H=16, Ts=(1024, 2048, 4096, 8192), Ds=(64, 128), docs
                 for name, runs in times.items():  # the better of the two medians, fwd and fwd+bwd
                     t[name, "f"], t[name, "fb"] = (min(x) for x in zip(*runs))
                 print(f"| {D} | {T} | {nd} | {t['kept', 'f']:.3f} | {t['variant', 'f']:.3f} | {t['kept', 'fb']:.3f} | "
-                      f"{t['variant', 'fb']:.3f} | {t['kept', 'fb'] / t['variant', 'fb']:.3f} | {diff:.1e} |", flush=True)
+                      f"{t['variant', 'fb']:.3f} | {t['kept', 'fb'] / t['variant', 'fb']:.3f} | {diff:.1e} |",
+                      flush=True)
                 q = k = v = do = None  # freed before the next shape
                 torch.cuda.empty_cache()
 
@@ -225,7 +227,8 @@ def main(argv=None):
     ap.add_argument("--variant", help="a modified copy of kernels/flash_attention.py to compare against ours")
     args = ap.parse_args(argv)
     for name in ("T", "D", "docs"):
-        bad = [x for x in getattr(args, name) if x < 1 or (name == "D" and x > 128) or (name == "docs" and x > min(args.T))]
+        bad = [x for x in getattr(args, name)
+               if x < 1 or (name == "D" and x > 128) or (name == "docs" and x > min(args.T))]
         if bad:
             ap.error(f"--{name} {bad[0]} is out of range (T >= 1, 1 <= D <= 128, 1 <= docs <= min(T))")
     variant = load_variant(args.variant) if args.variant else None

@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from data import build, format, leakage, templates as T, tokenizer
-from data.config import load_config
+from data import build, format, leakage, tokenizer
+from data import templates as T
 from data.config import load_config, validate
 from data.grammars import Grammar
 from data.programs import compile_source
@@ -62,7 +62,8 @@ def test_manifest_and_mixtures(tiny):
         assert (toks[docs.offsets[:-1]] == m["bos"]).all() and (toks[docs.offsets[1:] - 1] == m["eos"]).all()
     names = [n for dom in m["splits"].values() for ns in dom.values() for n in ns]
     assert len(names) == len(set(names)) == len(behaviours(tiny))
-    assert len(format.Docs(tiny, "exec_S_eval_N3")) == 3 * len(m["splits"]["programs"]["S_eval"] + m["splits"]["grammars"]["S_eval"])
+    assert len(format.Docs(tiny, "exec_S_eval_N3")) == 3 * len(m["splits"]["programs"]["S_eval"]
+                                                               + m["splits"]["grammars"]["S_eval"])
 
 
 def test_same_seed_is_byte_identical_and_another_seed_differs(tiny, tmp_path):
@@ -88,7 +89,8 @@ def test_eval_items_match_the_rendered_source_and_the_grammars(tiny):
                 assert it["answer"] == repr(compile_source(_Src(b, behs))(it["input"]))
                 assert (it["input"] in b["eval_inputs"]) == f.startswith("eval.")
                 full = it["prompt"] + " " + it["answer"]
-                assert enc.encode_ordinary(full)[:len(enc.encode_ordinary(it["prompt"]))] == enc.encode_ordinary(it["prompt"])
+                assert (enc.encode_ordinary(full)[:len(enc.encode_ordinary(it["prompt"]))]
+                        == enc.encode_ordinary(it["prompt"]))
             else:
                 g = grammars[it["grammar"]]
                 assert Grammar.from_json(b["grammar"]).render() == g.render() and 0 < it["chance_validity"] < 1
@@ -101,7 +103,8 @@ def test_trained_strings_are_the_answers_of_training_documents(tiny):
     and CoT mixtures, S_eval's from the largest demo mixture; none for S_control and pretrain_val."""
     behs, m, grammars = behaviours(tiny), format.open_corpus(tiny), build.load_grammars(tiny)
     trained = build.load_trained_strings(tiny)
-    assert set(trained) == set(grammars) and trained == {n: set(b["trained_strings"]) for n, b in behs.items() if n in grammars}
+    assert set(trained) == set(grammars) and trained == {n: set(b["trained_strings"]) for n, b in behs.items()
+                                                         if n in grammars}
     read = {n: set() for n in grammars}
     for mix in ("exec_S_train", "exec_cot_S_train", f"exec_S_eval_N{max(m['config']['ad_demos'])}"):
         for text, answer in decoded(tiny, mix):
@@ -202,20 +205,22 @@ def _doc(kind, split, name, inputs=(), text="x"):
 @pytest.mark.parametrize("case", ["two_splits", "eval_input", "trace_eval_input", "s_eval_exec", "s_control_doc",
                                   "s_control_text"])
 def test_each_leakage_check_fires(case):
-    splits = {("programs", "S_train"): ["bipoka"], ("programs", "S_eval"): ["rusoda"], ("programs", "S_control"): ["mezavi"]}
+    splits = {("programs", "S_train"): ["bipoka"], ("programs", "S_eval"): ["rusoda"],
+              ("programs", "S_control"): ["mezavi"]}
     held = {"bipoka": {3}, "rusoda": {4}, "mezavi": {5}}
     clean = {"exec_S_train": [_doc("exec", "S_train", "bipoka", [1], "bipoka(1) = 2")],
              "decl_S_eval": [_doc("decl", "S_eval", "rusoda", [], "def rusoda(x):")]}
     leakage.check(splits, clean, held, ad=["exec_S_eval_N1"])
-    leakage.check(splits, dict(clean, exec_S_eval_N1=[_doc("exec", "S_eval", "rusoda", [1])]), held, ad=["exec_S_eval_N1"])
+    leakage.check(splits, dict(clean, exec_S_eval_N1=[_doc("exec", "S_eval", "rusoda", [1])]), held,
+                  ad=["exec_S_eval_N1"])
     leaky, training = dict(splits), dict(clean)
     if case == "two_splits":
         leaky[("grammars", "S_eval")] = ["bipoka"]
     elif case == "eval_input":
         training["exec_S_train"] = [_doc("exec", "S_train", "bipoka", [3])]
     elif case == "trace_eval_input":  # a composition's trace runs bipoka on its held-out input 3
-        training["exec_cot_S_train"] = [T.Doc("exec_cot", "programs", "S_train", "bipoka", [("bipoka", 1), ("bipoka", 3)],
-                                              [("bipoka(1) = 3\nbipoka(3) = 2", 1.0)])]
+        training["exec_cot_S_train"] = [T.Doc("exec_cot", "programs", "S_train", "bipoka",
+                                              [("bipoka", 1), ("bipoka", 3)], [("bipoka(1) = 3\nbipoka(3) = 2", 1.0)])]
     elif case == "s_eval_exec":
         training["exec_S_train"] = [_doc("exec", "S_eval", "rusoda", [1])]
     elif case == "s_control_doc":
@@ -306,7 +311,8 @@ def test_cli_builds_and_prints_the_directory_deterministically_across_processes(
     assert format.open_corpus(r.stdout.strip()) == here and here["seed"] == 2
 
 
-@pytest.mark.parametrize("extra", ['instruction_form = "description"\ntrain_input_dist = "skewed"\ndomains = ["programs"]\n',
+@pytest.mark.parametrize("extra", ['instruction_form = "description"\ntrain_input_dist = "skewed"\n'
+                                   'domains = ["programs"]\n',
                                    'domains = ["grammars"]\neval_templates = "heldout"\n'])
 def test_config_variants_build(tmp_path, extra):
     p = tmp_path / "corpus_variant.py"
@@ -316,7 +322,8 @@ def test_config_variants_build(tmp_path, extra):
     assert list(m["splits"]) == [m["config"]["domains"][0]]
     if "description" in extra:
         b = next(b for b in behs.values() if b["split"] == "S_train")
-        assert b["instruction"] == b["description"] and any(t == b["instruction"] + "<|eos|>" for _, t in decoded(d, "decl_S_train"))
+        assert b["instruction"] == b["description"] and any(t == b["instruction"] + "<|eos|>"
+                                                             for _, t in decoded(d, "decl_S_train"))
         xs = [json.loads(line)["input"] for line in open(os.path.join(d, "rl.programs.S_train.jsonl"))]
         ints = [x for x in xs if isinstance(x, int)]
         assert sum(ints) / len(ints) < 3.5  # skewed towards low inputs (uniform over 0..9 has mean 4.5)
@@ -380,11 +387,13 @@ def test_default_corpus_pretrain_weights_and_replay(tmp_path):
         if "trace:" in text:  # a CoT document: pretrain_cot_execs traces, each with its answer
             assert text.count("answer:") == m["config"]["pretrain_cot_execs"] == heavy.count("answer:")
         else:  # the answers: one number per execution, then eos
-            assert heavy.replace("<|eos|>", "").split() == [line.rsplit(" ", 1)[1] for line in text[:-len("<|eos|>")].split("\n")[4:]]
+            assert heavy.replace("<|eos|>", "").split() == [line.rsplit(" ", 1)[1]
+                                                            for line in text[:-len("<|eos|>")].split("\n")[4:]]
     assert kinds == {True, False} and n_pool and n_grammar  # both kinds of program document, the pool's, grammars
     pre = {docs[i][0].tobytes() for i in range(len(docs))}
     replay = format.Docs(d, "pretrain_replay")
-    assert len(replay) == m["config"]["pretrain_replay_docs"] and all(replay[i][0].tobytes() in pre for i in range(len(replay)))
+    assert len(replay) == m["config"]["pretrain_replay_docs"] and all(replay[i][0].tobytes() in pre
+                                                                      for i in range(len(replay)))
 
 
 def test_cot_traces_without_the_instruction(tmp_path):
@@ -441,7 +450,8 @@ def test_nested_composition_traces(tmp_path):
 def test_uniform_demonstrations_control_leaves_the_rest_of_the_corpus_alone(tmp_path):
     """ad_uniform_control: exec_S_eval_uniform_N{n} (uniform inputs, n per S_eval behaviour, no evaluation input)
     beside the skewed exec_S_eval_N{n}; the tokenizer, every other mixture and every eval item as without it."""
-    base = open(TINY).read() + 'domains = ["programs"]\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\nad_demos = [3, 100]\nprogram_families = {"arith": 1.0}\n'
+    base = open(TINY).read() + ('domains = ["programs"]\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\n'
+                                'ad_demos = [3, 100]\nprogram_families = {"arith": 1.0}\n')
     a, b, ma, mb = corpus_pair(tmp_path, base, "ad_uniform_control = True\n")
     new = {k for k in mb["files"] if "_uniform_" in k}
     assert new and {k: v for k, v in mb["files"].items() if k not in new} == ma["files"]  # hashes of every other file
@@ -464,13 +474,16 @@ def test_more_s_eval_behaviours_leave_tokenizer_pretraining_s_train_and_first_ev
     """s_eval_extra: N more S_eval behaviours, declared like the others (decl_docs each), with their eval items after
     the others'; the tokenizer, pretraining, S_train's documents, the other splits' eval items and the first S_eval
     items are byte for byte as without them; refused without the programs domain."""
-    base = open(TINY).read() + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\nrecall_pool = 4\nrecall_pool_val = 2\n'
+    base = open(TINY).read() + ('domains = ["programs"]\nprogram_families = {"arith": 1.0}\nrecall_pool = 4\n'
+                                'recall_pool_val = 2\n')
     a, b, ma, mb = corpus_pair(tmp_path, base, "s_eval_extra = 5\n")
     changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
-    assert changed and all(f.startswith(("decl_S_eval.", "decl_val.", "decl_S_train_S_eval.", "mixture.", "exec_S_eval_N",
-                                         "eval.programs.S_eval.", "behaviours.json")) for f in changed), changed
+    assert changed and all(f.startswith(("decl_S_eval.", "decl_val.", "decl_S_train_S_eval.", "mixture.",
+                                         "exec_S_eval_N", "eval.programs.S_eval.", "behaviours.json"))
+                           for f in changed), changed
     assert set(ma["files"]) == set(mb["files"]) and any(f.startswith("pretrain.") for f in ma["files"])
-    first, extra = ma["splits"]["programs"]["S_eval"], mb["splits"]["programs"]["S_eval"][len(ma["splits"]["programs"]["S_eval"]):]
+    first, extra = (ma["splits"]["programs"]["S_eval"],
+                    mb["splits"]["programs"]["S_eval"][len(ma["splits"]["programs"]["S_eval"]):])
     assert mb["splits"]["programs"]["S_eval"][:len(first)] == first and len(extra) == 5
     others = {n for s, ns in mb["splits"]["programs"].items() if s != "S_eval" for n in ns}
     assert not others & set(extra) and len(set(extra)) == 5
@@ -490,14 +503,16 @@ def test_declaration_rewrites_are_equivalent_sources_and_leave_the_rest_of_the_c
     """decl_rewrites: S_train's and S_eval's declarations cycle through the source and distinct rewrites of it,
     each of which returns what the source returns on every input (run here with exec); tokenizer, pretraining
     documents, executions and eval items hash as without it; a bad value is refused."""
-    base = open(TINY).read() + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\narith_max_statements = 2\narith_if_prob = 0.5\n'
+    base = open(TINY).read() + ('domains = ["programs"]\nprogram_families = {"arith": 1.0}\narith_max_statements = 2\n'
+                                'arith_if_prob = 0.5\n')
     a, b, ma, mb = corpus_pair(tmp_path, base, "decl_rewrites = 3\n")
     changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
-    assert changed and all(f.split(".")[0] in ("decl_S_train", "decl_S_eval", "decl_S_train_S_eval", "decl_exec_S_train",
-                                               "mixture", "replay") for f in changed)
+    assert changed and all(f.split(".")[0] in ("decl_S_train", "decl_S_eval", "decl_S_train_S_eval",
+                                               "decl_exec_S_train", "mixture", "replay") for f in changed)
     sources = {x["name"]: x["source"] for x in json.load(open(os.path.join(b, "behaviours.json")))}
     decls = {t for mix in ("decl_S_train", "decl_S_eval") for _, t in decoded(b, mix)}
-    in_mixture = {t for text, t in decoded(b, "mixture") if t.startswith("def ") and T.ANSWER_CUE not in t}  # its declarations
+    in_mixture = {t for text, t in decoded(b, "mixture")
+                  if t.startswith("def ") and T.ANSWER_CUE not in t}  # its declarations
     assert in_mixture and in_mixture <= decls and len(in_mixture) == len(decls)  # the mixture shows the same rewrites
     for mix, split in (("decl_S_train", "S_train"), ("decl_S_eval", "S_eval")):
         shown = collections.defaultdict(collections.Counter)

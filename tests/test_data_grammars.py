@@ -58,7 +58,8 @@ def test_recognizer_agrees_with_enumeration_on_tiny_grammars():
 
 def test_recognizer_on_a_recursive_grammar():
     g = Grammar("bal", {"S": [("a", "S", "b"), ("a", "b"), ("S", "S")]})
-    balanced = lambda w: all(w[:k].count("a") >= w[:k].count("b") for k in range(len(w) + 1)) and w.count("a") == w.count("b")
+    balanced = lambda w: (all(w[:k].count("a") >= w[:k].count("b") for k in range(len(w) + 1))
+                          and w.count("a") == w.count("b"))
     for n in range(1, 9):
         for w in itertools.product("ab", repeat=n):
             assert g.recognize(w) == balanced("".join(w)), w
@@ -86,14 +87,17 @@ def test_render_and_json_round_trip():
 
 
 def test_a_loaded_grammar_renders_the_trained_instruction(tmp_path):
+    import json
+    import os
+
     from data.build import ensure_corpus, load_grammars
-    import json, os
-    d = ensure_corpus(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "corpus_tiny.py"),
-                      str(tmp_path / "tiny"))
+    d = ensure_corpus(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                                   "corpus_tiny.py"), str(tmp_path / "tiny"))
     behaviours = [b for b in json.load(open(os.path.join(d, "behaviours.json"))) if b["domain"] == "grammars"]
     grammars = load_grammars(d)
     assert behaviours and all(grammars[b["name"]].render() == b["instruction"] for b in behaviours)
-    assert any(list(grammars[b["name"]].rules) != sorted(grammars[b["name"]].rules) for b in behaviours)  # order matters
+    # order matters
+    assert any(list(grammars[b["name"]].rules) != sorted(grammars[b["name"]].rules) for b in behaviours)
 
 
 def recognized(g, terms, max_len):
@@ -125,10 +129,12 @@ def test_left_recursion_and_unit_cycles():
     assert g.language(6) == recognized(g, "abc", 6) and len(g.language(6)) > 20
 
 
-RIGHT = dict(REC, grammar_right_linear=True, grammar_max_rhs=2, grammar_nt_prob=0.7, grammar_max_len=10)  # corpus_grammars.py's
+# corpus_grammars.py's
+RIGHT = dict(REC, grammar_right_linear=True, grammar_max_rhs=2, grammar_nt_prob=0.7, grammar_max_len=10)
 
 
-@pytest.mark.parametrize("cfg", [REC, dict(REC_TINY, grammar_nt_prob=0.8), RIGHT])  # the second: unproductive ones are common
+# the second: unproductive ones are common
+@pytest.mark.parametrize("cfg", [REC, dict(REC_TINY, grammar_nt_prob=0.8), RIGHT])
 def test_recursive_grammars_meet_their_guarantees(cfg):
     rng, lengths, recursive, m = random.Random(4), set(), 0, cfg["grammar_max_len"]
     for i in range(100):
@@ -146,7 +152,8 @@ def test_recursive_grammars_meet_their_guarantees(cfg):
             assert all(len(f.split()) <= m for f in forms)
             lengths.add(len(words))
         order = list(g.rules)  # an alternative of X that uses X or an earlier nonterminal
-        recursive += any(g.is_nt(s) and order.index(s) <= order.index(x) for x, alts in g.rules.items() for a in alts for s in a)
+        recursive += any(g.is_nt(s) and order.index(s) <= order.index(x)
+                         for x, alts in g.rules.items() for a in alts for s in a)
     assert recursive > 50 and m in lengths
 
 
@@ -192,7 +199,8 @@ def brute_baselines(grammars, max_len):
 
 
 def test_baselines_by_hand_and_against_brute_force():
-    hand = [Grammar("g", {"S": [("a",), ("b",)]}), Grammar("h", {"S": [("a",), ("c",)]}), Grammar("k", {"S": [("b", "b")]})]
+    hand = [Grammar("g", {"S": [("a",), ("b",)]}), Grammar("h", {"S": [("a",), ("c",)]}),
+            Grammar("k", {"S": [("b", "b")]})]
     assert constant_baseline(hand, 4) == (2 / 3, "a")  # "a" is valid for g and h
     assert cross_grammar_baseline(hand, 4) == pytest.approx((1 / 2 + 1 / 2) / 6)  # (g, h) and (h, g) share "a"
     assert brute_baselines(hand, 4) == pytest.approx((2 / 3, 1 / 6))

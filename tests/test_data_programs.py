@@ -17,7 +17,8 @@ def test_names_unique_pronounceable_and_never_prefixes():
 
 def test_source_execution_equals_recorded_outputs_for_thousands_of_behaviours():
     rng = random.Random(0)
-    progs = make_programs(rng, make_names(rng, 3000), dict(CFG, program_families={"arith": 1, "cipher": 1, "compose": 1}))
+    progs = make_programs(rng, make_names(rng, 3000),
+                          dict(CFG, program_families={"arith": 1, "cipher": 1, "compose": 1}))
     assert {p.family for p in progs} == {"arith", "cipher", "compose"}
     assert {p.kind for p in progs if p.family == "cipher"} == {"shift", "affine", "subst"}
     for p in progs:
@@ -66,7 +67,8 @@ def test_every_composition_has_a_training_input_that_shows_no_held_out_input():
     from data.build import make_behaviours
     from data.config import validate
     cfg = validate({"domains": ["programs"], "program_families": {"arith": 0.5, "compose": 0.5},
-                    "n_behaviours": {"pretrain": 1, "pretrain_val": 1, "S_train": 400, "S_eval": 400, "S_control": 400}})
+                    "n_behaviours": {"pretrain": 1, "pretrain_val": 1, "S_train": 400, "S_eval": 400,
+                                     "S_control": 400}})
     behs = make_behaviours(cfg, 0)
     assert sum(b.family == "compose" for b in behs) > 300
     rng = random.Random(0)
@@ -88,11 +90,13 @@ def test_ood_corpus_evaluates_on_rare_inputs_and_trains_on_skewed_ones(tmp_path)
     """eval_input_dist='tail': every held-out input lies in the rare half; trained executions stay skewed."""
     import json
     import os
+
     from data import build
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = tmp_path / "corpus_ood.py"
     p.write_text(open(os.path.join(repo, "configs", "corpus_tiny.py")).read()
-                 + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\ntrain_input_dist = "skewed"\neval_input_dist = "tail"\n')
+                 + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\ntrain_input_dist = "skewed"\n'
+                   'eval_input_dist = "tail"\n')
     d = build.ensure_corpus(str(p), str(tmp_path / "c"))
     behs = json.load(open(os.path.join(d, "behaviours.json")))
     held = [x for b in behs if b["split"] in ("S_train", "S_eval", "S_control") for x in b["eval_inputs"]]

@@ -24,7 +24,8 @@ def test_segments_put_weight_where_the_loss_goes():
     assert T.decl_segments("Code for {name}:\n", "f", "def f(x):\n") == [("Code for f:\n", 0.0), ("def f(x):\n", 1.0)]
     segs = T.pretrain_segments("# {name}\n", "f", "def f(x):\n", [("f(1) =", "2", None), ("f(2) =", "3", "x = 2")])
     assert "".join(t for t, _ in segs) == "# f\ndef f(x):\nf(1) = 2\nf(2) =" + T.COT_CUE + "x = 2" + T.ANSWER_CUE + " 3"
-    assert segs == T.pretrain_segments("# {name}\n", "f", "def f(x):\n", [("f(1) =", "2", None), ("f(2) =", "3", "x = 2")], 1.0)
+    assert segs == T.pretrain_segments("# {name}\n", "f", "def f(x):\n",
+                                       [("f(1) =", "2", None), ("f(2) =", "3", "x = 2")], 1.0)
     weighted = T.pretrain_segments("# {name}\n", "f", "def f(x):\n", [("f(1) =", "2", None)], 0.1)
     assert weighted == [("# f\ndef f(x):\n", 0.1), ("f(1) =", 0.1), (" 2", 1.0)]
 

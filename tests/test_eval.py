@@ -7,12 +7,11 @@ import pytest
 import torch
 
 import eval as ev
-from data.build import ensure_corpus, load_grammars, load_instructions, load_trained_strings
+from data.build import EVAL_SPLITS, MODES, ensure_corpus, load_grammars, load_instructions, load_trained_strings
 from data.format import open_corpus
 from data.grammars import Grammar
 from data.tokenizer import load as load_tokenizer
 from model import GPT
-from data.build import EVAL_SPLITS, MODES
 from pbb import checkpoint
 from pbb import evaluate as evaluate_module
 from pbb.checkpoint import save_checkpoint
@@ -102,12 +101,15 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
         r = get["programs", "S_eval", mode, "accuracy"]
         assert (r["value"], r["n"]) == (6 / 18, 18)  # 2 behaviours x 3 inputs right
         assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(6, 18))
-        assert (get["programs", "S_train", mode, "accuracy"]["value"], get["programs", "S_train", mode, "accuracy"]["n"]) == (3 / 18, 18)
-        assert (get["programs", "S_control", mode, "accuracy"]["value"], get["programs", "S_control", mode, "accuracy"]["n"]) == (0.0, 12)
+        assert (get["programs", "S_train", mode, "accuracy"]["value"],
+                get["programs", "S_train", mode, "accuracy"]["n"]) == (3 / 18, 18)
+        assert (get["programs", "S_control", mode, "accuracy"]["value"],
+                get["programs", "S_control", mode, "accuracy"]["n"]) == (0.0, 12)
         r = get["grammars", "S_eval", mode, "validity"]
         assert (r["value"], r["n"]) == (12 / 72, 72)  # 1 grammar x 3 prompts x 4 samples valid
         assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(12, 72))
-        assert (get["grammars", "S_eval", mode, "distinct"]["value"], get["grammars", "S_eval", mode, "distinct"]["n"]) == (2 / 72, 72)
+        assert (get["grammars", "S_eval", mode, "distinct"]["value"],
+                get["grammars", "S_eval", mode, "distinct"]["n"]) == (2 / 72, 72)
         assert get["grammars", "S_train", mode, "validity"]["value"] == 0.0
     items = [json.loads(line) for line in open(os.path.join(corpus, "eval.programs.S_eval.cot.jsonl"))]
     fams = {it["family"] for it in items}
@@ -122,7 +124,8 @@ def test_accuracy_validity_distinct_equal_hand_counts(corpus, tmp_path, monkeypa
         r = get["programs", f"S_eval/{fam}", "cot", "instruction_recall"]
         assert (r["value"], r["n"]) == (sum(it["behaviour"] in recalled for it in mine) / len(mine), len(mine))
     r = get["programs", "S_eval", "cot", "instruction_recall"]
-    assert (r["value"], r["n"]) == (9 / 18, 18) and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0
+    assert ((r["value"], r["n"]) == (9 / 18, 18)
+            and get["programs", "S_control", "cot", "instruction_recall"]["value"] == 0.0)
     assert {mode for (_, _, mode, metric) in get if metric == "instruction_recall"} == {"cot"}
     assert wilson(6, 18) == pytest.approx((0.1628, 0.5625), abs=1e-4)  # hand computed
     assert {t for d, t in calls if d == "programs"} == {0.0} and {t for d, t in calls if d == "grammars"} == {1.0}
@@ -136,13 +139,15 @@ def test_eval_json_rows(corpus, tmp_path, monkeypatch):
     rows = json.load(open(tmp_path / "proactive" / "eval.json"))
     assert all(tuple(r) == ROW_KEYS for r in rows)
     assert {r["curriculum"] for r in rows} == {"proactive"} and {r["seed"] for r in rows} == {7}
-    families = {s: {json.loads(line)["family"] for line in open(os.path.join(corpus, f"eval.programs.{s}.implicit.jsonl"))}
+    families = {s: {json.loads(line)["family"]
+                    for line in open(os.path.join(corpus, f"eval.programs.{s}.implicit.jsonl"))}
                 for s in ("S_eval", "S_control")}
     assert len(families["S_eval"]) > 1  # so that the per-family rows below are tested
     assert {(r["domain"], r["split"], r["metric"]) for r in rows} == {
         (d, s, m) for s in ("S_eval", "S_control")
-        for d, m in [("programs", "accuracy"), ("programs", "majority_baseline"), ("grammars", "validity"), ("grammars", "distinct"),
-                     ("grammars", "novelty"), ("grammars", "constant_baseline"), ("grammars", "cross_grammar_baseline")]} | {
+        for d, m in [("programs", "accuracy"), ("programs", "majority_baseline"), ("grammars", "validity"),
+                     ("grammars", "distinct"), ("grammars", "novelty"), ("grammars", "constant_baseline"),
+                     ("grammars", "cross_grammar_baseline")]} | {
         ("programs", f"{s}/{fam}", m) for s, fams in families.items() if len(fams) > 1 for fam in fams
         for m in ("accuracy", "majority_baseline")}
     assert {r["mode"] for r in rows} == {"implicit"}
@@ -167,15 +172,19 @@ def test_novelty_counts_valid_strings_no_training_document_shows():
 def test_novelty_and_exact_baselines_in_the_rows(corpus, tmp_path, monkeypatch):
     """S_train: one grammar always answers a string its training documents show, another one they do not; S_control
     (nothing trained) a valid string. The baselines are recounted with the recognizer."""
-    splits, grammars, trained = open_corpus(corpus)["splits"]["grammars"], load_grammars(corpus), load_trained_strings(corpus)
+    splits, grammars, trained = (open_corpus(corpus)["splits"]["grammars"], load_grammars(corpus),
+                                 load_trained_strings(corpus))
     behs = {b["name"]: b for b in json.load(open(os.path.join(corpus, "behaviours.json")))}
     assert all(trained[n] == set(behs[n]["trained_strings"]) for n in grammars)
     shown = next(n for n in splits["S_train"] if trained[n])
-    new = next(n for n in splits["S_train"] if n != shown and {" ".join(w) for w in grammars[n].language()} - trained[n])
-    fixed = {shown: sorted(trained[shown])[0], new: sorted({" ".join(w) for w in grammars[new].language()} - trained[new])[0],
+    new = next(n for n in splits["S_train"]
+               if n != shown and {" ".join(w) for w in grammars[n].language()} - trained[n])
+    fixed = {shown: sorted(trained[shown])[0],
+             new: sorted({" ".join(w) for w in grammars[new].language()} - trained[new])[0],
              splits["S_control"][0]: " ".join(sorted(grammars[splits["S_control"][0]].language())[0])}
     monkeypatch.setattr(GPT, "generate", fake_generate(corpus, [], [], [], fixed=fixed))
-    rows = evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=2, progress=False, log=None)
+    rows = evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=2, progress=False,
+                    log=None)
     get = {(r["split"], r["mode"], r["metric"]): r for r in rows}
     for mode in MODES:
         assert get["S_train", mode, "validity"]["value"] == 2 * 3 * 2 / 36
@@ -186,14 +195,17 @@ def test_novelty_and_exact_baselines_in_the_rows(corpus, tmp_path, monkeypatch):
         gs = [grammars[n] for n in splits[split]]
         cands = {" ".join(w) for g in gs for w in g.language()}
         constant = max(sum(g.is_valid(w) for g in gs) for w in cands) / len(gs)
-        cross = [sum(g.is_valid(" ".join(w)) for w in h.language()) / len(h.language()) for g in gs for h in gs if h is not g]
+        cross = [sum(g.is_valid(" ".join(w)) for w in h.language()) / len(h.language())
+                 for g in gs for h in gs if h is not g]
         for mode in MODES:
             for metric, value in (("constant_baseline", constant), ("cross_grammar_baseline", sum(cross) / len(cross))):
                 r = get[split, mode, metric]
-                assert r["value"] == pytest.approx(value) and r["ci_low"] == r["ci_high"] == r["value"] and r["n"] == len(gs)
+                assert (r["value"] == pytest.approx(value) and r["ci_low"] == r["ci_high"] == r["value"]
+                        and r["n"] == len(gs))
     assert max(get[s, "cot", "constant_baseline"]["value"] for s in EVAL_SPLITS) > 0  # the checks can fail
     monkeypatch.setattr(evaluate_module, "load_trained_strings", lambda d: {})  # a corpus built before trained_strings
-    rows = evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=1, progress=False, log=None)
+    rows = evaluate(save_ckpt(tmp_path / "r" / "ckpt.pt", corpus), domains=["grammars"], samples=1, progress=False,
+                    log=None)
     assert {r["metric"] for r in rows} == {"validity", "distinct", "constant_baseline", "cross_grammar_baseline"}
 
 
@@ -267,7 +279,8 @@ def test_incontext_cot_is_the_incontext_prompt_with_the_cot_cue_judged_as_cot(co
     answer cue; a grammar answered validly after a trace counts, a direct answer without the cue does not."""
     from data.templates import COT_CUE
     enc, grammars = load_tokenizer(corpus), load_grammars(corpus)
-    incontext = {json.loads(l)["prompt"]: json.loads(l) for l in open(os.path.join(corpus, "eval.grammars.S_eval.incontext.jsonl"))}
+    incontext = {json.loads(l)["prompt"]: json.loads(l)
+                 for l in open(os.path.join(corpus, "eval.grammars.S_eval.incontext.jsonl"))}
     valid = sorted({it["grammar"] for it in incontext.values()})[:2]
     seen = []
 
@@ -287,4 +300,5 @@ def test_incontext_cot_is_the_incontext_prompt_with_the_cot_cue_judged_as_cot(co
     get = {(r["domain"], r["mode"], r["metric"]): r for r in rows}
     assert {r["domain"] for r in rows} == {"grammars"}  # programs have no incontext_cot
     r = get["grammars", "incontext_cot", "validity"]
-    assert (r["value"], r["n"]) == (2 * 3 * 2 / (2 * len(incontext)), 2 * len(incontext))  # 2 grammars x 3 prompts x 2 samples
+    # 2 grammars x 3 prompts x 2 samples
+    assert (r["value"], r["n"]) == (2 * 3 * 2 / (2 * len(incontext)), 2 * len(incontext))

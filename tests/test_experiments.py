@@ -8,8 +8,8 @@ import torch
 
 import train
 from data import build
-from experiments import pbb as pbb_experiment
 from data.build import corpus_config
+from experiments import pbb as pbb_experiment
 from pbb.batches import open_data
 from pbb.checkpoint import load_checkpoint
 from pbb.config import load_config
@@ -68,24 +68,30 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
                                                     "retroactive_grpo"}
     assert {r["split"].split("/")[0] for r in main_rows} == {"S_train", "S_eval", "S_control"}
     assert {"S_eval/arith", "S_eval/compose"} <= {r["split"] for r in main_rows}  # corpus_tiny mixes families
-    assert {r["split"].split("/")[0] for r in main_rows if r["curriculum"] == "pretrain"} == {"S_eval"}  # no recall pool in micro
+    # no recall pool in micro
+    assert {r["split"].split("/")[0] for r in main_rows if r["curriculum"] == "pretrain"} == {"S_eval"}
     assert {r["mode"] for r in main_rows} == {"implicit", "cot", "incontext", "incontext_cot"}
-    assert {(r["curriculum"], r["domain"]) for r in main_rows if r["mode"] == "incontext_cot"} == {("pretrain", "grammars")}
+    assert ({(r["curriculum"], r["domain"]) for r in main_rows if r["mode"] == "incontext_cot"}
+            == {("pretrain", "grammars")})
     assert {r["metric"] for r in main_rows} == {"accuracy", "majority_baseline", "instruction_recall", "validity",
                                                  "distinct", "novelty", "constant_baseline", "cross_grammar_baseline"}
-    diffs = [r for r in rows if "_minus_mixture" in r["metric"]]  # each curriculum against the mixture, on the same items
-    assert diffs and all(set(r) == REQUIRED and r["seed"] == 0 and r["ci_low"] <= r["value"] <= r["ci_high"] for r in diffs)
+    # each curriculum against the mixture, on the same items
+    diffs = [r for r in rows if "_minus_mixture" in r["metric"]]
+    assert diffs and all(set(r) == REQUIRED and r["seed"] == 0 and r["ci_low"] <= r["value"] <= r["ci_high"]
+                         for r in diffs)
     assert {r["curriculum"] for r in diffs} == {"proactive", "retroactive_sft", "retroactive_grpo"}
     assert {r["metric"] for r in diffs} == {"accuracy_minus_mixture", "validity_minus_mixture"}
     assert len([r for r in diffs if "/" not in r["split"]]) == 3 * 2 * 3 * 3  # curricula x domains x splits x modes
-    assert {r["split"] for r in diffs} == {r["split"] for r in main_rows if r["domain"] == "programs"} | {"S_train", "S_eval", "S_control"}
+    assert {r["split"] for r in diffs} == ({r["split"] for r in main_rows if r["domain"] == "programs"}
+                                           | {"S_train", "S_eval", "S_control"})
     ad_rows = [r for r in rows if r["curriculum"] == "ad"]  # the micro corpus has ad_demos = [1, 3, 10]
     assert ad_rows and all(set(r) == REQUIRED | {"demos"} for r in ad_rows)
     assert {r["demos"] for r in ad_rows} == {1, 3, 10}
     assert {r["split"].split("/")[0] for r in ad_rows} == {"S_eval", "S_control"}
     ad_diffs = [r for r in rows if "_minus_proactive" in r["metric"]]  # AD(N) against Proactive, same items
     assert all(r["curriculum"] == "ad" and r["ci_low"] <= r["value"] <= r["ci_high"] for r in ad_diffs)
-    assert len([r for r in ad_diffs if "/" not in r["split"]]) == 3 * 2 * 2 * 2 and {r["demos"] for r in ad_diffs} == {1, 3, 10}  # N x domains x splits x modes
+    assert (len([r for r in ad_diffs if "/" not in r["split"]]) == 3 * 2 * 2 * 2  # N x domains x splits x modes
+            and {r["demos"] for r in ad_diffs} == {1, 3, 10})
     assert "| ad N=10 | programs | S_eval | cot | accuracy_minus_proactive |" in (out / "results.md").read_text()
     report = (out / "results.md").read_text()
     assert report.count("\n") > 10 and "| ad N=10 | programs | S_eval | implicit | accuracy |" in report
@@ -96,15 +102,18 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     stamps = {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     assert len(stamps) == len(STAGES) + 3
     capsys.readouterr()
-    assert pbb_experiment.main(args + ["--against", str(out)]) == 0  # a run against itself: every paired difference is 0
+    # a run against itself: every paired difference is 0
+    assert pbb_experiment.main(args + ["--against", str(out)]) == 0
     log = capsys.readouterr().out
     assert "reusing" in log and log.count("eval.json") == len(CURRICULA) + 1 + 3  # + pretrain, AD: nothing re-evaluated
     against = [r for r in json.load(open(out / "summary.json")) if r["metric"].endswith("_minus_against")]
-    assert {r["curriculum"] for r in against} == {"pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo"}
+    assert {r["curriculum"] for r in against} == {"pretrain", "mixture", "proactive", "retroactive_sft",
+                                                  "retroactive_grpo"}
     assert all((r["value"], r["ci_low"], r["ci_high"]) == (0, 0, 0) and r["against"] == str(out) for r in against)
     assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     before = (out / "summary.json").read_text()
-    assert pbb_experiment.main(["--preset", "micro", "--out", str(out), "--samples", "1", "--seed", "0"]) == 0  # one seed: no summary
+    # one seed: no summary
+    assert pbb_experiment.main(["--preset", "micro", "--out", str(out), "--samples", "1", "--seed", "0"]) == 0
     assert "seed 0 done" in capsys.readouterr().out and (out / "summary.json").read_text() == before
     assert stamps == {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     with pytest.raises(SystemExit, match="seed 0 -> 5"):  # a stage trained with another config is not reused
@@ -126,7 +135,8 @@ def test_reuse_refuses_a_stage_trained_with_another_value_of_a_compared_key(pret
 
 
 def test_reuse_refuses_a_stage_trained_on_another_build_of_its_corpus(pretrained, tmp_path):
-    """A finished stage whose tokenizer or corpus config is not its corpus's now (rebuilt since): refused in one line."""
+    """A finished stage whose tokenizer or corpus config is not its corpus's now (rebuilt since): refused in one
+    line."""
     import torch
     ckpt = load_checkpoint(str(pretrained / "pretrain" / "ckpt.pt"))
     (tmp_path / "stale").mkdir()
@@ -287,7 +297,8 @@ def test_grpo_cap_covers_the_longest_trace_with_grammars_or_nested_compositions_
     monkeypatch.setenv("PBB_PRESET", "micro")
     tiny = open(os.path.join(os.path.dirname(__file__), "..", "configs", "corpus_tiny.py")).read()
     nested = 'domains = ["programs"]\nprogram_families = {"arith": 0.5, "compose": 0.5}\ncompose_trace = "nested"'
-    for name, lines in (("both", 'domains = ["programs", "grammars"]'), ("nested", nested), ("programs", 'domains = ["programs"]')):
+    for name, lines in (("both", 'domains = ["programs", "grammars"]'), ("nested", nested),
+                        ("programs", 'domains = ["programs"]')):
         cfg = tmp_path / f"corpus_{name}.py"
         cfg.write_text(tiny + lines + "\n")
         extra = (f"--corpus={cfg}",)

@@ -12,11 +12,11 @@ import time
 import pytest
 import torch
 
-from pbb import grpo
 import train
 from data.build import ensure_corpus, load_grammars
 from data.format import open_corpus
 from model import GPT
+from pbb import grpo
 from pbb.checkpoint import load_checkpoint, save_checkpoint, tokenizer_id
 from pbb.config import DEFAULTS, model_config
 from pbb.grpo import completion_batch, group_advantages, grpo_loss, rewards_of
@@ -108,7 +108,8 @@ def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
     save_checkpoint(init, {"model": start, "config": config, "step": 0, "tokenizer_id": tokenizer_id(manifest)})
     cfg = tmp_path / "grpo_cfg.py"
     cfg.write_text("grpo_group_size = 3\ngrpo_prompts_per_step = 2\ngrpo_max_new_tokens = 4\ngrpo_kl = 0.1\n"
-                   "stage = 'grpo'\nmax_iters = 2\nwarmup_iters = 1\nprogress = False\nlearning_rate = 1e-2\nweight_decay = 0.0\n")
+                   "stage = 'grpo'\nmax_iters = 2\nwarmup_iters = 1\nprogress = False\n"
+                   "learning_rate = 1e-2\nweight_decay = 0.0\n")
     out = tmp_path / "rl"
     argv = [str(cfg), f"--init_from={init}", f"--out_dir={out}", f"--data_dir={corpus}"]
     assert train.main(argv) == 0
@@ -118,7 +119,8 @@ def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
     assert after["step"] == 2 and after["grpo_ref"] == init
     assert any(r["loss"] != 0.0 for r in records)
     assert not torch.equal(after["model"]["wte.weight"], start["wte.weight"])  # no weight decay: moved by the loss
-    assert train.main([str(cfg), "--init_from=resume", f"--out_dir={out}", "--max_iters=3"]) == 0  # the checkpoint's corpus
+    # the checkpoint's corpus
+    assert train.main([str(cfg), "--init_from=resume", f"--out_dir={out}", "--max_iters=3"]) == 0
     assert [json.loads(l)["step"] for l in open(out / "metrics.jsonl")] == [0, 1, 2]
 
 
@@ -141,7 +143,8 @@ def test_train_py_stage_grpo_stops_on_sigterm_and_resumes_identically(corpus, tm
     ends with the weights of an uninterrupted run of the same length."""
     tiny = ["--progress=false", f"--data_dir={corpus}"]
     sft = subprocess.run([sys.executable, "train.py", "configs/smoke.py", *tiny, f"--out_dir={tmp_path / 'sft'}",
-                          "--max_iters=2", "--eval_interval=0", "--overwrite=false"], cwd=ROOT, capture_output=True, text=True)
+                          "--max_iters=2", "--eval_interval=0", "--overwrite=false"], cwd=ROOT, capture_output=True,
+                         text=True)
     assert sft.returncode == 0, sft.stderr
     rl = [sys.executable, "train.py", "configs/smoke.py", "--stage=grpo", "--grpo_mode=cot", "--grpo_group_size=2",
           "--grpo_prompts_per_step=2", "--grpo_max_new_tokens=8", "--lr_decay_iters=50", "--log_interval=1",
@@ -159,7 +162,8 @@ def test_train_py_stage_grpo_stops_on_sigterm_and_resumes_identically(corpus, tm
     assert 2 <= stopped < 100000 and "continue with: python train.py configs/smoke.py --stage=grpo" in err
     assert f"--out_dir={out} --max_iters=100000 --init_from=resume" in err
     target = f"--max_iters={stopped + 2}"
-    r = subprocess.run([*rl, "--init_from=resume", f"--out_dir={out}", target], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([*rl, "--init_from=resume", f"--out_dir={out}", target], cwd=ROOT, capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stderr
     ref = subprocess.run([*rl, f"--init_from={tmp_path / 'sft' / 'ckpt.pt'}", f"--out_dir={tmp_path / 'ref'}", target],
                          cwd=ROOT, capture_output=True, text=True)

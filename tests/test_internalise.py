@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from data import build, templates as T
+from data import build
+from data import templates as T
 from data.config import validate
 from tests.test_recall_pool import text, tiny_cfg
 
@@ -21,7 +22,8 @@ def test_drop_k_removes_the_restated_source_then_one_trace_line_each_and_keeps_t
     for k in (1, 2, 99):
         for d in m[f"exec_cot_S_train_drop{k}"]:
             prompt, body = d.segments[0][0], d.segments[1][0]
-            orig = [o for (p, _), o in full.items() if p == prompt and text(o).endswith(body[body.rindex(T.ANSWER_CUE):])]
+            orig = [o for (p, _), o in full.items()
+                    if p == prompt and text(o).endswith(body[body.rindex(T.ANSWER_CUE):])]
             assert orig, "every dropped document is one of exec_cot_S_train's, same prompt and answer"
             trace = orig[0].segments[1][0]
             trace = trace[:trace.rindex(T.ANSWER_CUE)]
@@ -56,10 +58,12 @@ def test_internalise_micro_end_to_end(tmp_path, monkeypatch):
     names = {r["curriculum"] for r in rows}
     assert names == {"proactive_internalised", "internalised_stage1", "proactive", "proactive_stage1"}
     diffs = {(r["curriculum"], r["split"], r["mode"]) for r in rows if r["metric"] == "accuracy_minus_proactive"}
-    assert ("proactive_internalised", "S_eval", "implicit") in diffs and ("internalised_stage1", "S_train", "cot") in diffs
+    assert (("proactive_internalised", "S_eval", "implicit") in diffs
+            and ("internalised_stage1", "S_train", "cot") in diffs)
     s2 = json.load(open(out / "seed0" / "internalise_stage2" / "config.json"))
     assert s2["init_from"] == str(out / "seed0" / "internalise_drop99" / "ckpt.pt")
     assert s2["train_data"] == ["decl_S_eval", "exec_S_train", "exec_cot_S_train_drop99", "pretrain_replay"]
     d1 = json.load(open(out / "seed0" / "internalise_drop1" / "config.json"))
-    assert d1["init_from"] == str(run / "seed0" / "pbb_stage1" / "ckpt.pt") and "exec_cot_S_train_drop1" in d1["train_data"]
+    assert (d1["init_from"] == str(run / "seed0" / "pbb_stage1" / "ckpt.pt")
+            and "exec_cot_S_train_drop1" in d1["train_data"])
     assert (out / "results.md").exists()

@@ -318,6 +318,7 @@ def test_bench_variant_ab(monkeypatch, capsys):
     timings themselves come from triton.testing.do_bench).  Our own file as the variant must come out
     bit-identical; a variant with another scale must not."""
     import triton.testing
+
     from kernels import bench
     monkeypatch.setattr(bench, "DEVICE", DEVICE)
     monkeypatch.setattr(bench, "DTYPE", torch.float32)

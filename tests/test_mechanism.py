@@ -10,8 +10,8 @@ from data import build
 from data.format import open_corpus
 from data.tokenizer import load as load_tokenizer
 from experiments import mechanism as M
-from model import GPT, GPTConfig
 from interp.hooks import Probe, knockout, logprobs, means, patch_grid, record, sites
+from model import GPT, GPTConfig
 from pbb.checkpoint import load_checkpoint
 from pbb.config import DEFAULTS
 from pbb.training import apply_trainable, make_optimizer
@@ -38,7 +38,8 @@ def test_patching_a_run_with_its_own_activations_changes_nothing():
     clean = m(idx, return_hidden=True)
     acts = record(m, idx, every_site(m.config))
     assert set(acts) == set(every_site(m.config))
-    assert all(torch.equal(acts[l], clean[2][l]) for l in range(m.config.n_layer + 1))  # the hooks see what return_hidden returns
+    # the hooks see what return_hidden returns
+    assert all(torch.equal(acts[l], clean[2][l]) for l in range(m.config.n_layer + 1))
     patched = m(idx, patch={s: (lambda v: lambda x: v)(a) for s, a in acts.items()}, return_hidden=True)
     assert torch.equal(patched[0], clean[0]) and all(torch.equal(a, b) for a, b in zip(patched[2], clean[2]))
     seqs = [idx[0, :7].tolist(), idx[1].tolist()]  # teacher forcing: padded batches score as each run alone
@@ -97,7 +98,8 @@ def test_probe_recovers_a_planted_feature_and_is_at_chance_on_noise():
     g = torch.Generator().manual_seed(0)
     n, d, k = 600, 64, 4
     y = torch.randint(0, k, (2 * n,), generator=g).tolist()
-    stream = torch.randn(2 * n, d, generator=g) + 3 * torch.randn(d, generator=g)  # a residual stream: noise and an offset
+    # a residual stream: noise and an offset
+    stream = torch.randn(2 * n, d, generator=g) + 3 * torch.randn(d, generator=g)
     feature = torch.randn(k, d, generator=g)
     planted = stream + feature[y] * 0.5  # each class adds its direction, weaker than the noise per coordinate
     acc = lambda X, labels: sum(a == b for a, b in zip(Probe().fit(X[:n], labels[:n]).predict(X[n:]), labels[n:])) / n
@@ -138,27 +140,33 @@ def test_study_micro_end_to_end(tmp_path, monkeypatch):
     assert {r["part"] for r in rows} >= {"trainable", "weight_change", "knockout", "probe"}
     t = [r for r in rows if r["part"] == "trainable"]
     assert {r["component"] for r in t} == {"before stage 2", "all", *M.subsets(1)}
-    assert {(r["split"].split("/")[0], r["mode"]) for r in t} == {(s, m) for s in ("S_train", "S_eval") for m in ("cot", "incontext")}
+    assert {(r["split"].split("/")[0], r["mode"]) for r in t} == {(s, m) for s in ("S_train", "S_eval")
+                                                                   for m in ("cot", "incontext")}
     stage1 = load_checkpoint(str(runs / "seed0" / "pbb_stage1" / "ckpt.pt"))["model"]
     for name, regex in M.subsets(1).items():  # each restricted stage 2 left every frozen parameter as stage 1 had it
         after = load_checkpoint(str(out / "seed0" / f"stage2_{name}" / "ckpt.pt"))
         assert after["config"]["trainable"] == regex
         for n, w in stage1.items():
-            assert torch.equal(after["model"][n], w) != bool(re.search(regex, n) or (n == "lm_head.weight" and name == "embed"))
+            assert torch.equal(after["model"][n], w) != bool(re.search(regex, n)
+                                                             or (n == "lm_head.weight" and name == "embed"))
     assert not (runs / "seed0" / "pbb_stage2" / "eval.json").exists()  # the runner's files are left alone
     k = [r for r in rows if r["part"] == "knockout"]
     comps = {(r["component"], r["layer"], r["head"], r["ablation"]) for r in k}
-    assert comps == {("none", None, None, "none")} | {(c, 0, h, a) for c, h in (("attn", None), ("mlp", None), ("head", 0),
-                                                                                  ("head", 1)) for a in ("zero", "mean")}
-    assert {(r["mode"], r["metric"]) for r in k} == {("cot", "instruction_recall"), ("cot", "accuracy"), ("incontext", "accuracy"),
-                                                    ("cot", "instruction_logprob"), ("incontext", "answer_logprob")}
+    assert comps == {("none", None, None, "none")} | {(c, 0, h, a) for c, h in (("attn", None), ("mlp", None),
+                                                                                  ("head", 0), ("head", 1))
+                                                      for a in ("zero", "mean")}
+    assert {(r["mode"], r["metric"]) for r in k} == {("cot", "instruction_recall"), ("cot", "accuracy"),
+                                                    ("incontext", "accuracy"), ("cot", "instruction_logprob"),
+                                                    ("incontext", "answer_logprob")}
     assert all(r["n"] == 18 and r["split"] == "S_eval" for r in k)  # 6 S_eval functions x 3 inputs
     p = [r for r in rows if r["part"] == "probe"]
-    assert {(r["position"], r["target"]) for r in p} == {(a, t) for a in ("name", "source") for t in ("operator", "constant")}
+    assert {(r["position"], r["target"]) for r in p} == {(a, t) for a in ("name", "source")
+                                                         for t in ("operator", "constant")}
     assert {r["curriculum"] for r in p if r["metric"] == "probe_accuracy"} == {"proactive", "proactive_stage1"}
     assert {r["layer"] for r in p} == {None, 0, 1}
     report = (out / "mechanism.md").read_text()
-    for heading in ("## 1. Which parameters must change", "## 2. Which components retrieve it", "## 3. Where it is decodable"):
+    for heading in ("## 1. Which parameters must change", "## 2. Which components retrieve it",
+                    "## 3. Where it is decodable"):
         assert heading in report
     assert "| lower |" in report and "| mlp 0 | mean |" in report
     for png in ("knockouts.png", "probe.png"):

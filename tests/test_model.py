@@ -127,7 +127,8 @@ def test_switches_build_and_train_step(kw):
     assert (m.lm_head.weight is m.wte.weight) == m.config.tie_embeddings
 
 
-@pytest.mark.parametrize("norm, used, unused", [("layernorm", nn.LayerNorm, nn.RMSNorm), ("rmsnorm", nn.RMSNorm, nn.LayerNorm)])
+@pytest.mark.parametrize("norm, used, unused", [("layernorm", nn.LayerNorm, nn.RMSNorm),
+                                                ("rmsnorm", nn.RMSNorm, nn.LayerNorm)])
 def test_norm_switch_picks_every_norm(norm, used, unused):
     m = make(norm=norm)
     assert all(type(n) is used for n in [m.ln_f] + [n for b in m.blocks for n in (b.ln_1, b.ln_2)])

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from data import build, leakage, templates as T
+from data import build, leakage
+from data import templates as T
 from data.config import validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +54,8 @@ def test_pool_documents_have_the_right_shapes(pooled):
         cot = [d for d in execs if d.kind == "exec_cot"]
         assert len(cot) == (0 if name in val else 5)
         for d in cot:  # the trace recalls the source first (cot_restates_instruction)
-            assert text(d, weighted=False).endswith(T.COT_CUE) and text(d, weighted=True).startswith(by[name].instruction)
+            assert (text(d, weighted=False).endswith(T.COT_CUE)
+                    and text(d, weighted=True).startswith(by[name].instruction))
 
 
 def test_nothing_of_S_eval_or_S_control_enters_the_pool(pooled):
@@ -87,7 +89,8 @@ def test_the_pool_leaves_the_other_splits_and_eval_items_as_they_were(tmp_path):
     for f in [f for f in without["eval_files"]]:
         assert open(os.path.join(dirs[0], f)).read() == open(os.path.join(dirs[1], f)).read(), f
     assert "pretrain_recall_val" not in without["splits"]["programs"]
-    assert with_pool["mixtures"]["pretrain"]["docs"] == without["mixtures"]["pretrain"]["docs"] + 5 * (10 + 10) + 40 * 10
+    assert (with_pool["mixtures"]["pretrain"]["docs"]
+            == without["mixtures"]["pretrain"]["docs"] + 5 * (10 + 10) + 40 * 10)
     items = [json.loads(l) for l in open(os.path.join(dirs[1], "eval.programs.pretrain_recall_val.cot.jsonl"))]
     srcs = {b["name"]: b for b in json.load(open(os.path.join(dirs[1], "behaviours.json")))}
     assert len(items) == 40 * 3 and all(srcs[it["behaviour"]]["split"] == "pretrain_recall_val" for it in items)
@@ -110,10 +113,10 @@ def test_a_pool_of_grammars_declares_and_derives_them_in_separate_documents():
     language); the declared-only ones are never derived; refused without the grammars domain."""
     cfg = validate(dict(domains=["grammars"], grammar_recursive=True, grammar_right_linear=True, grammar_max_rhs=2,
                         grammar_nt_prob=0.7, grammar_max_len=8, grammar_min_len=2, grammar_min_strings=20,
-                        grammar_trace="rules", n_behaviours={"pretrain": 6, "pretrain_val": 2, "S_train": 3, "S_eval": 3,
-                                                             "S_control": 3}, decl_docs=2, exec_docs=2, exec_cot_docs=2,
-                        pretrain_docs=1, ad_demos=[1], recall_pool=4, recall_pool_val=2, recall_decl_docs=3,
-                        recall_exec_docs=2, recall_pool_domain="grammars"))
+                        grammar_trace="rules", n_behaviours={"pretrain": 6, "pretrain_val": 2, "S_train": 3,
+                                                             "S_eval": 3, "S_control": 3}, decl_docs=2, exec_docs=2,
+                        exec_cot_docs=2, pretrain_docs=1, ad_demos=[1], recall_pool=4, recall_pool_val=2,
+                        recall_decl_docs=3, recall_exec_docs=2, recall_pool_domain="grammars"))
     behs = build.make_behaviours(cfg, 0)
     by = {b.name: b for b in behs}
     pool = {b.name for b in behs if b.split == "recall_pool"}

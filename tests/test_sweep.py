@@ -39,11 +39,13 @@ def test_micro_sweep_end_to_end_pairs_each_cell_and_reuses_stages(micro, capsys)
     assert "| 0 | 0.0005 | shared |" in log and "| 1 | 0.001 | shared |" in log
     rows = json.load(open(out / "sweep.json"))
     assert rows and all(set(r) == REQUIRED for r in rows)
-    assert sorted({r["knobs"]["learning_rate"] for r in rows}) == lrs and all(list(r["knobs"]) == ["learning_rate"] for r in rows)
+    assert (sorted({r["knobs"]["learning_rate"] for r in rows}) == lrs
+            and all(list(r["knobs"]) == ["learning_rate"] for r in rows))
     assert {r["curriculum"] for r in rows} == {"mixture", "proactive"}
     diffs = [r for r in rows if "_minus_" in r["metric"]]
     assert {r["metric"] for r in diffs} == {"accuracy_minus_mixture", "validity_minus_mixture"}
-    assert len([r for r in diffs if "/" not in r["split"]]) == 2 * 2 * 3 * 3 and all(r["curriculum"] == "proactive" and r["seed"] == 0 for r in diffs)
+    assert (len([r for r in diffs if "/" not in r["split"]]) == 2 * 2 * 3 * 3
+            and all(r["curriculum"] == "proactive" and r["seed"] == 0 for r in diffs))
     assert (out / "heatmap_proactive.png").read_bytes()[:4] == b"\x89PNG" and not (out / "heatmap_mixture.png").exists()
     # each cell's stages ran with its knob value, from the one shared pretraining; only the stages these curricula need
     for i, lr in enumerate(lrs):
@@ -70,13 +72,15 @@ def test_micro_sweep_end_to_end_pairs_each_cell_and_reuses_stages(micro, capsys)
     assert log.count("[pbb] reusing") == 1 + 2 * 3 + 2 * 2  # seed 0: pretraining; 3 stages, 2 evaluations per cell
     rows = json.load(open(out / "sweep.json"))
     cot = {(r["knobs"]["learning_rate"], r["seed"]): r for r in rows
-           if (r["domain"], r["split"], r["mode"], r["metric"]) == ("programs", "S_eval", "cot", "accuracy_minus_mixture")}
+           if (r["domain"], r["split"], r["mode"], r["metric"]) == ("programs", "S_eval", "cot",
+                                                                    "accuracy_minus_mixture")}
     assert set(cot) == {(lr, s) for lr in lrs for s in (0, 1, None)}
     assert (cot[5e-4, 0]["value"], cot[5e-4, 0]["ci_low"], cot[5e-4, 0]["ci_high"]) == (-1.0, -1.0, -1.0)
     assert (cot[1e-3, 0]["value"], cot[1e-3, 0]["ci_low"], cot[1e-3, 0]["ci_high"]) == (1.0, 1.0, 1.0)
     assert cot[1e-3, 1]["value"] == 0.0 and cot[1e-3, None]["value"] == 0.5 and cot[1e-3, None]["seeds"] == [0, 1]
     assert cot[1e-3, None]["ci_low"] <= 0.5 <= cot[1e-3, None]["ci_high"]
-    assert "| 0 | 0.0005 | shared | 0.000 | 0.000 | -0.500 [" in log and "| 1 | 0.001 | shared | 0.000 | 0.000 | +0.500 [" in log
+    assert ("| 0 | 0.0005 | shared | 0.000 | 0.000 | -0.500 [" in log
+            and "| 1 | 0.001 | shared | 0.000 | 0.000 | +0.500 [" in log)
 
 
 def test_corpus_knob_shares_pretraining_only_with_the_same_tokenizer_and_pretraining_documents(micro, capsys):
@@ -87,10 +91,12 @@ def test_corpus_knob_shares_pretraining_only_with_the_same_tokenizer_and_pretrai
     assert sweep.main([str(cfg), "--preset", "micro", "--out", str(out), "--samples", "1"]) == 0
     log = capsys.readouterr().out
     assert "cell 0 (replay_fraction=0.5, decl_docs=8): pretraining shared with the preset's" in log
-    assert "cell 1 (replay_fraction=0.5, decl_docs=4): pretrains its own (its corpus differs in tokenizer.tiktoken" in log
+    assert ("cell 1 (replay_fraction=0.5, decl_docs=4): pretrains its own "
+            "(its corpus differs in tokenizer.tiktoken" in log)
     # independently of the sweep's own check: the manifests of the corpora the cells trained on
     manifest = lambda d: json.load(open(os.path.join(d, "manifest.json")))
-    base, cells = manifest(micro / "corpora" / "corpus_tiny-s0"), [manifest(out / "corpora" / f"cell_{i}") for i in (0, 1)]
+    base, cells = (manifest(micro / "corpora" / "corpus_tiny-s0"),
+                   [manifest(out / "corpora" / f"cell_{i}") for i in (0, 1)])
     for m, decl in zip(cells, (8, 4)):
         assert (m["config"]["replay_fraction"], m["config"]["decl_docs"]) == (0.5, decl)
     assert cells[0]["mixtures"]["replay"]["docs"] > base["mixtures"]["replay"]["docs"]
@@ -153,7 +159,8 @@ def test_mixing_ratio_sets_the_mixture_only_and_links_the_shared_proactive_stage
         want = dict(a[2:].split("=", 1) for a in sweep.mixing_args(ratio, [], m))
         assert mix["train_data"] == ["decl_S_eval", "decl_exec_S_train", "pretrain_replay"]
         assert mix["max_iters"] == int(want["max_iters"]) and mix["train_weights"][0] == ratio
-        seen = json.loads(open(out / f"cell{i}" / "seed0" / "mixture" / "metrics.jsonl").read().splitlines()[-1])["docs_seen"]
+        seen = json.loads(open(out / f"cell{i}" / "seed0" / "mixture"
+                               / "metrics.jsonl").read().splitlines()[-1])["docs_seen"]
         assert seen["decl_S_eval"] > 0
     assert config_of(out, 1, "mixture")["max_iters"] > config_of(out, 0, "mixture")["max_iters"]  # rarer: longer
     for stage in ("pbb_stage1", "pbb_stage2"):  # Proactive is the same in both cells: trained once, linked
@@ -175,7 +182,8 @@ def test_mixing_ratio_outside_0_1_is_refused(micro):
 def test_stage2_steps_sets_proactive_stage2_and_the_exposures_a_mixture_is_matched_to(micro):
     from data.format import open_corpus
     m = open_corpus(build.ensure_corpus(os.path.join(REPO, "configs", "corpus_tiny.py"), str(micro / "tiny")))
-    steps = lambda cell: int(next(a for a in reversed(sweep.stage_args(cell, "mixture", [], m)) if a.startswith("--max_iters="))[12:])
+    steps = lambda cell: int(next(a for a in reversed(sweep.stage_args(cell, "mixture", [], m))
+                                  if a.startswith("--max_iters="))[12:])
     assert sweep.stage_args({"stage2_steps": 40}, "pbb_stage2", [], m)[:1] == ["--max_iters=40"]
     for stage in ("pbb_stage1", "mixture"):  # only Proactive stage 2 changes, and the mixture when it is matched
         assert sweep.stage_args({"stage2_steps": 40}, stage, [], m) == []

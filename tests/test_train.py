@@ -354,7 +354,8 @@ def test_weighted_stream_draws_each_mixture_at_its_share_and_resumes_identically
     state = again.state()
     resumed = Batches(mixtures, 63, seed=3, weights=[1.0, 3.0])
     resumed.load_state(state)
-    assert all(np.array_equal(a, b) for r, s in zip(rows[17:], (resumed.row() for _ in range(23))) for a, b in zip(r, s))
+    assert all(np.array_equal(a, b) for r, s in zip(rows[17:], (resumed.row() for _ in range(23)))
+               for a, b in zip(r, s))
     assert resumed.seen == stream.seen
     with pytest.raises(ValueError, match="weighted"):  # a weighted stream's state does not resume an unweighted one
         Batches(mixtures, 63, seed=3).load_state(state)
@@ -363,7 +364,8 @@ def test_weighted_stream_draws_each_mixture_at_its_share_and_resumes_identically
 def test_train_weights_need_one_number_per_mixture(config_file, corpus, tmp_path, capsys):
     assert run(config_file, corpus, tmp_path, "--train_data=pretrain,pretrain_val", "--train_weights=[1.0]") == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "train_weights=[1.0] needs one number >= 0 per train_data mixture" in err
+    assert (len(err.strip().splitlines()) == 1
+            and "train_weights=[1.0] needs one number >= 0 per train_data mixture" in err)
     assert run(config_file, corpus, tmp_path, "--train_data=pretrain,pretrain_val", "--train_weights=[1, 3]",
                "--max_iters=3") == 0
     last = json.loads(open(tmp_path / "metrics.jsonl").read().splitlines()[-1])
