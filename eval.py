@@ -8,6 +8,8 @@ Splits, modes, metrics and baselines are described in pbb/evaluate.py, which doe
 import argparse
 import sys
 
+import torch
+
 from data.build import EVAL_SPLITS, MODES
 from data.format import CorpusError
 from pbb.common import UserError
@@ -27,12 +29,17 @@ def main(argv=None):
     ap.add_argument("--data_dir", default=None, help="evaluate on this corpus dir instead of the checkpoint's")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--out", default=None, help="where to write the rows (default: eval.json beside the checkpoint)")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (torch.set_num_threads); 0: torch's default")
     ap.add_argument("--no_progress", action="store_true")
+    ap.add_argument("--quiet", action="store_true", help="print nothing but errors (the rows go to --out)")
     args = ap.parse_args(argv)
     split = lambda s: [t for t in s.split(",") if t]
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         evaluate(args.ckpt, split(args.splits), split(args.modes), split(args.domains), args.samples, args.curriculum,
-                 args.device, args.data_dir, args.batch_size, args.max_new_tokens, args.out, not args.no_progress)
+                 args.device, args.data_dir, args.batch_size, args.max_new_tokens, args.out, not args.no_progress,
+                 log=None if args.quiet else print)
     except (UserError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -21,17 +21,8 @@ from data.format import CorpusError
 from pbb import grpo
 from pbb.batches import fetch, open_batches
 from pbb.checkpoint import open_start, payload, refuse_overwrite, save_checkpoint
-from pbb.common import (
-    UserError,
-    append_record,
-    catch_signals,
-    fill_record,
-    peak_flops,
-    precision,
-    resolve_device,
-    resume_command,
-    start_out_dir,
-)
+from pbb.common import (UserError, append_record, catch_signals, fill_record, peak_flops, precision, resolve_device,
+                        resume_command, start_out_dir)
 from pbb.config import DEFAULTS, describe, load_config
 from pbb.training import build_model, evaluate, get_lr, probe_loss, read_losses, resume, train_step, wrap
 

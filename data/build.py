@@ -464,12 +464,18 @@ def verify(out, cfg=None, seed=None):
     return manifest
 
 
+def corpora_dir():
+    """Where corpora are built by default: $PBB_CORPORA (the tests point it at a temporary directory, for every process
+    they start), else corpora/ in the repository."""
+    return os.environ.get("PBB_CORPORA") or os.path.join(REPO, "corpora")
+
+
 def ensure_corpus(config_path, out_dir=None, seed=None):
     """The corpus directory for this config and seed: built if absent, verified if present."""
     name, cfg = load_config(config_path)
     seed = cfg["seed"] if seed is None else seed
     cfg["seed"] = seed
-    out = out_dir or os.path.join(REPO, "corpora", f"{name}-s{seed}")
+    out = out_dir or os.path.join(corpora_dir(), f"{name}-s{seed}")
     if os.path.isdir(out) and os.listdir(out):
         verify(out, cfg, seed)
         return out

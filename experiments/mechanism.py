@@ -52,15 +52,8 @@ from data.tokenizer import load as load_tokenizer
 from interp.hooks import Patched, Probe, knockout, logprobs, means, pad, patch_grid, sites
 from pbb.checkpoint import load_checkpoint, load_model
 from pbb.common import resolve_device
-from pbb.evaluate import (
-    default_max_new_tokens,
-    evaluate,
-    generate_texts,
-    judge,
-    open_checkpoint_corpus,
-    read_items,
-    row,
-)
+from pbb.evaluate import (default_max_new_tokens, evaluate, generate_texts, judge, open_checkpoint_corpus, read_items,
+                          row)
 from pbb.runner import STAGES, cli, run_stage
 from pbb.stats import mean_spread
 

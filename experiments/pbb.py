@@ -45,47 +45,44 @@ import os
 import time
 
 from data.build import EVAL_SPLITS, MODES
-from pbb.batches import open_data
-from pbb.checkpoint import load_checkpoint
-from pbb.report import instruction_worth, write_report
-from pbb.runner import (
-    CURRICULA,
-    PRETRAIN,
-    STAGES,
-    cli,
-    evaluate_once,
-    grpo_cap,
-    missing_evals,
-    open_corpus_of,
-    pairs_of,
-    run_stage,
-)
+from pbb.common import UserError
+from pbb.report import instruction_worth, plot_curves, write_report
+from pbb.runner import (CURRICULA, PRETRAIN, STAGES, check_stage, cli, eval_job, grpo_cap, missing_evals,
+                        open_corpus_of, pairs_of, parse_sets, run_jobs, stage_job, stage_overrides)
 from pbb.stats import paired_rows
 
 
-def ad_sweep(root, seed, eval_kw, extra=()):
-    """Algorithm distillation from the Proactive stage-1 checkpoint, one stage per N in the corpus's
-    ad_demos; returns the eval rows (S_eval and S_control), each with "demos": N."""
-    parent = os.path.join(root, "pbb_stage1")
-    _, manifest = open_data(load_checkpoint(os.path.join(parent, "ckpt.pt"))["config"])
-    rows = []
+def ad_jobs(root, seed, manifest, eval_kw, sink, extra=(), sets=None):
+    """Algorithm distillation from the Proactive stage-1 checkpoint, one stage per N in the corpus's ad_demos
+    (stage name "ad" for --set), and their evaluations (S_eval and S_control), as jobs; sink(curriculum, N, rows)."""
+    jobs = []
     for n in sorted(set(manifest["config"]["ad_demos"])):
         for curriculum, mix in (("ad", "exec_S_eval_N"), ("ad_uniform", "exec_S_eval_uniform_N")):
             if f"{mix}{n}" not in manifest["mixtures"]:  # ad_uniform: only with the corpus's ad_uniform_control
                 continue
-            ckpt = run_stage("configs/ad.py", os.path.join(root, f"{curriculum}_N{n}"), parent, seed,
-                             (f"--train_data={mix}{n},pretrain_replay", *extra))
-            for r in evaluate_once(ckpt, splits=("S_eval", "S_control"), modes=("implicit", "cot"),
-                                   curriculum=curriculum, **eval_kw):
-                rows.append({**r, "seed": seed, "demos": n})
-    return rows
+            here = os.path.join(root, f"{curriculum}_N{n}")
+            args = (f"--train_data={mix}{n},pretrain_replay", *extra, *stage_overrides(sets or {}, "ad"))
+            jobs.append(stage_job(here, [os.path.join(root, "pbb_stage1")], "configs/ad.py", here,
+                                  os.path.join(root, "pbb_stage1"), seed, args))
+            jobs.append(eval_job(here + "/eval", [here], os.path.join(here, "ckpt.pt"),
+                                 lambda rows, c=curriculum, n=n: sink(c, n, rows), splits=("S_eval", "S_control"),
+                                 modes=("implicit", "cot"), curriculum=curriculum, **eval_kw))
+    return jobs
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=None, help="results directory (default out/pbb/PRESET)")
     p.add_argument("--seeds", type=int, default=1, help="number of training seeds (0, 1, ...)")
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
+    p.add_argument("--jobs", type=int, default=2, help="stages and evaluations run side by side (default 2; the "
+                   "numbers do not depend on it: pbb/runner.py)")
+    p.add_argument("--set", action="append", default=[], metavar="[STAGE.]KEY=VALUE",
+                   help="a train.py key for one stage (pretrain, mixture, pbb_stage1, pbb_stage2, retro_stage1, "
+                   "retro_stage2_sft, retro_stage2_grpo, ad) or, without STAGE, for every curriculum stage; repeatable")
+    p.add_argument("--from", dest="base", default=None, metavar="DIR", help="another results directory whose "
+                   "finished stages this run links instead of training them again, where the config, seed and starting "
+                   "checkpoint are the same (an ablation of one stage trains only that stage and what follows it)")
     p.add_argument("--samples", type=int, default=None, help="grammar samples per prompt (eval.py's default if unset)")
     p.add_argument("--ad", action="store_true", help="also run the algorithm-distillation sweep (N demonstrations)")
     p.add_argument("--corpus", default=None, help="corpus config of every stage (default: the preset's)")
@@ -100,6 +97,8 @@ def main(argv=None):
     variant.add_argument("--grammars", action="store_true", help="the grammar domain on its own corpus and pretraining "
                          "(recursive right-linear grammars, configs/corpus_grammars.py)")
     a = p.parse_args(argv)
+    if a.jobs < 1:
+        p.error("--jobs must be at least 1")
     os.environ["PBB_PRESET"] = a.preset
     default_out = os.path.join("out", "pbb", a.preset)
     corpus_flag = next((f for f in ("ood", "description", "compose", "grammars") if getattr(a, f)), None)
@@ -112,7 +111,8 @@ def main(argv=None):
     if a.description and a.against is None and not missing_evals(default_out, a.seeds):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
-    t0, rows = time.time(), []
+    sets = parse_sets(a.set, [s for s, _, _ in STAGES] + ["ad"])
+    t0 = time.time()
     evaluated = dict(CURRICULA, pretrain="pretrain")
     missing = a.against and missing_evals(a.against, a.seeds)
     if missing:
@@ -120,23 +120,42 @@ def main(argv=None):
                          f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
     manifest = open_corpus_of(STAGES[0][1], extra)  # every stage's corpus (--corpus, else the preset's)
     grammars = "grammars" in manifest["config"]["domains"]
-    stage_extra = {"retro_stage2_grpo": grpo_cap(manifest, extra)}
+    configs = {stage: PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
+               for stage, config, _ in STAGES}
+    args = {stage: (*extra, *stage_overrides(sets, stage)) for stage in configs}
+    args["retro_stage2_grpo"] += grpo_cap(manifest, args["retro_stage2_grpo"])
+    for stage, config in [*configs.items(), ("ad", "configs/ad.py")]:  # every override checked before anything runs
+        try:
+            check_stage(stage, config, args.get(stage, (*extra, *stage_overrides(sets, "ad"))))
+        except UserError as e:
+            raise SystemExit(f"error: {e}")
     kw = {} if a.samples is None else {"samples": a.samples}
-    for seed in range(a.seeds) if a.seed is None else [a.seed]:
+    seeds = range(a.seeds) if a.seed is None else [a.seed]
+    got, jobs = {}, []  # got: (seed, curriculum, demos) -> eval rows
+    for seed in seeds:
         root = os.path.join(out, f"seed{seed}")
-        for stage, config, parent in STAGES:
-            config = PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
-            run_stage(config, os.path.join(root, stage), parent and os.path.join(root, parent), seed,
-                      extra + stage_extra.get(stage, ()))
+        for stage, _, parent in STAGES:
+            deps = [os.path.join(root, parent)] if parent else []
+            there = a.base and os.path.join(a.base, f"seed{seed}")
+            reuse = there and (os.path.join(there, stage), parent and os.path.join(there, parent))
+            jobs.append(stage_job(os.path.join(root, stage), deps, configs[stage], os.path.join(root, stage),
+                                  parent and os.path.join(root, parent), seed, args[stage], reuse))
         # the base model with grammars: also its derivation from the rules in context (eval.py mode incontext_cot)
         for curriculum, stage in evaluated.items():
             splits = ("S_eval", "pretrain_recall_val") if curriculum == "pretrain" else EVAL_SPLITS
             more = {"modes": [*MODES, "incontext_cot"]} if curriculum == "pretrain" and grammars else {}
-            ckpt = os.path.join(root, stage, "ckpt.pt")
-            for r in evaluate_once(ckpt, splits=splits, curriculum=curriculum, **kw, **more):
-                rows.append({**r, "seed": seed})
+            here = os.path.join(root, stage)
+            jobs.append(eval_job(here + "/eval", [here], os.path.join(here, "ckpt.pt"),
+                                 lambda rows, k=(seed, curriculum, None): got.__setitem__(k, rows),
+                                 splits=splits, curriculum=curriculum, **kw, **more))
         if a.ad:
-            rows += ad_sweep(root, seed, kw, extra)
+            jobs += ad_jobs(root, seed, manifest, kw, lambda c, n, rows, s=seed: got.__setitem__((s, c, n), rows),
+                            extra, sets)
+    run_jobs(jobs, a.jobs)
+    rows = [{**r, "seed": s, **({"demos": n} if n is not None else {})}
+            for (s, c, n), rs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0)) for r in rs]
+    for seed in seeds:
+        plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in STAGES])
     if a.seed is not None:
         print(f"[pbb] seed {a.seed} done, {time.time() - t0:.0f} s; collect the seeds with --seeds N")
         return 0
@@ -158,8 +177,8 @@ def main(argv=None):
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(rows, f, indent=1)
     print(write_report(rows, out))
-    print(f"[pbb] {time.time() - t0:.0f} s; results in {out}: summary.json, results.md, results.png"
-          + (", results_ad.png" if a.ad and instruction_worth(rows) else ""))
+    print(f"[pbb] {time.time() - t0:.0f} s; results in {out}: summary.json, results.md, results.png, "
+          "seedN/curves.png" + (", results_ad.png" if a.ad and instruction_worth(rows) else ""))
     return 0
 
 

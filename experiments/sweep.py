@@ -9,6 +9,7 @@ A sweep config is a plain Python file (configs/sweep_*.py) naming
     curricula = ["mixture", "proactive"]  names from experiments.pbb.CURRICULA (this list if unset); the mixture
                                           always runs, since every difference is against it
 A knob is either
+  - STAGE.KEY, a stage config key for one stage (as the runner's --set STAGE.KEY=VALUE), e.g. pbb_stage2.frozen;
   - a stage config key (any key of DEFAULTS): passed as `--knob=value` to every curriculum stage of the
     cell (pretraining keeps its own settings, except the architecture keys ARCH_KEYS and corpus,
     corpus_seed, data_dir, which a checkpoint fixes and which go to the cell's pretraining too); or
@@ -72,7 +73,8 @@ from data.format import CorpusError
 from pbb.batches import open_data
 from pbb.common import UserError
 from pbb.config import ARCH_KEYS, DEFAULTS, load_config
-from pbb.runner import CURRICULA, MAIN_METRIC, STAGES, cli, evaluate_once, pairs_of, run_stage
+from pbb.runner import (CURRICULA, MAIN_METRIC, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
+                        run_stage, stage_overrides)
 from pbb.stats import paired_rows
 
 PRETRAIN = "configs/pretrain.py"
@@ -92,6 +94,9 @@ def load_sweep(path):
     if not isinstance(grid, dict) or not grid or not all(isinstance(v, (list, tuple)) and v for v in grid.values()):
         raise SystemExit(f"error: {path} must set grid = {{knob: [value, ...], ...}} with at least one value per knob")
     for knob in grid:
+        if "." in knob:  # STAGE.KEY: a train.py key of one stage (the runner's --set)
+            parse_sets([f"{knob}=0"], list(STAGE_CONFIG))
+            continue
         if knob in SET_BY_SWEEP:
             raise SystemExit(f"error: knob '{knob}' in {path} is set by the sweep itself (seeds: --seeds, corpus seed: "
                              "corpus_seed)")
@@ -127,13 +132,19 @@ def stages_of(curricula):
     return [st for st in STAGES if st[0] in need]
 
 
+def targeted(knobs, stage):
+    """The train.py overrides of a cell's STAGE.KEY knobs for one stage."""
+    return stage_overrides(parse_sets([f"{k}={v}" for k, v in knobs.items() if "." in k], list(STAGE_CONFIG)), stage)
+
+
 def cell_args(knobs, out, base_corpus, i):
     """(stage overrides, pretraining overrides) of a cell; with corpus knobs, writes their corpus config as
     OUT/corpora_cfg/cell_<i>.py, i the first cell of these corpus values (later ones train on its corpus), unless
     it equals the preset's (then the cell trains on the preset's corpus). ValueError for a bad corpus value."""
     args = [f"--{k}={v}" for k, v in knobs.items() if k in DEFAULTS]
     pre = [f"--{k}={v}" for k, v in knobs.items() if k in ARCH_KEYS or k in CORPUS_STAGE_KEYS]
-    corpus = {k: v for k, v in knobs.items() if k not in DEFAULTS and k not in DERIVED}
+    pre += targeted(knobs, "pretrain")
+    corpus = {k: v for k, v in knobs.items() if k not in DEFAULTS and k not in DERIVED and "." not in k}
     if corpus:
         base = knobs.get("corpus", base_corpus)
         path = os.path.join(out, "corpora_cfg", f"cell_{i}.py")
@@ -303,18 +314,20 @@ def main(argv=None):
     cells = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     args, corpus_home = [], {}
     for i, cell in enumerate(cells):  # every cell's configs are checked before anything trains
-        corpus = {k: v for k, v in cell.items() if (k not in DEFAULTS and k not in DERIVED) or k == "corpus"}
+        corpus = {k: v for k, v in cell.items()
+                  if (k not in DEFAULTS and k not in DERIVED and "." not in k) or k == "corpus"}
         j = corpus_home.setdefault(repr(sorted(corpus.items())), i)  # cells of the same corpus values share it
         try:
             args.append(cell_args(cell, out, base_config["corpus"], j))
-            for _, config, _ in stages_of(curricula):
-                load_config([config, *args[i][0]])
+            for stage, config, _ in stages_of(curricula):
+                check_stage(stage, config, [*args[i][0], *targeted(cell, stage)])
         except (UserError, ValueError) as e:
             raise SystemExit(f"error: cell {i} ({knob_label(cell)}): {e}")
     for i, cell in enumerate(cells):  # derived knobs read the corpus: built once every cell's values are valid
         manifest = corpus_of(load_config([STAGE_CONFIG["mixture"], *args[i][0]])[0]) \
             if any(k in DERIVED for k in cell) else None
-        args[i] = ({st: stage_args(cell, st, args[i][0], manifest) for st, _, _ in stages_of(curricula)}, args[i][1])
+        args[i] = ({st: stage_args(cell, st, args[i][0], manifest) + targeted(cell, st) for st, _, _ in
+                    stages_of(curricula)}, args[i][1])
     t0, rows, home, pre_home = time.time(), [], [], {}  # home[i]: the cell whose pretraining cell i uses, or None
     base_manifest = corpus_of(base_config)
     for i, cell in enumerate(cells):

@@ -228,6 +228,8 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
         key = f"{domain}.{split}.{mode}"
         scores, ex, per_item[key] = judge(domain, its, texts, judged_as, k, grammars, instructions, trained)
         per_item[f"{domain}.{split}.{mode}.behaviour"] = [it["behaviour"] for it in its]
+        eval_file = f"eval.{domain}.{split}.{DERIVED.get(mode, mode)}.jsonl"
+        per_item.setdefault("_files", {})[key] = manifest["files"][eval_file]
         for metric, successes in scores:
             rows.append(row(curriculum, seed, domain, split, mode, metric, successes, len(prompts)))
         families = sorted({it.get("family") for it in its} - {None})
@@ -287,7 +289,8 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
 
 def items_path(out_path):
     """Where the per-item scores of an eval.json go: eval_items.json beside it, {"DOMAIN.SPLIT.MODE": [score
-    per item, in the eval file's order], "DOMAIN.SPLIT.MODE.behaviour": [its behaviour]} (paired comparisons)."""
+    per item, in the eval file's order], "DOMAIN.SPLIT.MODE.behaviour": [its behaviour], "_files": {"DOMAIN.SPLIT.MODE":
+    the sha256 of the eval file its items came from}} (paired comparisons)."""
     return os.path.join(os.path.dirname(os.path.abspath(out_path)), "eval_items.json" if os.path.basename(out_path) ==
                         "eval.json" else os.path.basename(out_path) + ".items.json")
 

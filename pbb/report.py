@@ -144,3 +144,44 @@ def plot(rows, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_curves(root, stages, path=None):
+    """One figure of a seed's stages (root/STAGE/metrics.jsonl): each stage's training loss and validation loss against
+    step (GRPO: its policy loss and mean reward), a panel each; root/curves.png by default. Stages without metrics are
+    left out; nothing is written when none has any."""
+    import json
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = {}
+    for stage in stages:
+        f = os.path.join(root, stage, "metrics.jsonl")
+        if os.path.exists(f):
+            with open(f) as fh:
+                runs[stage] = [json.loads(line) for line in fh]
+    if not runs:
+        return None
+    cols = min(4, len(runs))
+    rows_n = -(-len(runs) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.6 * cols, 2.8 * rows_n), squeeze=False)
+    for ax, (stage, recs) in zip(axes.flat, runs.items()):
+        step = [r for r in recs if "loss" in r and "docs_seen" not in r]
+        ax.plot([r["step"] for r in step], [r["loss"] for r in step], lw=1, label="train loss")
+        val = [r for r in recs if "val_loss" in r]
+        if val:
+            ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", ms=3, label="val loss")
+        if any("reward" in r for r in recs):
+            ax.plot([r["step"] for r in recs if "reward" in r], [r["reward"] for r in recs if "reward" in r],
+                    "s-", ms=3, color="C2", label="mean reward")
+        ax.set_title(stage, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(runs):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = path or os.path.join(root, "curves.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,21 +1,31 @@
 """The runner's parts that every experiment script uses: the curriculum stages (STAGES, CURRICULA), one stage run
 as `python train.py CONFIG` unless a finished one can be reused (run_stage, with its reuse checks), one evaluation
-per checkpoint and arguments (evaluate_once), the eval items of two runs paired (pairs_of), GRPO's completion cap,
-and the one-line refusal of an experiment script (cli)."""
+per checkpoint and arguments as `python eval.py` (evaluate_once), jobs run side by side (run_jobs), stage-targeted
+overrides (parse_sets, stage_overrides), the eval items of two runs paired (pairs_of), GRPO's completion cap, and the
+one-line refusal of an experiment script (cli).
+
+Threads: a stage that starts from a checkpoint and every evaluation run on STAGE_THREADS CPU threads, whatever the
+number of jobs side by side, so that --jobs changes how long a run takes and not its numbers; pretraining from
+scratch keeps torch's default (every core)."""
+import difflib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from data.build import corpus_config
 from data.format import CorpusError
 from pbb.batches import open_data
 from pbb.checkpoint import load_checkpoint, tokenizer_id
 from pbb.common import UserError
-from pbb.config import DEFAULTS, load_config
-from pbb.evaluate import default_max_new_tokens, evaluate
+from pbb.config import ARCH_KEYS, DEFAULTS, load_config
+from pbb.evaluate import default_max_new_tokens
 
-TRAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN, EVAL = os.path.join(REPO, "train.py"), os.path.join(REPO, "eval.py")
+STAGE_THREADS = 1
 STAGES = [  # (stage, config, the stage it starts from)
     ("pretrain", "configs/pretrain.py", None),
     ("mixture", "configs/mixture.py", "pretrain"),
@@ -41,17 +51,18 @@ MAIN_METRIC = {"programs": "accuracy", "grammars": "validity"}
 NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions", "threads"}
 
 
-def train_args(config, out_dir, init_from, seed, extra=()):
-    """The arguments of `python train.py` that run one stage of the runner."""
-    return [config, f"--out_dir={out_dir}", f"--init_from={init_from}", f"--seed={seed}", *extra,
+def train_args(config, out_dir, init_from, seed, extra=(), threads=0):
+    """The arguments of `python train.py` that run one stage of the runner (threads: the module docstring)."""
+    threads = [f"--threads={threads}"] if threads else []
+    return [config, f"--out_dir={out_dir}", f"--init_from={init_from}", f"--seed={seed}", *threads, *extra,
             "--progress=false" if not sys.stderr.isatty() else "--progress=true"]
 
 
-def run_stage(config, out_dir, parent_dir, seed, extra=()):
-    """Trains one stage unless its checkpoint is already complete. Returns the checkpoint path.
-    extra: more train.py overrides, e.g. ("--train_data=...",). A checkpoint trained with another config
-    (the config file or the seed changed since), or older than the checkpoint it starts from, is refused
-    with one line, not silently reused."""
+def plan_stage(config, out_dir, parent_dir, seed, extra=(), quiet=False):
+    """(checkpoint path, the `python train.py` command that trains or resumes the stage, or None when its checkpoint is
+    complete and may be reused). extra: more train.py overrides, e.g. ("--train_data=...",). A checkpoint trained with
+    another config (the config file or the seed changed since), or older than the checkpoint it starts from, is
+    refused with one line, not silently reused."""
     ckpt_path = os.path.join(out_dir, "ckpt.pt")
     init_from = os.path.join(parent_dir, "ckpt.pt") if parent_dir else "scratch"
     if os.path.exists(ckpt_path):
@@ -81,19 +92,59 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
             raise SystemExit(f"error: {out_dir} was trained from an older {init_from}; delete it to retrain it "
                              "from the current one, or pass --out for a new results directory")
         if ckpt["step"] >= ckpt["config"]["max_iters"]:
-            print(f"[pbb] reusing {ckpt_path} (step {ckpt['step']})")
-            return ckpt_path
+            if not quiet:
+                print(f"[pbb] reusing {ckpt_path} (step {ckpt['step']})")
+            return ckpt_path, None
         init_from = "resume"
-    print(f"[pbb] training {config} -> {out_dir}", flush=True)
-    rc = subprocess.run([sys.executable, TRAIN, *train_args(config, out_dir, init_from, seed, extra)]).returncode
-    if rc != 0:
-        raise SystemExit(f"error: stage {config} failed (exit {rc}); fix it and rerun: finished stages are reused")
+    if not quiet:
+        print(f"[pbb] training {config} -> {out_dir}", flush=True)
+    threads = STAGE_THREADS if parent_dir else 0  # pretraining from scratch, resumed or not: torch's default
+    return ckpt_path, [sys.executable, TRAIN, *train_args(config, out_dir, init_from, seed, extra, threads)]
+
+
+def run_stage(config, out_dir, parent_dir, seed, extra=()):
+    """Trains one stage unless its checkpoint is already complete (plan_stage), its output on this terminal. Returns
+    the checkpoint path."""
+    ckpt_path, argv = plan_stage(config, out_dir, parent_dir, seed, extra)
+    if argv is not None:
+        rc = subprocess.run(argv).returncode
+        if rc != 0:
+            raise SystemExit(f"error: stage {config} failed (exit {rc}); fix it and rerun: finished stages are reused")
     return ckpt_path
 
 
-def evaluate_once(ckpt, **kw):
-    """eval.evaluate's rows for ckpt, reusing its eval.json when that was written for this checkpoint (not
-    older than it) with the same arguments (recorded in eval.args.json beside it)."""
+def stage_job(name, deps, config, out_dir, parent_dir, seed, extra=(), reuse=None):
+    """A Job (run_jobs) that trains one stage as run_stage does. reuse: (the same stage of another run, the stage it
+    started from): when that one is finished, was trained with the same config and seed, and started from the
+    checkpoint this one starts from, out_dir becomes a link to it instead (the runner's --from)."""
+    def launch():
+        if reuse and not os.path.lexists(out_dir):
+            link_same(config, out_dir, parent_dir, seed, extra, *reuse)
+        argv = plan_stage(config, out_dir, parent_dir, seed, extra)[1]
+        return argv, os.path.join(out_dir, "train.log"), lambda: None
+    return Job(name, deps, launch)
+
+
+def link_same(config, out_dir, parent_dir, seed, extra, there, there_parent):
+    """Links out_dir to `there` when that stage is the one out_dir would train (stage_job's reuse)."""
+    same_start = (parent_dir is None and there_parent is None) or (
+        parent_dir is not None and there_parent is not None
+        and os.path.realpath(parent_dir) == os.path.realpath(there_parent))
+    if not same_start or not os.path.exists(os.path.join(there, "ckpt.pt")):
+        return
+    try:
+        argv = plan_stage(config, there, there_parent, seed, extra, quiet=True)[1]
+    except SystemExit:  # another config or corpus: this run trains its own
+        return
+    if argv is None:
+        os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
+        os.symlink(os.path.abspath(there), out_dir)
+        print(f"[pbb] {out_dir} is {there} (same config, seed and start): linked")
+
+
+def plan_eval(ckpt, kw):
+    """(its rows, None) when ckpt's eval.json was written for this checkpoint (not older than it) with the same
+    arguments (recorded in eval.args.json beside it); else (None, the `python eval.py` command that writes them)."""
     d = os.path.dirname(ckpt)
     paths = [os.path.join(d, f) for f in ("eval.json", "eval_items.json", "eval.args.json")]
     args = json.loads(json.dumps(kw))  # tuples as lists, as they read back
@@ -104,11 +155,151 @@ def evaluate_once(ckpt, **kw):
             if json.load(f) == args:
                 print(f"[pbb] reusing {paths[0]}")
                 with open(paths[0]) as g:
-                    return json.load(g)
-    rows = evaluate(ckpt, log=None, progress=False, **kw)
-    with open(paths[2], "w") as f:
-        json.dump(args, f)
-    return rows
+                    return json.load(g), None
+    flags = [f"--{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in kw.items()]
+    print(f"[pbb] evaluating {ckpt}", flush=True)
+    return None, [sys.executable, EVAL, f"--ckpt={ckpt}", *flags, f"--threads={STAGE_THREADS}", "--no_progress",
+                  "--quiet"]
+
+
+def finish_eval(ckpt, kw):
+    """The rows `python eval.py` wrote for ckpt, once it has; records its arguments (eval.args.json)."""
+    d = os.path.dirname(ckpt)
+    with open(os.path.join(d, "eval.args.json"), "w") as f:
+        json.dump(json.loads(json.dumps(kw)), f)
+    with open(os.path.join(d, "eval.json")) as f:
+        return json.load(f)
+
+
+def evaluate_once(ckpt, **kw):
+    """eval.py's rows for ckpt (keyword arguments: its options, e.g. splits, modes, curriculum, samples), evaluated
+    now unless its eval.json can be reused (plan_eval)."""
+    rows, argv = plan_eval(ckpt, kw)
+    if argv is None:
+        return rows
+    if subprocess.run(argv).returncode != 0:
+        raise SystemExit(f"error: evaluating {ckpt} failed; fix it and rerun: finished stages are reused")
+    return finish_eval(ckpt, kw)
+
+
+def eval_job(name, deps, ckpt, sink, **kw):
+    """A Job (run_jobs) that evaluates ckpt as evaluate_once does and hands its rows to sink(rows)."""
+    def launch():
+        rows, argv = plan_eval(ckpt, kw)
+        if argv is None:
+            return None, None, lambda: sink(rows)
+        return argv, os.path.join(os.path.dirname(ckpt), "eval.log"), lambda: sink(finish_eval(ckpt, kw))
+    return Job(name, deps, launch)
+
+
+class Job:
+    """One step of a run: launch() -> (the command to run, or None when there is nothing to do; the file its output
+    goes to when several jobs run side by side; what to call once it has succeeded). It starts once every job named
+    in deps has finished."""
+
+    def __init__(self, name, deps, launch):
+        self.name, self.deps, self.launch = name, list(deps), launch
+
+
+def run_jobs(jobs, n_jobs=1):
+    """Runs the jobs, at most n_jobs side by side, each once the jobs it depends on have finished, in the order given
+    among those ready. One job: its output on this terminal; several: each in its log file. A failed job stops the
+    others (SIGTERM: a stage checkpoints and is resumed by the next run) and the run, with one line naming its log."""
+    pending, running, done = list(jobs), {}, set()
+    names = {j.name for j in jobs}
+    if any(d not in names for j in jobs for d in j.deps):
+        raise ValueError("a job depends on a job that is not in the run")
+    try:
+        while pending or running:
+            ready = [j for j in pending if set(j.deps) <= done]
+            if ready and len(running) < n_jobs:
+                job = ready[0]
+                pending.remove(job)
+                argv, log, finish = job.launch()
+                if argv is None:
+                    finish()
+                    done.add(job.name)
+                    continue
+                out = None
+                if n_jobs > 1:
+                    os.makedirs(os.path.dirname(log), exist_ok=True)
+                    out = open(log, "w")
+                running[job.name] = (subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT if out else None),
+                                     finish, log, out)
+                continue
+            if not running:
+                raise ValueError(f"jobs {', '.join(j.name for j in pending)} wait for each other")
+            time.sleep(0.05)
+            for name, (proc, finish, log, out) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[name]
+                if out is not None:
+                    out.close()
+                if proc.returncode != 0:
+                    tail = "".join(open(log).readlines()[-15:]) if out is not None else ""
+                    print(tail, file=sys.stderr, end="")
+                    raise SystemExit(f"error: {name} failed (exit {proc.returncode})"
+                                     + (f", its log: {log}" if out is not None else "")
+                                     + "; fix it and rerun: finished stages and evaluations are reused")
+                finish()
+                done.add(name)
+    finally:
+        for proc, _, _, out in running.values():  # stopped early: the others stop too (a stage checkpoints)
+            proc.send_signal(signal.SIGTERM)
+        for proc, _, _, out in running.values():
+            proc.wait()
+            if out is not None:
+                out.close()
+
+
+def parse_sets(items, stages):
+    """{stage or None: ["--key=value", ...]} of --set STAGE.KEY=VALUE (one stage) and --set KEY=VALUE (every
+    curriculum stage; pretraining too for the keys a checkpoint fixes: the architecture and the corpus). Refused in
+    one line: an unknown stage or key, a missing '='."""
+    sets = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"error: --set {item}: write STAGE.KEY=VALUE or KEY=VALUE")
+        target, value = item.split("=", 1)
+        stage, key = target.rsplit(".", 1) if "." in target else (None, target)
+        if stage is not None and stage not in stages:
+            close = difflib.get_close_matches(stage, stages, n=1)
+            raise SystemExit(f"error: --set {item}: no stage '{stage}'"
+                             + (f"; did you mean '{close[0]}'?" if close else f"; stages: {', '.join(stages)}"))
+        if key not in DEFAULTS or key in ("seed", "out_dir", "init_from"):
+            close = difflib.get_close_matches(key, DEFAULTS, n=1)
+            raise SystemExit(f"error: --set {item}: '{key}' is not a key the runner lets you set"
+                             + (f"; did you mean '{close[0]}'?" if close and close[0] != key else
+                                "; `python train.py --help` lists every key (seed: --seed(s); out_dir: --out)"))
+        sets.setdefault(stage, []).append(f"--{key}={value}")
+    return sets
+
+
+def check_stage(stage, config, args):
+    """The stage's config with these overrides; UserError (one line) for an unknown key, a bad value, or a trainable /
+    frozen regex that matches no parameter of the model (built on the meta device), so that a run can refuse it
+    before anything trains."""
+    import torch
+
+    from model import GPT
+    from pbb.config import model_config
+    from pbb.training import apply_trainable
+    try:
+        cfg = load_config([config, *args])[0]
+        with torch.device("meta"):
+            apply_trainable(GPT(model_config(cfg)), cfg["trainable"], cfg["frozen"])
+    except UserError as e:
+        raise UserError(f"stage {stage}: {e}")
+    return cfg
+
+
+def stage_overrides(sets, stage):
+    """The train.py overrides parse_sets gives one stage: every-stage ones first, then the stage's own."""
+    plain = sets.get(None, [])
+    if stage == "pretrain":
+        plain = [a for a in plain if a[2:].split("=", 1)[0] in (*ARCH_KEYS, "corpus", "corpus_seed", "data_dir")]
+    return [*plain, *sets.get(stage, [])]
 
 
 def pairs_of(out_a, stage_a, out_b, stage_b, seeds):

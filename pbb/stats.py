@@ -11,7 +11,7 @@ def paired_rows(pairs, curriculum, ref, n_boot=2000):
     bootstrap that resamples behaviours (all items of a behaviour together) within each seed and, with
     several seeds, the seeds too; value = mean over seeds of the mean per-item difference."""
     rng, rows = np.random.default_rng(0), []
-    keys = [k for k in next(iter(pairs.values()))[0] if not k.endswith(".behaviour")]
+    keys = [k for k in next(iter(pairs.values()))[0] if not k.endswith(".behaviour") and not k.startswith("_")]
     for key in keys:
         domain, split, mode = key.split(".")
         if any(key not in a or key not in b for a, b in pairs.values()):  # a run not scored on these items (e.g. an
@@ -19,9 +19,11 @@ def paired_rows(pairs, curriculum, ref, n_boot=2000):
             continue
         per_seed = {}  # seed -> (sum of differences per behaviour, items per behaviour)
         for seed, (a, b) in sorted(pairs.items()):
-            if a[key + ".behaviour"] != b[key + ".behaviour"]:
-                raise SystemExit(f"error: {key} holds other items in the two runs compared; pair runs of the same "
-                                 "S_train/S_eval/S_control behaviours")
+            file_key = f"{domain}.{split.split('/')[0]}.{mode}"  # a family's items come from its split's file
+            files = [x.get("_files", {}).get(file_key) for x in (a, b)]  # evaluations from before: behaviours only
+            if a[key + ".behaviour"] != b[key + ".behaviour"] or (None not in files and files[0] != files[1]):
+                raise SystemExit(f"error: {key} holds other eval items in the two runs compared (seed {seed}); pair "
+                                 "runs evaluated on the same items (the same behaviours and eval inputs)")
             names = a[key + ".behaviour"]
             order = {n: i for i, n in enumerate(dict.fromkeys(names))}
             idx, d = np.array([order[n] for n in names]), np.array(a[key]) - np.array(b[key])

@@ -1,13 +1,12 @@
 """The experiment runner on the micro preset, end to end, and the wiring of every curriculum's configs."""
 import json
 import os
-import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 
-import train
-from data import build
 from data.build import corpus_config
 from experiments import pbb as pbb_experiment
 from pbb.batches import open_data
@@ -15,10 +14,11 @@ from pbb.checkpoint import load_checkpoint
 from pbb.config import load_config
 from pbb.evaluate import default_max_new_tokens
 from pbb.report import instruction_worth, write_report
-from pbb.runner import CURRICULA, NOT_COMPARED, STAGES, grpo_cap, pairs_of, run_stage, train_args
+from pbb.runner import (CURRICULA, NOT_COMPARED, STAGES, Job, grpo_cap, pairs_of, parse_sets, run_jobs, run_stage,
+                        stage_overrides, train_args)
 from pbb.stats import paired_rows
-from pbb.training import get_lr
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIRED = {"curriculum", "domain", "split", "mode", "metric", "value", "ci_low", "ci_high", "n", "seed"}
 STAGE_CONFIGS = ["pretrain", "pbb_stage1", "pbb_stage2", "retro_stage1", "retro_stage2_sft", "retro_stage2_grpo",
                  "mixture", "ad"]
@@ -48,14 +48,14 @@ def pretrained(tmp_path_factory):
     stages build their corpus under ROOT/corpora, not the repo's."""
     root = tmp_path_factory.mktemp("micro")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build, "REPO", str(root))  # ensure_corpus's default directory: REPO/corpora/NAME-sSEED
+        mp.setenv("PBB_CORPORA", str(root / "corpora"))  # ensure_corpus's default directory, in every process
         mp.setenv("PBB_PRESET", "micro")
         run_stage("configs/pretrain.py", root / "pretrain", None, seed=0)
         yield root
 
 
 def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(build, "REPO", str(tmp_path))  # the corpus too is built in tmp_path, not in the repo
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))  # the corpus is built in tmp_path, not in the repo
     monkeypatch.setenv("PBB_PRESET", "micro")  # pbb.main sets it; put back afterwards
     out = tmp_path / "pbb"
     args = ["--preset", "micro", "--out", str(out), "--samples", "1", "--ad"]
@@ -101,6 +101,19 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     stamps = {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     assert len(stamps) == len(STAGES) + 3
+    assert (out / "seed0" / "curves.png").read_bytes()[:4] == b"\x89PNG"  # every stage's loss curves
+    # the same run one job at a time: the same numbers (threads per stage do not follow --jobs)
+    assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "one"), "--samples", "1", "--ad",
+                                "--jobs", "1"]) == 0
+    assert json.load(open(tmp_path / "one" / "summary.json")) == rows
+    # an ablation of one stage: every other stage linked from the finished run, only Proactive stage 2 trained
+    assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "abl"), "--samples", "1", "--from",
+                                str(out), "--set", "pbb_stage2.learning_rate=1e-2"]) == 0
+    for stage in [s for s, _, _ in STAGES if s != "pbb_stage2"]:
+        assert os.path.realpath(tmp_path / "abl" / "seed0" / stage) == str(out / "seed0" / stage), stage
+    assert not os.path.islink(tmp_path / "abl" / "seed0" / "pbb_stage2")
+    assert json.load(open(tmp_path / "abl" / "seed0" / "pbb_stage2" / "config.json"))["learning_rate"] == 1e-2
+    capsys.readouterr()
     capsys.readouterr()
     # a run against itself: every paired difference is 0
     assert pbb_experiment.main(args + ["--against", str(out)]) == 0
@@ -162,23 +175,28 @@ def test_reuse_ignores_keys_that_may_differ(pretrained, capsys):
     assert "reusing" in capsys.readouterr().out and os.path.getmtime(ckpt) == stamp
 
 
-def test_a_partial_stage_is_resumed_and_ends_as_the_uninterrupted_one(pretrained, tmp_path, monkeypatch, capfd):
+def test_a_partial_stage_is_resumed_and_ends_as_the_uninterrupted_one(pretrained, tmp_path, capfd):
     """A stage stopped by SIGTERM checkpoints its step; the runner resumes it (init_from=resume) and it ends
     bit-identical to the same stage trained without a stop. With dropout: the random state must carry over too."""
     def stage(name):
         return run_stage("configs/pretrain.py", tmp_path / name, None, seed=0, extra=("--dropout=0.1",))
     stage("whole")
-    real_get_lr = get_lr
-
-    def sigterm_at_step_2(config, step):
-        if step == 2:
-            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # what a SIGTERM runs: train.py's handler
-        return real_get_lr(config, step)
-    monkeypatch.setattr(train, "get_lr", sigterm_at_step_2)  # the runner's own arguments, run in this process
-    assert train.main(train_args("configs/pretrain.py", tmp_path / "cut", "scratch", 0, ("--dropout=0.1",))) == 143
-    assert load_checkpoint(str(tmp_path / "cut" / "ckpt.pt"))["step"] == 3  # 128 + SIGTERM: stopped after step 2
+    # the runner's own arguments, in a process whose learning-rate schedule sends the SIGTERM at step 2 (what a SIGTERM
+    # runs: train.py's handler)
+    argv = train_args("configs/pretrain.py", tmp_path / "cut", "scratch", 0, ("--dropout=0.1",))
+    cut = subprocess.run([sys.executable, "-c", "import signal, sys, train\n"
+                          "lr = train.get_lr\n"
+                          "def at_2(config, step):\n"
+                          "    if step == 2:\n"
+                          "        signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)\n"
+                          "    return lr(config, step)\n"
+                          "train.get_lr = at_2\n"
+                          f"sys.exit(train.main({[str(a) for a in argv]!r}))"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert cut.returncode == 143, cut.stderr  # 128 + SIGTERM: stopped after finishing step 2
+    assert load_checkpoint(str(tmp_path / "cut" / "ckpt.pt"))["step"] == 3
     assert (f"continue with: python train.py configs/pretrain.py --out_dir={tmp_path / 'cut'} --seed=0 --dropout=0.1 "
-            "--init_from=resume\n") in capfd.readouterr().err  # the stage's own arguments, not the runner's
+            "--init_from=resume\n") in cut.stderr  # the stage's own arguments, not the runner's
     stage("cut")
     assert "steps 3 -> 6" in capfd.readouterr().out
     whole, resumed = (load_checkpoint(str(tmp_path / name / "ckpt.pt")) for name in ("whole", "cut"))
@@ -250,7 +268,7 @@ def test_paired_difference_and_its_bootstrap_interval():
     two = paired_rows({0: (items(a, names), items(b, names)), 1: (ones, zeros)}, "proactive", "mixture")
     assert [x["seed"] for x in two] == [0, 1, None] and two[2]["seeds"] == [0, 1]
     assert two[2]["value"] == pytest.approx(((a - b).mean() + 1) / 2)
-    with pytest.raises(SystemExit, match="other items"):
+    with pytest.raises(SystemExit, match="other eval items"):
         paired_rows({0: (ones, items([0] * 120, names[::-1]))}, "proactive", "mixture")
     fam = lambda d: {**d, "programs.S_eval/compose.cot": d["programs.S_eval.cot"][:3],
                      "programs.S_eval/compose.cot.behaviour": names[:3]}  # a key only some evaluations have
@@ -268,7 +286,7 @@ def test_against_a_run_without_every_seed_is_refused_before_training(tmp_path):
 def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path, monkeypatch):
     """--ood with a corpus of ad_uniform_control: AD from skewed and from uniform demonstrations, both from
     Proactive stage 1, and the paired difference uniform minus skewed (accuracy_minus_ad) per N."""
-    monkeypatch.setattr(build, "REPO", str(tmp_path))
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))
     monkeypatch.setenv("PBB_PRESET", "micro")
     cfg = tmp_path / "corpus_tiny_ood.py"
     cfg.write_text(open(os.path.join(os.path.dirname(__file__), "..", "configs", "corpus_tiny.py")).read()
@@ -293,7 +311,7 @@ def test_ood_runs_the_uniform_demonstrations_control_on_the_same_items(tmp_path,
 def test_grpo_cap_covers_the_longest_trace_with_grammars_or_nested_compositions_only(tmp_path, monkeypatch):
     """On a corpus with grammars or nested compositions the runner raises GRPO's completion cap to eval.py's CoT
     budget; plain programs keep configs/retro_stage2_grpo.py's cap (and so the default's GRPO numbers)."""
-    monkeypatch.setattr(build, "REPO", str(tmp_path))
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))
     monkeypatch.setenv("PBB_PRESET", "micro")
     tiny = open(os.path.join(os.path.dirname(__file__), "..", "configs", "corpus_tiny.py")).read()
     nested = 'domains = ["programs"]\nprogram_families = {"arith": 0.5, "compose": 0.5}\ncompose_trace = "nested"'
@@ -309,3 +327,29 @@ def test_grpo_cap_covers_the_longest_trace_with_grammars_or_nested_compositions_
             assert need > 64 and got == (f"--grpo_max_new_tokens={need}",)
         else:
             assert got == ()
+
+
+def test_set_targets_one_stage_or_every_curriculum_stage_and_refuses_in_one_line():
+    stages = [s for s, _, _ in STAGES]
+    sets = parse_sets([r"pbb_stage2.frozen=\.mlp\.", "dropout=0.1", "n_layer=2", "pretrain.max_iters=9"], stages)
+    assert stage_overrides(sets, "pbb_stage2") == ["--dropout=0.1", "--n_layer=2", r"--frozen=\.mlp\."]
+    assert stage_overrides(sets, "mixture") == ["--dropout=0.1", "--n_layer=2"]
+    assert stage_overrides(sets, "pretrain") == ["--n_layer=2", "--max_iters=9"]  # plain keys: the architecture only
+    for item, needle in (("pbb_stag2.frozen=x", "did you mean 'pbb_stage2'"), ("pbb_stage2.frozn=x", "'frozn'"),
+                         ("seed=3", "'seed'"), ("dropout", "KEY=VALUE")):
+        with pytest.raises(SystemExit, match=needle):
+            parse_sets([item], stages)
+
+
+def test_run_jobs_respects_dependencies_runs_side_by_side_and_stops_on_a_failure(tmp_path):
+    log = tmp_path / "order"
+    py = lambda name, seconds=0.0, rc=0: [sys.executable, "-c", f"import time; time.sleep({seconds}); "
+                                          f"open({str(log)!r}, 'a').write({name!r} + '\\n'); raise SystemExit({rc})"]
+    job = lambda name, deps, argv: Job(name, deps, lambda: (argv, str(tmp_path / name / "log"), lambda: None))
+    run_jobs([job("c", ["a", "b"], py("c")), job("a", [], py("a", 0.5)), job("b", [], py("b"))], n_jobs=2)
+    assert log.read_text().split() == ["b", "a", "c"]  # a and b side by side (b done first), c after both
+    assert (tmp_path / "a" / "log").exists()  # several jobs: each one's output in its log
+    log.unlink()
+    with pytest.raises(SystemExit, match="error: b failed .exit 3.*its log"):
+        run_jobs([job("a", [], py("a", 5.0)), job("b", [], py("b", rc=3)), job("c", ["b"], py("c"))], n_jobs=2)
+    assert log.read_text().split() == ["b"]  # a was stopped, c never started

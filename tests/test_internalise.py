@@ -49,7 +49,7 @@ def test_bad_cot_internalise_is_one_line():
 
 
 def test_internalise_micro_end_to_end(tmp_path, monkeypatch):
-    monkeypatch.setattr(build, "REPO", str(tmp_path))
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))
     monkeypatch.setenv("PBB_PRESET", "micro")
     from experiments import internalise
     out, run = tmp_path / "int", tmp_path / "run"

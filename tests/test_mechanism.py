@@ -6,7 +6,6 @@ import re
 import torch
 import torch.nn.functional as F
 
-from data import build
 from data.format import open_corpus
 from data.tokenizer import load as load_tokenizer
 from experiments import mechanism as M
@@ -131,7 +130,7 @@ def test_trainable_subsets_leave_frozen_parameters_bit_identical():
 
 
 def test_study_micro_end_to_end(tmp_path, monkeypatch):
-    monkeypatch.setattr(build, "REPO", str(tmp_path))  # the corpus too is built in tmp_path, not in the repo
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))  # the corpus is built in tmp_path, not in the repo
     monkeypatch.setenv("PBB_PRESET", "micro")  # main sets it; put back afterwards
     out, runs = tmp_path / "mech", tmp_path / "pbb"
     assert M.main(["--preset", "micro", "--out", str(out), "--pbb", str(runs)]) == 0

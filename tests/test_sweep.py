@@ -19,7 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def micro(tmp_path, monkeypatch):
     """Corpora built under tmp_path/corpora, not the repo's; the micro preset on (sweep.main sets it: put back)."""
-    monkeypatch.setattr(build, "REPO", str(tmp_path))
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))
     monkeypatch.setenv("PBB_PRESET", "micro")
     return tmp_path
 
@@ -212,3 +212,19 @@ def test_stage_steps_scales_every_stage_so_the_mixture_stays_twice_a_stage(micro
     (micro / "sweep_ss.py").write_text('grid = {"stage_steps": [0]}\n')
     with pytest.raises(SystemExit, match="stage_steps values .* positive integers"):
         sweep.load_sweep(str(micro / "sweep_ss.py"))
+
+
+def test_a_stage_knob_sets_one_stage_only_and_an_unknown_stage_is_refused(micro):
+    knobs = {"pbb_stage2.learning_rate": 0.01, "dropout": 0.1}
+    assert sweep.targeted(knobs, "pbb_stage2") == ["--learning_rate=0.01"]
+    assert sweep.targeted(knobs, "mixture") == [] and sweep.targeted(knobs, "pretrain") == []
+    args, pre = sweep.cell_args(knobs, str(micro / "sweep_t"), "configs/corpus_tiny.py", 0)
+    assert args == ["--dropout=0.1"] and pre == []  # not a corpus key: no corpus of its own
+    cfg = micro / "sweep_stage.py"
+    cfg.write_text('grid = {"pbb_stag2.learning_rate": [0.01]}\n')
+    with pytest.raises(SystemExit, match="no stage 'pbb_stag2'; did you mean 'pbb_stage2'"):
+        sweep.load_sweep(str(cfg))
+    cfg.write_text('grid = {"pbb_stage2.frozen": ["zzz"]}\ncurricula = ["proactive"]\n')
+    with pytest.raises(SystemExit, match=r"^error: cell 0 .*frozen='zzz' matches no parameter"):
+        sweep.main([str(cfg), "--preset", "micro", "--out", str(micro / "sweep_t")])
+    assert not (micro / "sweep_t" / "seed0").exists()

@@ -16,9 +16,10 @@ import train
 from data.format import open_corpus, write_docs, write_manifest
 from model import GPT
 from pbb.batches import Batches, load_mixtures
+from pbb import checkpoint
 from pbb.checkpoint import load_checkpoint, save_checkpoint
 from pbb.common import UserError
-from pbb.config import model_config
+from pbb.config import DEFAULTS, MODEL_KEYS, SECTIONS, model_config
 from pbb.training import train_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -191,6 +192,56 @@ def test_trainable_freezes_everything_else(config_file, corpus, tmp_path):
             assert not torch.equal(a[k], b[k]), k
         else:
             assert torch.equal(a[k], b[k]), k
+
+
+def test_frozen_freezes_what_it_matches_and_is_refused_beside_trainable(config_file, corpus, tmp_path, capsys):
+    stage1, stage2 = tmp_path / "s1", tmp_path / "s2"
+    assert run(config_file, corpus, stage1) == 0
+    assert run(config_file, corpus, stage2, f"--init_from={stage1}/ckpt.pt", r"--frozen=\.mlp\.") == 0
+    a, b = weights(stage1), weights(stage2)
+    for k in a:
+        assert torch.equal(a[k], b[k]) == (".mlp." in k), k  # the MLPs exactly as they were, everything else moved
+    assert run(config_file, corpus, tmp_path / "s3", r"--frozen=\.mlp\.", r"--trainable=\.attn\.") == 2
+    assert "set one of the two" in capsys.readouterr().err
+    assert run(config_file, corpus, tmp_path / "s4", "--frozen=.") == 2  # nothing would train
+    assert "matches every parameter" in capsys.readouterr().err
+
+
+def test_help_lists_every_key_with_its_default_and_exits_0():
+    r = subprocess.run([sys.executable, "train.py", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == ""
+    for key, value in DEFAULTS.items():
+        assert f"  {key} = {value!r}" in r.stdout, key
+    assert {k for section, keys in SECTIONS if section.startswith("model") for k, _, _ in keys} == set(MODEL_KEYS)
+
+
+def test_type_errors_name_the_type_in_words(config_file, corpus, tmp_path, capsys):
+    assert run(config_file, corpus, tmp_path, "--max_iters=1.5") == 2
+    assert "should be an integer, not a number" in capsys.readouterr().err
+    assert run(config_file, corpus, tmp_path, "--max_iters=ten") == 2
+    assert "expected an integer" in capsys.readouterr().err
+    cfg = tmp_path / "bad.py"
+    cfg.write_text("learning_rate = 'fast'\n")
+    assert train.main([str(cfg), f"--data_dir={corpus}"]) == 2
+    assert "should be a number, not a string" in capsys.readouterr().err
+
+
+def test_threads_sets_the_processes_threads(config_file, corpus, tmp_path):
+    before = torch.get_num_threads()
+    try:
+        assert run(config_file, corpus, tmp_path, "--threads=1", "--max_iters=1") == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_missing_start_checkpoint_is_named_before_any_corpus_is_opened(tmp_path, monkeypatch, capsys):
+    """configs/pbb_stage1.py in a fresh clone: the message names the stage to run first; no corpus is built."""
+    monkeypatch.chdir(tmp_path)  # no out/ here: the pretrained checkpoint the config starts from does not exist
+    monkeypatch.setenv("PBB_PRESET", "micro")
+    monkeypatch.setattr(checkpoint, "open_data", lambda config: pytest.fail("the corpus was opened"))
+    assert train.main([os.path.join(ROOT, "configs", "pbb_stage1.py")]) == 2
+    assert "run `python train.py configs/pretrain.py` first" in capsys.readouterr().err
 
 
 def test_starting_a_stage_from_another_corpus_is_refused(config_file, corpus, tmp_path, capsys):
