@@ -4,16 +4,24 @@ Packed sequences: a batch row may hold several documents, given by `doc_ids` (B,
 only to earlier tokens of its own document, in every attention backend, and positions restart at 0
 at each document, so a row of packed documents behaves exactly like the documents run one by one.
 
-Hooks (interpretability, experiments/mechanism.py): GPT.forward(..., patch={site: fn}) replaces the activation
-at each named site by fn(activation) (record it and return it unchanged to read it; return another run's
-values to patch it; a mean to mean-ablate it). Sites:
-    l             (int, 0..n_layer)  the residual stream entering block l; n_layer: after the last block,
-                                     before ln_f. (B, T, n_embd). These are the tensors return_hidden returns.
-    ("head", l, h)                   head h of layer l, its output before the attention's output projection
-                                     (B, T, head_dim); zero it and the head contributes nothing.
-    ("mlp", l)                       what MLP l adds to the residual stream (B, T, n_embd).
-With tied_layers (one Block, GPT.blocks[0], applied n_layer times) every site, ablation and KV-cache slot keeps
-its layer index l: the l-th application of the shared block.
+Hooks (interpretability; the toolkit is interp/hooks.py): GPT.forward(..., patch={site: fn}) replaces the
+activation at each named site by fn(activation) (return it unchanged to read it; another run's values to patch it;
+zeros or a mean to ablate it). Sites, for B rows of T tokens, C = n_embd, H heads of D = C / H, layer l:
+    ("embed",)          the token embedding (before a learned position embedding is added), (B, T, C)
+    ("resid_pre", l)    the residual stream entering block l, l = 0..n_layer (n_layer: after the last block, before
+                        ln_f), (B, T, C); the tensors return_hidden returns
+    ("q", l) ("k", l) ("v", l)   queries and keys (after qk_norm and RoPE) and values, (B, H, T, D)
+    ("pattern", l)      the attention probabilities, (B, H, T, T_keys); asking for it runs layer l's attention as an
+                        explicit softmax (the reference path) instead of attn_backend
+    ("head", l, h)      head h's output before the output projection, (B, T, D)
+    ("attn_out", l)     what attention l adds to the residual stream, (B, T, C)
+    ("resid_mid", l)    the residual stream after attention l, before MLP l, (B, T, C)
+    ("mlp_post", l)     MLP l's hidden activation after its nonlinearity (swiglu: gate * up), (B, T, hidden)
+    ("mlp_out", l)      what MLP l adds to the residual stream, (B, T, C)
+ablate_heads and ablate_mlps are zero hooks on ("head", l, h) and ("mlp_out", l) (a hook given for the same site
+replaces them). With tied_layers (one Block, GPT.blocks[0], applied n_layer times) every site, ablation and KV-cache
+slot keeps its layer index l: the l-th application of the shared block. In generation, hooks see the new tokens of
+each step (keys and values: the new ones, before the cache stores them).
 """
 import math
 import warnings
@@ -130,6 +138,15 @@ def flex(q, k, v, block_mask):
     return _compiled_flex(q, k, v, block_mask=block_mask)
 
 
+def attend_explicit(q, k, v, mask, hook):
+    """Causal attention as an explicit softmax, its probabilities (B, H, Tq, Tk) passed through hook on the way: the
+    reference path the ("pattern", l) site runs on. mask: (B, 1, Tq, Tk) boolean, or None for plain causal."""
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
+    if mask is None:
+        mask = torch.ones(q.size(2), k.size(2), dtype=torch.bool, device=q.device).tril(k.size(2) - q.size(2))
+    return hook(att.masked_fill(~mask, float("-inf")).softmax(dim=-1)) @ v
+
+
 def attend(q, k, v, doc_ids, backend, mask=None):
     """Causal attention of (B, H, T, D) tensors, block-diagonal by document when doc_ids is given (for
     backend 'flex', doc_ids is the BlockMask GPT.forward built from them). An explicit boolean `mask`
@@ -142,11 +159,7 @@ def attend(q, k, v, doc_ids, backend, mask=None):
     if mask is None and doc_ids is not None:
         mask = doc_causal_mask(doc_ids)
     if backend == "naive":
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
-        if mask is None:
-            mask = torch.ones(q.size(2), k.size(2), dtype=torch.bool, device=q.device).tril()
-        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-        return att @ v
+        return attend_explicit(q, k, v, mask, lambda att: att)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
 
 
@@ -188,32 +201,31 @@ class Attention(nn.Module):
             self.k_norm = nn.RMSNorm(config.n_embd // config.n_head, eps=1e-5)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, rope, doc_ids, cache, patch=None, layer=None):
+    def forward(self, x, rope, doc_ids, cache, patch, layer, mask=None):
         B, T, C = x.shape
-        layer = self.layer if layer is None else layer  # tied_layers: one module, called at every depth
+        hook = lambda name, t: patch[name, layer](t) if (name, layer) in patch else t  # sites: module docstring
         qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head)
         q, k, v = qkv.unbind(2)  # (B, T, H, D) each
         if self.config.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
         if rope is not None:  # q and k rotated together, in the layout the projection wrote
             q, k = apply_rope(torch.stack((q, k), dim=2) if self.config.qk_norm else qkv[:, :, :2], rope).unbind(2)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, H, T, D)
+        q, k, v = (hook(n, t.transpose(1, 2)) for n, t in (("q", q), ("k", k), ("v", v)))  # (B, H, T, D)
         if cache is not None:
             k, v = cache.update(layer, k, v)
+        if ("pattern", layer) in patch:  # the reference path, whatever attn_backend (mask: GPT.forward)
+            y = attend_explicit(q, k, v, mask, patch["pattern", layer])
+        elif cache is not None:
             y = attend(q, k, v, None, self.config.attn_backend, mask=cache.mask)
         else:
             y = attend(q, k, v, doc_ids, self.config.attn_backend)
-        heads = [h for l, h in self.config.ablate_heads if l == layer]
-        if heads:  # ablation: these heads contribute nothing to the residual stream
-            y = y.clone()
-            y[:, heads] = 0
-        hooked = [h for h in range(self.n_head) if patch and ("head", layer, h) in patch]
-        if hooked:  # hooks (module docstring)
+        hooked = [h for h in range(self.n_head) if ("head", layer, h) in patch]
+        if hooked:
             y = y.clone()
             for h in hooked:
                 y[:, h] = patch["head", layer, h](y[:, h])
         y = y.transpose(1, 2).reshape(B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+        return self.resid_dropout(hook("attn_out", self.c_proj(y)))
 
 
 class MLP(nn.Module):
@@ -227,7 +239,7 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x):
+    def forward(self, x, hook=lambda name, t: t):
         h = self.c_fc(x)
         if self.kind == "gelu":
             h = F.gelu(h)
@@ -236,7 +248,7 @@ class MLP(nn.Module):
         else:
             gate, up = h.chunk(2, dim=-1)
             h = F.silu(gate) * up
-        return self.dropout(self.c_proj(h))
+        return self.dropout(hook("mlp_out", self.c_proj(hook("mlp_post", h))))
 
 
 class Block(nn.Module):
@@ -247,13 +259,10 @@ class Block(nn.Module):
         self.attn = Attention(config, layer)
         self.mlp = MLP(config)
 
-    def forward(self, x, rope, doc_ids, cache, patch=None, layer=None):
-        layer = self.layer if layer is None else layer
-        x = x + self.attn(self.ln_1(x), rope, doc_ids, cache, patch, layer)
-        if layer not in self.config.ablate_mlps:  # ablation: this MLP contributes nothing
-            out = self.mlp(self.ln_2(x))
-            x = x + (patch["mlp", layer](out) if patch and ("mlp", layer) in patch else out)
-        return x
+    def forward(self, x, rope, doc_ids, cache, patch, layer, mask=None):
+        hook = lambda name, t: patch[name, layer](t) if (name, layer) in patch else t  # sites: module docstring
+        x = hook("resid_mid", x + self.attn(self.ln_1(x), rope, doc_ids, cache, patch, layer, mask))
+        return x + self.mlp(self.ln_2(x), hook)
 
 
 class GPT(nn.Module):
@@ -313,7 +322,10 @@ class GPT(nn.Module):
             pos_ids = doc_positions(doc_ids)
         if self.config.pos_emb != "none" and pos_ids is None and T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size={self.config.block_size}")
+        patch = {**{("head", l, h): torch.zeros_like for l, h in self.config.ablate_heads},  # the ablation switches
+                 **{("mlp_out", l): torch.zeros_like for l in self.config.ablate_mlps}, **(patch or {})}
         x = self.wte(idx)
+        x = patch["embed",](x) if ("embed",) in patch else x
         rope = None
         if self.config.pos_emb == "learned":
             x = x + (self.wpe(pos_ids) if pos_ids is not None else self.wpe.weight[:T])
@@ -321,14 +333,17 @@ class GPT(nn.Module):
             rot = self.rope[:T][None] if pos_ids is None else self.rope[pos_ids]  # (B or 1, T, D/2)
             rope = rot[:, :, None, None]  # broadcast over (q or k, head)
         x = self.drop(x)
+        mask = None  # the explicit mask of the ("pattern", l) sites' reference path
+        if any(s[0] == "pattern" for s in patch):
+            mask = cache.mask if cache is not None else doc_causal_mask(doc_ids) if doc_ids is not None else None
         if self.config.attn_backend == "flex" and cache is None:  # one block mask for every layer
             doc_ids = doc_block_mask(doc_ids, T, idx.device)
-        hidden, patch = [], patch or {}
-        for i in range(self.config.n_layer):  # tied_layers: blocks[0] at every i (its own hooks, cache slot)
-            x = patch[i](x) if i in patch else x
+        hidden, L = [], self.config.n_layer
+        for i in range(L):  # tied_layers: blocks[0] at every i (its own hooks, cache slot)
+            x = patch["resid_pre", i](x) if ("resid_pre", i) in patch else x
             hidden.append(x)
-            x = self.blocks[0 if self.config.tied_layers else i](x, rope, doc_ids, cache, patch, i)
-        x = patch[self.config.n_layer](x) if self.config.n_layer in patch else x
+            x = self.blocks[0 if self.config.tied_layers else i](x, rope, doc_ids, cache, patch, i, mask)
+        x = patch["resid_pre", L](x) if ("resid_pre", L) in patch else x
         hidden.append(x)
         if cache is not None:
             cache.n += T

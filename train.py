@@ -21,8 +21,8 @@ from data.format import CorpusError
 from pbb import grpo
 from pbb.batches import fetch, open_batches
 from pbb.checkpoint import open_start, payload, refuse_overwrite, save_checkpoint
-from pbb.common import (UserError, append_record, catch_signals, fill_record, peak_flops, precision, resolve_device,
-                        resume_command, start_out_dir)
+from pbb.common import (UserError, append_record, catch_signals, fill_record, open_tracker, peak_flops, precision,
+                        resolve_device, resume_command, start_out_dir)
 from pbb.config import DEFAULTS, describe, load_config
 from pbb.training import build_model, evaluate, get_lr, probe_loss, read_losses, resume, train_step, wrap
 
@@ -76,6 +76,7 @@ def train(config, explicit, argv=None):
         except ValueError as e:
             raise UserError(f"cannot resume {ckpt_path}: {e}")
     raw_model, model = model, wrap(model, config, ddp, device)
+    tracker = open_tracker(config) if master else None
     if master:
         metrics_path = start_out_dir(config, start_step)
         announce(config, raw_model, data_dir, f"device {device}, {dtype}, {world} process(es)", start_step)
@@ -145,6 +146,8 @@ def train(config, explicit, argv=None):
                         flops_per_token, peak, world)
             if master and logging:
                 append_record(metrics_path, record)
+                if tracker:
+                    tracker(record)
             shown = ("loss", "val_loss", "lr", "tokens_per_s", "mfu")
             bar.set_postfix({k: f"{record[k]:.4g}" for k in shown if k in record})
             pending = []
@@ -167,6 +170,8 @@ def train(config, explicit, argv=None):
             final["val_loss"] = evaluate(raw_model, val_batches, autocast)
             print(f"final val_loss {final['val_loss']:.4f}")
         append_record(metrics_path, final)
+        if tracker:
+            tracker.finish()
     checkpoint(step)
     if master:
         print(f"done: {step} steps; checkpoint {ckpt_path}")

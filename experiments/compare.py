@@ -70,7 +70,7 @@ def table(rows, means):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__.split("\n\n")[0])
     p.add_argument("a", help="results directory or checkpoint A")
     p.add_argument("b", help="results directory or checkpoint B")
     p.add_argument("--out", default=None, help="where compare.md and compare.json go")

@@ -48,7 +48,7 @@ def stage2_args(manifest, last):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.internalise", description=__doc__.split("\n\n")[0])
     p.add_argument("--run", default=None,
                    help="runner results directory with seedN/pbb_stage1 (default out/pbb/PRESET)")
     p.add_argument("--out", default=None, help="results directory (default out/internalise/PRESET)")

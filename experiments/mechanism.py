@@ -49,7 +49,7 @@ from data.build import load_instructions
 from data.templates import COT_CUE, EXEC
 from data.tokenizer import encode_prompt
 from data.tokenizer import load as load_tokenizer
-from interp.hooks import Patched, Probe, knockout, logprobs, means, pad, patch_grid, sites
+from interp.hooks import Patched, Probe, components, knockout, logprobs, means, pad, patch_grid
 from pbb.checkpoint import load_checkpoint, load_model
 from pbb.common import resolve_device
 from pbb.evaluate import (default_max_new_tokens, evaluate, generate_texts, judge, open_checkpoint_corpus, read_items,
@@ -335,7 +335,8 @@ def knockout_study(model, enc, manifest, data_dir, instructions, seed):
     for mode in items:
         ref = read_items(data_dir, "programs", "S_train", mode)
         texts = generate(ref, mode, None)
-        mean_of[mode] = means(model, [encode_prompt(enc, it["prompt"] + t) for it, t in zip(ref, texts)], sites(cfg))
+        mean_of[mode] = means(model, [encode_prompt(enc, it["prompt"] + t) for it, t in zip(ref, texts)],
+                              components(cfg))
     comps = [("attn", l) for l in range(cfg.n_layer)] + [("mlp", l) for l in range(cfg.n_layer)] + \
             [("head", l, h) for l in range(cfg.n_layer) for h in range(cfg.n_head)]
     rows = []
@@ -580,7 +581,7 @@ def plot(rows, out):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.mechanism", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
     p.add_argument("--seeds", type=int, default=1, help="number of training seeds (0, 1, ...)")
     p.add_argument("--out", default=None, help="results directory (default out/mechanism/PRESET)")

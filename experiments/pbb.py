@@ -1,12 +1,19 @@
 """The PBB comparison end to end: corpus -> pretrain -> homogeneous mixture, Proactive PBB and
 Retroactive PBB (SFT and GRPO) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
-    python -m experiments.pbb [--out DIR] [--seeds N] [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG]
-                              [--against OTHER_OUT] [--ood | --description | --compose | --grammars] [--seed S]
+    python -m experiments.pbb [--out DIR] [--seeds N] [--jobs N] [--set [STAGE.]KEY=VALUE ...] [--from DIR]
+                              [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG] [--against OTHER_OUT]
+                              [--ood | --description | --compose | --grammars] [--seed S]
+
+--jobs N runs up to N stages and evaluations side by side (pbb/runner.py: the numbers do not depend on it). --set
+changes a train.py key of one stage (STAGE.KEY=VALUE) or of every curriculum stage (KEY=VALUE); --from DIR links the
+stages of another results directory that this run would train identically, so that an ablation of one stage trains
+only that stage and the ones after it (compare the two with `python -m experiments.compare OUT DIR`).
 
 Beside each curriculum's scores: its paired difference from the mixture on the same eval items (same seed,
 same pretrained checkpoint), with a 95% bootstrap interval over behaviours (and over seeds when there are
-several): rows with metric accuracy_minus_mixture (programs) / validity_minus_mixture (grammars). The
+several): rows with metric accuracy_minus_mixture (programs) / validity_minus_mixture (grammars); and Retroactive
+GRPO minus Retroactive SFT, the two stage 2s of the same stage 1 (accuracy_minus_retroactive_sft). The
 pretrained checkpoint itself is evaluated too (rows with curriculum "pretrain": S_eval, where in-context
 execution is the base model's skill, and pretrain_recall_val, its recall from the weights, when the corpus
 has a recall pool). --corpus trains every stage on another corpus config; --against OTHER_OUT adds each
@@ -71,7 +78,7 @@ def ad_jobs(root, seed, manifest, eval_kw, sink, extra=(), sets=None):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.pbb", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=None, help="results directory (default out/pbb/PRESET)")
     p.add_argument("--seeds", type=int, default=1, help="number of training seeds (0, 1, ...)")
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
@@ -163,6 +170,9 @@ def main(argv=None):
     for curriculum, stage in CURRICULA.items():
         if curriculum != "mixture":
             rows += paired_rows(pairs_of(out, stage, out, "mixture", seeds), curriculum, "mixture")
+    # RL against SFT after the same Retroactive stage 1 (metric accuracy_minus_retroactive_sft)
+    rows += paired_rows(pairs_of(out, "retro_stage2_grpo", out, "retro_stage2_sft", seeds), "retroactive_grpo",
+                        "retroactive_sft")
     for n in sorted({r["demos"] for r in rows if r["curriculum"] == "ad"}):
         pairs = pairs_of(out, f"ad_N{n}", out, "pbb_stage2", seeds)
         rows += [{**r, "demos": n} for r in paired_rows(pairs, "ad", "proactive")]

@@ -295,7 +295,7 @@ def table(rows, cells, curricula, home, domain, mode):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("config", help="sweep config (configs/sweep_*.py)")
     p.add_argument("--out", default=None, help="results directory (default out/sweep/<config name>)")
     p.add_argument("--seeds", type=int, default=1, help="number of training seeds (0, 1, ...)")

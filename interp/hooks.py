@@ -1,14 +1,57 @@
 """Hooks for interpretability: read, replace or ablate what a model computes at named sites (model.py's `patch`
-argument: {site: fn}), on one forward pass or while generating. Stateless and layer-indexed, so they work for tied
-layers too. Used by experiments/mechanism.py; tested in tests/test_interp.py."""
+argument, {site: fn}; the sites are listed there and by sites()), on one forward pass or while generating. Stateless
+and layer-indexed, so they work for tied layers too. Used by experiments/mechanism.py; every site is tested against
+a computation by hand in tests/test_interp.py.
+
+    logits, cache = run_with_cache(model, idx, [("resid_pre", 2), ("pattern", 1)])
+    logits = model(idx, patch=ablate([("head", 0, 1), ("mlp_out", 3)]))[0]          # zero-ablation
+    logits = model(corrupt, patch={("resid_pre", 2): lambda x: cache["resid_pre", 2]})[0]   # activation patching
+"""
 import torch
 import torch.nn.functional as F
 
 
-def sites(config):
-    """Every component a knockout replaces: ("head", l, h) and ("mlp", l) (model.py's hook sites)."""
+def sites(model):
+    """Every hook site of a model (or its GPTConfig), in the order the forward pass reaches them."""
+    c = getattr(model, "config", model)
+    per_layer = lambda l: [("resid_pre", l), ("q", l), ("k", l), ("v", l), ("pattern", l),
+                           *[("head", l, h) for h in range(c.n_head)], ("attn_out", l), ("resid_mid", l),
+                           ("mlp_post", l), ("mlp_out", l)]
+    return [("embed",), *[s for l in range(c.n_layer) for s in per_layer(l)], ("resid_pre", c.n_layer)]
+
+
+def components(config):
+    """What a knockout replaces: every head ("head", l, h) and every MLP's output ("mlp_out", l)."""
     return ([("head", l, h) for l in range(config.n_layer) for h in range(config.n_head)]
-            + [("mlp", l) for l in range(config.n_layer)])
+            + [("mlp_out", l) for l in range(config.n_layer)])
+
+
+@torch.no_grad()
+def run_with_cache(model, idx, names=None, **kw):
+    """(logits, {site: activation}) of one forward pass whose hooks keep a copy of each named site and change nothing;
+    names default to every site but the attention patterns (asking for one runs that layer's attention by explicit
+    softmax). kw: more arguments of model.forward (doc_ids, pos_ids, patch: other hooks, applied first at a site)."""
+    names = [s for s in sites(model) if s[0] != "pattern"] if names is None else list(names)
+    unknown = [s for s in names if s not in sites(model)]
+    if unknown:
+        raise ValueError(f"no site {unknown[0]!r} in this model; interp.hooks.sites(model) lists them")
+    cache, other = {}, kw.pop("patch", None) or {}
+
+    def keep(site):
+        def fn(x):
+            x = other[site](x) if site in other else x
+            cache[site] = x.clone()
+            return x
+        return fn
+    logits = model(idx, patch={**other, **{s: keep(s) for s in names}}, **kw)[0]
+    return logits, cache
+
+
+def ablate(names, means=None):
+    """Hooks that replace each named site by zero, or by means[site] (broadcast over the batch) when given."""
+    if means is None:
+        return {s: torch.zeros_like for s in names}
+    return {s: (lambda v: lambda x: v.expand_as(x))(means[s]) for s in names}
 
 
 def pad(seqs, device):
@@ -22,20 +65,6 @@ def pad(seqs, device):
 
 
 @torch.no_grad()
-def record(model, idx, names):
-    """{site: activation} of one forward pass: hooks that keep a copy and change nothing."""
-    out = {}
-
-    def keep(site):
-        def fn(x):
-            out[site] = x.clone()
-            return x
-        return fn
-    model(idx, patch={s: keep(s) for s in names})
-    return out
-
-
-@torch.no_grad()
 def means(model, seqs, names, per_position=False, batch_size=64):
     """{site: mean activation}: over every real token of seqs (a vector), or with per_position over the sequences at
     each position ((T, ...); seqs of one length). What mean-ablation puts in a component's place."""
@@ -44,19 +73,19 @@ def means(model, seqs, names, per_position=False, batch_size=64):
     sums, count = {}, 0
     for i in range(0, len(seqs), batch_size):
         idx, mask = pad(seqs[i:i + batch_size], model.wte.weight.device)
-        for s, a in record(model, idx, names).items():
+        for s, a in run_with_cache(model, idx, names)[1].items():
             sums[s] = sums.get(s, 0) + (a.sum(0) if per_position else a[mask].sum(0))
         count += len(idx) if per_position else int(mask.sum())
     return {s: v / count for s, v in sums.items()}
 
 
 def knockout(component, ablation, mean_of, n_head):
-    """Hooks that knock a component out: ("head", l, h), ("mlp", l) or ("attn", l) (every head of layer l, i.e. its
-    whole attention output), replaced by zero or by its mean (mean_of: {site: mean} from means())."""
-    parts = [("head", component[1], h) for h in range(n_head)] if component[0] == "attn" else [tuple(component)]
-    if ablation == "zero":
-        return {s: torch.zeros_like for s in parts}
-    return {s: (lambda v: lambda x: v.expand_as(x))(mean_of[s]) for s in parts}
+    """Hooks that knock a component out: ("head", l, h), ("mlp", l) (its output) or ("attn", l) (every head of layer l,
+    i.e. its whole attention output), replaced by zero or by its mean (mean_of: {site: mean} from means())."""
+    kind, layer = component[0], component[1]
+    parts = ([("head", layer, h) for h in range(n_head)] if kind == "attn" else
+             [("mlp_out", layer)] if kind == "mlp" else [tuple(component)])
+    return ablate(parts, None if ablation == "zero" else mean_of)
 
 
 @torch.no_grad()
@@ -75,8 +104,9 @@ def logprobs(model, seqs, starts, patch=None, batch_size=64):
 @torch.no_grad()
 def patch_grid(model, clean, corrupt, score):
     """Activation patching of one pair: (n_layer + 1, T) scores of the corrupt run (tokens (1, T)) with the clean
-    run's residual stream put in at one (layer, position) each: hook site l, the stream entering block l (n_layer:
-    after the last). score(logits (B, T, V)) -> (B,). One batched forward pass, a row per (layer, position)."""
+    run's residual stream put in at one (layer, position) each: site ("resid_pre", l), the stream entering block l
+    (n_layer: after the last). score(logits (B, T, V)) -> (B,). One batched forward pass, a row per (layer,
+    position)."""
     L, T = model.config.n_layer, clean.size(1)
     hidden = model(clean, return_hidden=True)[2]
     layer, pos = torch.arange((L + 1) * T).div(T, rounding_mode="floor"), torch.arange((L + 1) * T) % T
@@ -84,7 +114,7 @@ def patch_grid(model, clean, corrupt, score):
     for l in range(L + 1):
         mask = torch.zeros((L + 1) * T, T, 1, dtype=torch.bool, device=clean.device)
         mask[(layer == l).nonzero().flatten(), pos[layer == l]] = True
-        patch[l] = (lambda m, h: lambda x: torch.where(m, h, x))(mask, hidden[l])
+        patch["resid_pre", l] = (lambda m, h: lambda x: torch.where(m, h, x))(mask, hidden[l])
     return score(model(corrupt.expand((L + 1) * T, T), patch=patch)[0]).view(L + 1, T)
 
 
@@ -110,7 +140,7 @@ class Probe:
 
 
 class Patched:
-    """A model whose generate() runs with hooks: what eval.generate_texts needs (.config and .generate)."""
+    """A model whose generate() runs with hooks: what pbb.evaluate.generate_texts needs (.config and .generate)."""
 
     def __init__(self, model, patch):
         self.model, self.patch, self.config = model, patch, model.config

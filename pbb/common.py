@@ -91,3 +91,21 @@ def resume_command(argv):
     """The command that continues a stopped run: its own arguments with --init_from=resume."""
     args = [a for a in argv or ["CONFIG"] if not a.startswith(("--init_from=", "--progress="))]
     return " ".join(["python train.py", *args, "--init_from=resume"])
+
+
+def open_tracker(config):
+    """The experiment tracker of a run: W&B (offline unless WANDB_MODE says otherwise, files in out_dir/wandb, `wandb
+    sync` uploads them) when config["wandb"] names a project, else None. Returns a function that logs one record."""
+    if not config["wandb"]:
+        return None
+    try:
+        import wandb
+    except ImportError:
+        raise UserError("wandb is not installed: `pip install wandb` (or the interp extra), or drop --wandb")
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.makedirs(config["out_dir"], exist_ok=True)
+    run = wandb.init(project=config["wandb"], name=os.path.basename(os.path.normpath(config["out_dir"])),
+                     dir=config["out_dir"], config=config)
+    log = lambda record: run.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=record["step"])
+    log.finish = run.finish
+    return log

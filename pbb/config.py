@@ -68,6 +68,8 @@ SECTIONS = [
         ("eval_iters", 10, "batches of val_data per evaluation"),
         ("ckpt_interval", 500, "steps between checkpoints (also at the end and on SIGINT/SIGTERM); 0: at the end"),
         ("progress", True, "a progress bar"),
+        ("wandb", "", "a W&B project to log metrics.jsonl's records to, offline (WANDB_MODE) in out_dir/wandb; "
+                      "'': off"),
     ]),
     ("stage", [
         ("stage", "sft", "'sft' (next-token loss on train_data, train.py) or 'grpo' (RL, pbb/grpo.py)"),

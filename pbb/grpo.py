@@ -32,7 +32,8 @@ from data.tokenizer import encode_prompt
 from data.tokenizer import load as load_tokenizer
 from pbb.batches import open_data
 from pbb.checkpoint import adopt_checkpoint, check_start, load_checkpoint, payload, refuse_overwrite, save_checkpoint
-from pbb.common import UserError, append_record, catch_signals, precision, resolve_device, resume_command, start_out_dir
+from pbb.common import (UserError, append_record, catch_signals, open_tracker, precision, resolve_device,
+                        resume_command, start_out_dir)
 from pbb.training import build_model, get_lr, resume
 
 
@@ -140,7 +141,7 @@ def train_grpo(config, explicit=(), argv=None):
         ref.load_state_dict(ref_ckpt["model"])
         ref.requires_grad_(False).eval()
     start = resume(ckpt, optimizer, device_type) if config["init_from"] == "resume" else 0
-    metrics_path = start_out_dir(config, start)
+    metrics_path, tracker = start_out_dir(config, start), open_tracker(config)
     print(f"GRPO from {config['init_from']}: {len(items)} prompts, {P} x {G} completions per step; "
           f"device {device}, {dtype}; steps {start} -> {config['max_iters']}")
 
@@ -193,6 +194,8 @@ def train_grpo(config, explicit=(), argv=None):
                       dt=round(time.time() - t0, 3))
         if (step + 1) % config["log_interval"] == 0:
             append_record(metrics_path, record)
+            if tracker:
+                tracker(record)
         bar.update(1)
         bar.set_postfix(reward=f"{record['reward']:.3f}", loss=f"{record['loss']:.4g}")
         if stop["signal"]:
@@ -204,6 +207,8 @@ def train_grpo(config, explicit=(), argv=None):
         if config["ckpt_interval"] and (step + 1) % config["ckpt_interval"] == 0:
             checkpoint(step + 1)
     bar.close()
+    if tracker:
+        tracker.finish()
     checkpoint(config["max_iters"])
     print(f"done: {config['max_iters']} steps; checkpoint {ckpt_path}")
     return 0

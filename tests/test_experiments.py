@@ -82,6 +82,8 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert {r["curriculum"] for r in diffs} == {"proactive", "retroactive_sft", "retroactive_grpo"}
     assert {r["metric"] for r in diffs} == {"accuracy_minus_mixture", "validity_minus_mixture"}
     assert len([r for r in diffs if "/" not in r["split"]]) == 3 * 2 * 3 * 3  # curricula x domains x splits x modes
+    rl = [r for r in rows if r["metric"].endswith("_minus_retroactive_sft")]  # GRPO against SFT, same stage 1
+    assert rl and {r["curriculum"] for r in rl} == {"retroactive_grpo"} and all(set(r) == REQUIRED for r in rl)
     assert {r["split"] for r in diffs} == ({r["split"] for r in main_rows if r["domain"] == "programs"}
                                            | {"S_train", "S_eval", "S_control"})
     ad_rows = [r for r in rows if r["curriculum"] == "ad"]  # the micro corpus has ad_demos = [1, 3, 10]
@@ -353,3 +355,12 @@ def test_run_jobs_respects_dependencies_runs_side_by_side_and_stops_on_a_failure
     with pytest.raises(SystemExit, match="error: b failed .exit 3.*its log"):
         run_jobs([job("a", [], py("a", 5.0)), job("b", [], py("b", rc=3)), job("c", ["b"], py("c"))], n_jobs=2)
     assert log.read_text().split() == ["b"]  # a was stopped, c never started
+
+
+@pytest.mark.parametrize("script", ["pbb", "sweep", "internalise", "mechanism", "compare", "tables"])
+def test_help_describes_each_experiment_in_whole_sentences(script):
+    r = subprocess.run([sys.executable, "-m", f"experiments.{script}", "--help"], cwd=ROOT, capture_output=True,
+                       text=True)
+    first = __import__(f"experiments.{script}", fromlist=["x"]).__doc__.split("\n\n")[0]
+    assert r.returncode == 0 and first.rstrip()[-1] in ".?"
+    assert " ".join(first.split()) in " ".join(r.stdout.split())

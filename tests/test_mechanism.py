@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from data.format import open_corpus
 from data.tokenizer import load as load_tokenizer
 from experiments import mechanism as M
-from interp.hooks import Probe, knockout, logprobs, means, patch_grid, record, sites
+from interp.hooks import Probe, components, knockout, logprobs, means, patch_grid, run_with_cache
 from model import GPT, GPTConfig
 from pbb.checkpoint import load_checkpoint
 from pbb.config import DEFAULTS
@@ -28,7 +28,11 @@ def tiny(seed=0, **kw):
 
 
 def every_site(config):
-    return list(range(config.n_layer + 1)) + sites(config)
+    return [("resid_pre", l) for l in range(config.n_layer + 1)] + components(config)
+
+
+def record(model, idx, names):
+    return run_with_cache(model, idx, names)[1]
 
 
 def test_patching_a_run_with_its_own_activations_changes_nothing():
@@ -38,7 +42,7 @@ def test_patching_a_run_with_its_own_activations_changes_nothing():
     acts = record(m, idx, every_site(m.config))
     assert set(acts) == set(every_site(m.config))
     # the hooks see what return_hidden returns
-    assert all(torch.equal(acts[l], clean[2][l]) for l in range(m.config.n_layer + 1))
+    assert all(torch.equal(acts["resid_pre", l], clean[2][l]) for l in range(m.config.n_layer + 1))
     patched = m(idx, patch={s: (lambda v: lambda x: v)(a) for s, a in acts.items()}, return_hidden=True)
     assert torch.equal(patched[0], clean[0]) and all(torch.equal(a, b) for a, b in zip(patched[2], clean[2]))
     seqs = [idx[0, :7].tolist(), idx[1].tolist()]  # teacher forcing: padded batches score as each run alone
@@ -58,7 +62,7 @@ def test_patching_every_position_with_another_runs_states_reproduces_its_logits(
     hb, lb, la = m(b, return_hidden=True)[2], m(b)[0], m(a)[0]
     assert not torch.allclose(la[:, 4:], lb[:, 4:])
     for l in range(m.config.n_layer + 1):  # every position of one layer (n_layer: the last stream, before ln_f)
-        assert torch.equal(m(a, patch={l: lambda x, v=hb[l]: v})[0], lb)
+        assert torch.equal(m(a, patch={("resid_pre", l): lambda x, v=hb[l]: v})[0], lb)
     score = lambda logits: logits[:, -1, 5] - logits[:, -1, 7]
     grid = patch_grid(m, b, a, score)  # clean b patched into corrupt a, one (layer, position) at a time
     L = m.config.n_layer
@@ -72,7 +76,7 @@ def test_patching_every_position_with_another_runs_states_reproduces_its_logits(
 def test_mean_ablation_with_the_mean_of_one_input_is_that_input():
     m = tiny()
     idx = torch.randint(0, 64, (1, 12), generator=torch.Generator().manual_seed(3))
-    names = sites(m.config)
+    names = components(m.config)
     mean = means(m, idx.tolist(), names, per_position=True)
     acts = record(m, idx, names)
     assert all(torch.equal(mean[s], acts[s][0]) for s in names)
@@ -81,8 +85,8 @@ def test_mean_ablation_with_the_mean_of_one_input_is_that_input():
         assert torch.equal(m(idx, patch=knockout(comp, "mean", mean, 2))[0], clean)
         assert not torch.allclose(m(idx, patch=knockout(comp, "zero", mean, 2))[0], clean)
     seqs = [[1, 2, 3], [4, 5, 6, 7, 8]]  # the pooled mean: over every real token, padding left out
-    pooled = means(m, seqs, [("mlp", 0)])[("mlp", 0)]  # one batch: the shorter row is padded
-    one = [record(m, torch.tensor([s]), [("mlp", 0)])[("mlp", 0)][0] for s in seqs]
+    pooled = means(m, seqs, [("mlp_out", 0)])[("mlp_out", 0)]  # one batch: the shorter row is padded
+    one = [record(m, torch.tensor([s]), [("mlp_out", 0)])[("mlp_out", 0)][0] for s in seqs]
     assert torch.allclose(pooled, torch.cat(one).mean(0))
     m.config.ablate_heads, m.config.ablate_mlps = [[1, 0]], [0]  # the hooks' zero knockout is the config's ablation
     ablated, generated = m(idx)[0], m.generate(idx.tolist(), 6, temperature=0)

@@ -364,7 +364,7 @@ def test_head_ablation_removes_exactly_that_heads_contribution():
     attn = block.attn
     cap = {}
     hook = attn.c_proj.register_forward_hook(lambda mod, inp, out: cap.update(y=inp[0]))  # returns None
-    attn_out = attn(block.ln_1(x), m.rope[:20][None, :, None, None], None, None)
+    attn_out = attn(block.ln_1(x), m.rope[:20][None, :, None, None], None, None, {}, layer)
     hook.remove()
     d = 32 // 4
     head_share = cap["y"][..., head * d:(head + 1) * d] @ attn.c_proj.weight[:, head * d:(head + 1) * d].T
@@ -385,7 +385,7 @@ def test_mlp_ablation_skips_exactly_that_mlp():
     m.config.ablate_mlps = [0]
     _, _, h2 = m(idx, return_hidden=True)
     block = m.blocks[0]
-    expected = h[0] + block.attn(block.ln_1(h[0]), m.rope[:20][None, :, None, None], None, None)
+    expected = h[0] + block.attn(block.ln_1(h[0]), m.rope[:20][None, :, None, None], None, None, {}, 0)
     torch.testing.assert_close(h2[1], expected)
     assert len(h2) == m.config.n_layer + 1
 
@@ -466,7 +466,7 @@ def test_tied_layers_equal_an_untied_model_whose_blocks_are_copies(pos_emb):
     assert not torch.allclose(ha[1], ha[2])  # depth matters: the block is applied again, not once
     # hooks and ablations address one application of the shared block by its layer index
     seen = {}
-    patch = {("head", 2, 1): lambda y: y * 0, ("mlp", 1): lambda y: seen.setdefault("mlp1", y) * 0.5}
+    patch = {("head", 2, 1): lambda y: y * 0, ("mlp_out", 1): lambda y: seen.setdefault("mlp1", y) * 0.5}
     ta, tb = tied(idx, doc_ids=doc, patch=dict(patch))[0], untied(idx, doc_ids=doc, patch=dict(patch))[0]
     torch.testing.assert_close(ta, tb, rtol=0, atol=1e-12)
     assert not torch.allclose(ta, la)

@@ -427,3 +427,12 @@ def test_train_weights_need_one_number_per_mixture(config_file, corpus, tmp_path
 def test_train_weights_must_be_finite_non_negative_numbers(config_file, corpus, tmp_path, capsys, weights):
     assert run(config_file, corpus, tmp_path, "--train_data=pretrain,pretrain_val", f"--train_weights={weights}") == 2
     assert "needs one number >= 0 per train_data mixture" in capsys.readouterr().err
+
+
+def test_wandb_logs_the_metrics_offline_into_out_dir(config_file, corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_MODE", raising=False)  # offline by default
+    assert run(config_file, corpus, tmp_path, "--wandb=pbb-test", "--max_iters=3") == 0
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))  # the run's history, for `wandb sync`
+    assert os.environ.get("WANDB_MODE") in (None, "offline")
