@@ -331,7 +331,21 @@ def make_prompts(behs, cfg, seed):
             tpl, f = T.pick(rng, b.domain, "exec"), f"rl.{b.domain}.S_train.jsonl"
             files[f].append((_item(files, f, b, "implicit", x, tpl, T.prompt(b.domain, tpl, b.name, xt), ans),
                              " " + ans))
+    gate_prompts(behs, files, seed)
     return files
+
+
+def gate_prompts(behs, files, seed):
+    """The grammar pretraining's gate (pbb/runner.py): one in-context prompt (the rules, then a pointer) per held-out
+    pretraining grammar (split pretrain_val: never trained on), in eval.grammars.pretrain_val.incontext.jsonl. From
+    their own seed, after every other item: the other files stay as they were."""
+    rng, f = random.Random(f"{seed}:gate"), "eval.grammars.pretrain_val.incontext.jsonl"
+    for b in behs:
+        if b.domain == "grammars" and b.split == "pretrain_val":
+            x, xt, ans, _ = b.example(rng)
+            tpl, dtpl = T.pick(rng, b.domain, "exec"), T.pick(rng, b.domain, "decl")
+            text = dtpl.format(name=b.name) + b.instruction + T.prompt(b.domain, tpl, b.name, xt)
+            files[f].append((_item(files, f, b, "incontext", x, tpl, text, ans), " " + ans))
 
 
 def shown_strings(docs):

@@ -54,8 +54,9 @@ import time
 from data.build import EVAL_SPLITS, MODES
 from pbb.common import UserError
 from pbb.report import instruction_worth, plot_curves, write_report
-from pbb.runner import (CURRICULA, PRETRAIN, STAGES, check_stage, cli, eval_job, grpo_cap, missing_evals,
-                        open_corpus_of, pairs_of, parse_sets, run_jobs, stage_job, stage_overrides)
+from pbb.runner import (CURRICULA, PRETRAIN, STAGES, base_checks, check_stage, cli, eval_job, gate_job, gate_rows,
+                        grpo_cap, missing_evals, open_corpus_of, pairs_of, parse_sets, run_jobs, stage_job,
+                        stage_overrides)
 from pbb.stats import paired_rows
 
 
@@ -120,7 +121,9 @@ def main(argv=None):
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     sets = parse_sets(a.set, [s for s, _, _ in STAGES] + ["ad"])
     t0 = time.time()
-    evaluated = dict(CURRICULA, pretrain="pretrain")
+    gated = corpus_flag == "grammars"  # the grammar pretraining's gate
+    base = "base" if gated else "pretrain"  # the pretraining the curricula start from
+    evaluated = dict(CURRICULA, pretrain=base)
     missing = a.against and missing_evals(a.against, a.seeds)
     if missing:
         raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
@@ -141,7 +144,10 @@ def main(argv=None):
     got, jobs = {}, []  # got: (seed, curriculum, demos) -> eval rows
     for seed in seeds:
         root = os.path.join(out, f"seed{seed}")
+        if gated:  # the grammar pretraining's gate (pbb/runner.py): root/base is the pretraining it settles on
+            jobs.append(gate_job(os.path.join(root, "base"), root, seed, (*args["pretrain"], "--threads=0")))
         for stage, _, parent in STAGES:
+            parent = base if parent == "pretrain" else parent
             deps = [os.path.join(root, parent)] if parent else []
             there = a.base and os.path.join(a.base, f"seed{seed}")
             reuse = there and (os.path.join(there, stage), parent and os.path.join(there, parent))
@@ -162,7 +168,13 @@ def main(argv=None):
     rows = [{**r, "seed": s, **({"demos": n} if n is not None else {})}
             for (s, c, n), rs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0)) for r in rs]
     for seed in seeds:
-        plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in STAGES])
+        plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in STAGES] + ["pretrain_more1", "pretrain_more2"])
+        checks = base_checks(rows, seed)
+        rows += gate_rows(os.path.join(out, f"seed{seed}"), seed) + checks
+        print(f"[pbb] seed {seed}, base model: " + "; ".join(
+            f"{r['domain']} {r['split']} {r['mode']} {r['checked']} {r['value']:.3f} "
+            f"({'>=' if r['passed'] else 'BELOW'} {r['threshold']})" for r in checks)
+            + ("" if all(r["passed"] for r in checks) else " -- FLAGGED"))
     if a.seed is not None:
         print(f"[pbb] seed {a.seed} done, {time.time() - t0:.0f} s; collect the seeds with --seeds N")
         return 0

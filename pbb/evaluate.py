@@ -1,7 +1,8 @@
 """Evaluation of a checkpoint on the eval prompts of its corpus (eval.py is its command line).
 
 For every domain x split (S_train on held-out inputs, S_eval, S_control; and on request
-pretrain_recall_val, the recall pool's declared-only behaviours) x mode (implicit, cot, incontext)
+pretrain_recall_val, the recall pool's declared-only behaviours, or pretrain_val, the held-out pretraining grammars of
+the grammar pretraining's gate, in-context only) x mode (implicit, cot, incontext)
 present in the corpus (files eval.DOMAIN.SPLIT.MODE.jsonl, see data/build.py), and on request (--modes) for grammars
 mode incontext_cot: the in-context prompts followed by the CoT cue, judged as CoT (the base model's derivation
 from rules in its context, when pretraining taught derivations and no direct strings):
@@ -181,8 +182,8 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
              n_examples=3, log=print):
     """Evaluates the checkpoint; returns the eval.json rows (and writes them to out_path, default
     eval.json beside the checkpoint; out_path='' writes nothing)."""
-    for name, given, allowed in (("split", splits, HELD_SPLITS), ("mode", modes, MODES + tuple(DERIVED)),
-                                 ("domain", domains, DOMAINS)):
+    for name, given, allowed in (("split", splits, HELD_SPLITS + ("pretrain_val",)),
+                                 ("mode", modes, MODES + tuple(DERIVED)), ("domain", domains, DOMAINS)):
         bad = [g for g in given if g not in allowed]
         if bad or not given:
             raise UserError(f"{name}s {','.join(bad) or '(none)'}: choose from {','.join(allowed)}")

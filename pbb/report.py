@@ -16,13 +16,16 @@ def _key(r):
 def write_report(rows, out):
     """results.md (per curriculum, split and mode, mean ± half-range over seeds; then the paired differences
     with their intervals), results.png and, with AD rows, results_ad.png and the line saying what one
-    instruction is worth."""
+    instruction is worth. A seed whose base model fails one of the runner's checks (base_check rows) is flagged first,
+    then the checks per seed."""
+    checks = [r for r in rows if r["metric"] in ("base_check", "gate_validity")]
     diffs = [r for r in rows if "_minus_" in r["metric"]]
-    rows = [r for r in rows if "_minus_" not in r["metric"]]
+    rows = [r for r in rows if "_minus_" not in r["metric"] and r not in checks]
     order = lambda r: (r["curriculum"], r.get("demos", 0), r["domain"], r["split"], r["mode"], r["metric"])
     keys = list(dict.fromkeys(_key(r) for r in sorted(rows, key=order)))
-    lines = ["| curriculum | domain | split | mode | metric | value | 95% CI (seed 0) | n | seeds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = base_report(checks) + [
+        "| curriculum | domain | split | mode | metric | value | 95% CI (seed 0) | n | seeds |",
+        "|---|---|---|---|---|---|---|---|---|"]
     for key in keys:
         group = [r for r in rows if _key(r) == key]
         m, spread = mean_spread([r["value"] for r in group])
@@ -48,6 +51,35 @@ def write_report(rows, out):
         f.write("\n".join(lines) + "\n")
     plot(rows, os.path.join(out, "results.png"))
     return "\n".join(lines)
+
+
+def failed_seeds(rows):
+    """{seed: [what its base model failed, ...]} from the base_check rows."""
+    out = {}
+    for r in rows:
+        if r["metric"] == "base_check" and not r["passed"]:
+            out.setdefault(r["seed"], []).append(f"{r['domain']} {r['split']} {r['mode']} {r['checked']} "
+                                                  f"{r['value']:.3f} < {r['threshold']}")
+    return out
+
+
+def base_report(checks):
+    """results.md's first lines: the flagged seeds, the base model's checks per seed, the grammar gate per seed."""
+    if not checks:
+        return []
+    failed = failed_seeds(checks)
+    lines = ([f"**Flagged: seed {s}'s base model fails its check ({'; '.join(w)}); its rows are in the means "
+              "below.**" for s, w in sorted(failed.items())] or ["Every seed's base model passes its checks."])
+    lines += ["", "| seed | base-model check | value | threshold | passed |", "|---|---|---|---|---|"]
+    for r in sorted((r for r in checks if r["metric"] == "base_check"), key=lambda r: (r["seed"], r["domain"])):
+        lines.append(f"| {r['seed']} | {r['domain']} {r['split']} {r['mode']} {r['checked']} | {r['value']:.3f} | "
+                     f"{r['threshold']} | {'yes' if r['passed'] else '**no**'} |")
+    gate = [r for r in checks if r["metric"] == "gate_validity"]
+    if gate:
+        lines += ["", "Grammar pretraining's gate (in-context CoT validity on held-out pretraining grammars):", "",
+                  "| seed | checkpoint | validity | threshold |", "|---|---|---|---|"]
+        lines += [f"| {r['seed']} | {r['stage']} | {r['value']:.3f} | {r['threshold']} |" for r in gate]
+    return lines + [""]
 
 
 def _mean_acc(rows, curriculum, split, mode, demos=None):

@@ -344,3 +344,82 @@ def cli(main):
             print(e.code, file=sys.stderr)
             sys.exit(2)
         raise
+
+
+# ----------------------------------------------------------------------------- the base model's checks
+
+# Every domain's checks of a pretrained model, from its evaluation (curriculum "pretrain"): (split, mode, metric,
+# threshold). A seed whose base model is below one of them is flagged in the runner's table and summary.
+BASE_CHECKS = {"programs": [("S_eval", "incontext", "accuracy", 0.9), ("pretrain_recall_val", "cot", "accuracy", 0.5)],
+               "grammars": [("S_eval", "incontext_cot", "validity", 0.5),
+                            ("pretrain_recall_val", "cot", "validity", 0.2)]}
+# The grammar pretraining's gate: in-context CoT validity on the held-out pretraining grammars (split pretrain_val,
+# never trained on: not S_eval) of at least GATE_THRESHOLD, else configs/pretrain_more.py from the last checkpoint,
+# at most GATE_CAP times. The rule looks at the model, never at the seed.
+GATE_THRESHOLD, GATE_CAP, GATE_SAMPLES = 0.5, 2, 3
+
+
+def base_checks(rows, seed):
+    """Rows (metric "base_check": value, threshold, passed) of one seed's pretrained model against BASE_CHECKS."""
+    out = []
+    for domain, checks in BASE_CHECKS.items():
+        for split, mode, metric, threshold in checks:
+            got = [r for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"]) ==
+                   ("pretrain", domain, split, mode, metric) and r["seed"] == seed]
+            if got:
+                out.append({**got[0], "metric": "base_check", "checked": metric, "threshold": threshold,
+                            "passed": got[0]["value"] >= threshold})
+    return out
+
+
+def gate_validity(ckpt):
+    """In-context CoT validity of a grammar checkpoint on the gate's prompts (written to gate.json beside it)."""
+    d = os.path.dirname(ckpt)
+    out = os.path.join(d, "gate.json")
+    if not (os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(ckpt)):
+        argv = [sys.executable, EVAL, f"--ckpt={ckpt}", "--splits=pretrain_val", "--modes=incontext_cot",
+                "--domains=grammars", f"--samples={GATE_SAMPLES}", f"--out={out}", f"--threads={STAGE_THREADS}",
+                "--no_progress", "--quiet"]
+        if subprocess.run(argv).returncode != 0:
+            raise SystemExit(f"error: the gate's evaluation of {ckpt} failed; a grammar corpus built before the gate's "
+                             "prompts existed lacks them: delete it to rebuild it (checkpoints stay valid)")
+    with open(out) as f:
+        return next(r["value"] for r in json.load(f) if r["metric"] == "validity")
+
+
+def gate_job(name, root, seed, extra=()):
+    """A Job that applies the grammar pretraining's gate to root/pretrain: evaluates it, trains root/pretrain_more{k}
+    while it fails (at most GATE_CAP), and links root/base to the pretraining the curricula start from."""
+    def launch():
+        here = os.path.join(root, "pretrain")
+        for k in range(GATE_CAP + 1):
+            v = gate_validity(os.path.join(here, "ckpt.pt"))
+            passed = v >= GATE_THRESHOLD
+            print(f"[pbb] gate: {here} in-context CoT validity on held-out grammars {v:.3f} "
+                  f"({'passes' if passed else 'below'} {GATE_THRESHOLD})", flush=True)
+            if passed or k == GATE_CAP:
+                break
+            nxt = os.path.join(root, f"pretrain_more{k + 1}")
+            run_stage("configs/pretrain_more.py", nxt, here, seed, extra)
+            here = nxt
+        link = os.path.join(root, "base")
+        if os.path.realpath(link) != os.path.realpath(here):
+            if os.path.lexists(link):
+                os.remove(link)
+            os.symlink(os.path.basename(here), link)
+        return None, None, lambda: None
+    return Job(name, [os.path.join(root, "pretrain")], launch)
+
+
+def gate_rows(root, seed):
+    """The gate's measurements of a seed's pretraining chain (root/pretrain, root/pretrain_more1, ...): rows of metric
+    gate_validity, stage naming the checkpoint."""
+    out = []
+    for stage in ["pretrain"] + [f"pretrain_more{k}" for k in range(1, GATE_CAP + 1)]:
+        f = os.path.join(root, stage, "gate.json")
+        if os.path.exists(f):
+            with open(f) as fh:
+                r = next(r for r in json.load(fh) if r["metric"] == "validity")
+            out.append({**r, "curriculum": "pretrain", "metric": "gate_validity", "stage": stage, "seed": seed,
+                        "threshold": GATE_THRESHOLD})
+    return out

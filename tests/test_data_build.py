@@ -79,7 +79,10 @@ def test_eval_items_match_the_rendered_source_and_the_grammars(tiny):
     m, behs, enc = format.open_corpus(tiny), behaviours(tiny), tokenizer.load(tiny)
     grammars = build.load_grammars(tiny)
     files = [f for f in m["eval_files"]]
-    assert len([f for f in files if f.startswith("eval.")]) == 2 * 3 * 3
+    assert len([f for f in files if f.startswith("eval.")]) == 2 * 3 * 3 + 1  # + the grammar pretraining's gate
+    gate = [json.loads(line) for line in open(os.path.join(tiny, "eval.grammars.pretrain_val.incontext.jsonl"))]
+    assert sorted(it["behaviour"] for it in gate) == sorted(n for n, b in behs.items() if
+                                                          (b["domain"], b["split"]) == ("grammars", "pretrain_val"))
     for f in files:
         for line in open(os.path.join(tiny, f)):
             it = json.loads(line)

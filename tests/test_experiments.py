@@ -14,8 +14,8 @@ from pbb.checkpoint import load_checkpoint
 from pbb.config import load_config
 from pbb.evaluate import default_max_new_tokens
 from pbb.report import instruction_worth, write_report
-from pbb.runner import (CURRICULA, NOT_COMPARED, STAGES, Job, grpo_cap, pairs_of, parse_sets, run_jobs, run_stage,
-                        stage_overrides, train_args)
+from pbb.runner import (CURRICULA, GATE_CAP, GATE_THRESHOLD, NOT_COMPARED, STAGES, Job, grpo_cap, pairs_of,
+                        parse_sets, run_jobs, run_stage, stage_overrides, train_args)
 from pbb.stats import paired_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -364,3 +364,26 @@ def test_help_describes_each_experiment_in_whole_sentences(script):
     first = __import__(f"experiments.{script}", fromlist=["x"]).__doc__.split("\n\n")[0]
     assert r.returncode == 0 and first.rstrip()[-1] in ".?"
     assert " ".join(first.split()) in " ".join(r.stdout.split())
+
+
+def test_grammar_gate_extends_pretraining_and_a_failing_base_model_is_flagged(tmp_path, monkeypatch, capsys):
+    """The micro model learns nothing: the gate trains both extensions (its cap), the curricula start from the last,
+    and the table and summary flag the seed (a deliberately under-trained base model)."""
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))
+    monkeypatch.setenv("PBB_PRESET", "micro")
+    out = tmp_path / "g"
+    assert pbb_experiment.main(["--preset", "micro", "--grammars", "--corpus", "configs/corpus_tiny.py", "--out",
+                                str(out), "--samples", "1"]) == 0
+    root = out / "seed0"
+    assert os.path.realpath(root / "base") == str(root / f"pretrain_more{GATE_CAP}")
+    for stage in ("mixture", "pbb_stage1", "retro_stage1"):
+        assert json.load(open(root / stage / "config.json"))["init_from"] == str(root / "base" / "ckpt.pt")
+    rows = json.load(open(out / "summary.json"))
+    gate = [r for r in rows if r["metric"] == "gate_validity"]
+    assert [r["stage"] for r in gate] == ["pretrain", "pretrain_more1", "pretrain_more2"]
+    assert all(r["value"] < GATE_THRESHOLD and r["split"] == "pretrain_val" for r in gate)
+    checks = [r for r in rows if r["metric"] == "base_check"]
+    assert checks and not all(r["passed"] for r in checks)
+    report = (out / "results.md").read_text()
+    assert report.startswith("**Flagged: seed 0's base model fails its check") and "| 0 | pretrain_more2 |" in report
+    assert "FLAGGED" in capsys.readouterr().out
