@@ -62,7 +62,10 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert pbb_experiment.main(args) == 0
     assert (tmp_path / "corpora" / "corpus_tiny-s0" / "manifest.json").is_file()
     rows = json.load(open(out / "summary.json"))
-    main_rows = [r for r in rows if r["curriculum"] != "ad" and "_minus_" not in r["metric"]]
+    checks = [r for r in rows if r["metric"] == "base_check"]  # the base model's checks (no recall pool in micro)
+    assert [(r["domain"], r["split"]) for r in checks] == [("programs", "S_eval"), ("grammars", "S_eval")]
+    assert all(set(r) == REQUIRED | {"checked", "threshold", "passed"} for r in checks)
+    main_rows = [r for r in rows if r["curriculum"] != "ad" and "_minus_" not in r["metric"] and r not in checks]
     assert main_rows and all(set(r) == REQUIRED for r in main_rows)
     assert {r["curriculum"] for r in main_rows} == {"pretrain", "mixture", "proactive", "retroactive_sft",
                                                     "retroactive_grpo"}
@@ -104,10 +107,11 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     stamps = {p: os.path.getmtime(p) for p in out.glob("seed0/*/ckpt.pt")}
     assert len(stamps) == len(STAGES) + 3
     assert (out / "seed0" / "curves.png").read_bytes()[:4] == b"\x89PNG"  # every stage's loss curves
-    # the same run one job at a time: the same numbers (threads per stage do not follow --jobs)
-    assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "one"), "--samples", "1", "--ad",
+    # the same run one job at a time (AD aside): the same numbers (threads per stage do not follow --jobs)
+    assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "one"), "--samples", "1",
                                 "--jobs", "1"]) == 0
-    assert json.load(open(tmp_path / "one" / "summary.json")) == rows
+    one = json.load(open(tmp_path / "one" / "summary.json"))
+    assert one == [r for r in rows if r["curriculum"] not in ("ad", "ad_uniform") and "demos" not in r]
     # an ablation of one stage: every other stage linked from the finished run, only Proactive stage 2 trained
     assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "abl"), "--samples", "1", "--from",
                                 str(out), "--set", "pbb_stage2.learning_rate=1e-2"]) == 0

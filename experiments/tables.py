@@ -1,0 +1,392 @@
+"""Results tables rendered from committed rows, so that a number in the docs cannot drift from the run that made it.
+
+    python -m experiments.tables            # rewrites every marked table in README.md and docs/*.md from its rows
+    python -m experiments.tables --check    # exit 1 naming every table that differs from what its rows render
+
+A table is marked in the markdown as
+
+    <!-- table RENDERER ROWS -->
+    | ... the rendered table ... |
+    <!-- /table -->
+
+ROWS is a JSON file of rows in the runner's format (curriculum, domain, split, mode, metric, value, ci_low, ci_high, n,
+seed; a sweep's rows also its cell's knobs), committed in docs/rows/; RENDERER one of the functions registered below
+(@renderer). tests/test_tables.py runs the check.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MARK = re.compile(r"(<!-- table (\w+) (\S+) -->\n)(.*?)(<!-- /table -->)", re.S)
+RENDERERS = {}
+NAMES = {"mixture": "mixture", "proactive": "Proactive PBB", "retroactive_sft": "Retroactive SFT",
+         "retroactive_grpo": "Retroactive GRPO (CoT prompts)", "pretrain": "pretrained model"}
+
+
+def renderer(fn):
+    RENDERERS[fn.__name__] = fn
+    return fn
+
+
+# ----------------------------------------------------------------------------- picking and formatting rows
+
+def pick(rows, knobs=None, **keys):
+    """The rows that match every key (and whose knobs include `knobs`)."""
+    return [r for r in rows if all(r.get(k) == v for k, v in keys.items())
+            and (knobs is None or all(r.get("knobs", {}).get(k) == v for k, v in knobs.items()))]
+
+
+def values(rows, **keys):
+    """The per-seed values of one quantity, in seed order."""
+    got = [r for r in pick(rows, **keys) if r["seed"] is not None]
+    return [r["value"] for r in sorted(got, key=lambda r: r["seed"])]
+
+
+def spread(vals, digits=2):
+    """'0.93 ± 0.08': mean ± half-range over seeds; one seed: '0.93'; none: '—'."""
+    if not vals:
+        return "—"
+    m, h = sum(vals) / len(vals), (max(vals) - min(vals)) / 2
+    return f"{m:.{digits}f}" + (f" ± {h:.{digits}f}" if len(vals) > 1 else "")
+
+
+def mean(vals, digits=2):
+    return f"{sum(vals) / len(vals):.{digits}f}" if vals else "—"
+
+
+def diff(rows, digits=3, **keys):
+    """'+0.006 [-0.050, +0.081]': a paired difference over every seed (its row has seed None), else the one seed's."""
+    got = pick(rows, **keys)
+    got = [r for r in got if r["seed"] is None] or got
+    if not got:
+        return "—"
+    r = got[0]
+    return f"{r['value']:+.{digits}f} [{r['ci_low']:+.{digits}f}, {r['ci_high']:+.{digits}f}]"
+
+
+def per_seed(rows, **keys):
+    """'-0.03 / +0.08 / -0.04': a paired difference seed by seed."""
+    return " / ".join(f"{v:+.2f}" for v in values(rows, **keys)) or "—"
+
+
+def markdown(head, lines):
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                     + ["| " + " | ".join(map(str, line)) + " |" for line in lines]) + "\n"
+
+
+def cells(rows):
+    """The cells of a sweep's rows (their knobs), in the order they first appear."""
+    return [json.loads(k) for k in dict.fromkeys(json.dumps(r["knobs"]) for r in rows)]
+
+
+P = dict(domain="programs")  # the tables below are of programs unless they say otherwise
+ACC, DIFF = dict(P, metric="accuracy"), dict(P, metric="accuracy_minus_mixture")
+RECALL = dict(P, metric="instruction_recall")
+
+
+# ----------------------------------------------------------------------------- the README's and docs/' tables
+
+@renderer
+def headline(rows):
+    """Every curriculum on S_eval: scores (mean ± half-range over seeds) and the paired difference from the mixture."""
+    lines = []
+    for c in ("pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo"):
+        ctrl = "—" if c == "pretrain" else spread(values(rows, curriculum=c, split="S_control", mode="cot", **ACC))
+        lines.append([NAMES[c], spread(values(rows, curriculum=c, split="S_eval", mode="cot", **ACC)),
+                      "—" if c in ("pretrain", "mixture") else "**" + diff(rows, curriculum=c, split="S_eval",
+                                                                              mode="cot", **DIFF) + "**",
+                      spread(values(rows, curriculum=c, split="S_eval", mode="implicit", **ACC)),
+                      "—" if c in ("pretrain", "mixture") else diff(rows, curriculum=c, split="S_eval",
+                                                                    mode="implicit", **DIFF),
+                      mean(values(rows, curriculum=c, split="S_eval", mode="cot", **RECALL)),
+                      spread(values(rows, curriculum=c, split="S_eval", mode="incontext", **ACC)), ctrl])
+    return markdown(["curriculum", "S_eval CoT", "minus the mixture [95% CI]", "S_eval implicit", "minus the mixture",
+                     "instruction recall", "in-context", "S_control CoT"], lines)
+
+
+@renderer
+def baselines(rows):
+    """The sceptic's numbers beside the headline: majority baselines, the base model's recall check."""
+    m = lambda split: mean(values(rows, curriculum="mixture", split=split, mode="cot", domain="programs",
+                                  metric="majority_baseline"))
+    recall = dict(curriculum="pretrain", split="pretrain_recall_val", mode="cot")
+    return markdown(["S_eval majority baseline", "S_control majority baseline", "base model: recall check CoT",
+                     "its instruction recall", "its in-context (S_eval)"],
+                    [[m("S_eval"), m("S_control"), spread(values(rows, **recall, **ACC)),
+                      spread(values(rows, **recall, **RECALL)),
+                      spread(values(rows, curriculum="pretrain", split="S_eval", mode="incontext", **ACC), 3)]])
+
+
+@renderer
+def power(rows):
+    """sweep_power: twice the S_eval behaviours; curricula against the mixture, five seeds."""
+    lines = []
+    for c in ("mixture", "proactive", "retroactive_sft", "retroactive_grpo"):
+        one = lambda mode: [r for r in pick(rows, curriculum=c, split="S_eval", mode=mode, **DIFF)
+                            if r["seed"] is not None]
+        width = lambda mode: (f"{min((r['ci_high'] - r['ci_low']) / 2 for r in one(mode)):.2f}-"
+                              f"{max((r['ci_high'] - r['ci_low']) / 2 for r in one(mode)):.2f}") if one(mode) else "—"
+        lines.append([NAMES[c], spread(values(rows, curriculum=c, split="S_eval", mode="cot", **ACC)),
+                      "—" if c == "mixture" else
+                      "**" + diff(rows, curriculum=c, split="S_eval", mode="cot", **DIFF) + "**",
+                      width("cot"), "—" if c == "mixture" else diff(rows, curriculum=c, split="S_eval", mode="implicit",
+                                                                   **DIFF),
+                      width("implicit"), mean(values(rows, curriculum=c, split="S_eval", mode="cot", **RECALL))])
+    return markdown(["curriculum", "S_eval CoT", "minus the mixture [95% CI]", "one seed: ±",
+                     "S_eval implicit minus the mixture", "one seed: ±", "instruction recall (CoT)"], lines)
+
+
+EXECS = {"both": "direct + CoT restating the source (default)", "direct": "direct only",
+         "both_nosource": "direct + CoT **without** the source"}
+
+
+@renderer
+def execs_scores(rows):
+    """sweep_execs: each kind of S_train execution, each curriculum's scores."""
+    lines = []
+    for cell in sorted(cells(rows), key=lambda k: list(EXECS).index(k["s_train_execs"])):
+        for i, c in enumerate(("mixture", "proactive", "retroactive_sft")):
+            v = lambda split, mode, m=ACC: values(rows, knobs=cell, curriculum=c, split=split, mode=mode, **m)
+            lines.append(["" if i else EXECS[cell["s_train_execs"]], NAMES[c], spread(v("S_eval", "cot")),
+                          mean(v("S_eval", "cot", RECALL)), mean(v("S_eval", "implicit")), mean(v("S_train", "cot")),
+                          mean(v("S_train", "cot", RECALL)), mean(v("S_control", "cot"))])
+    return markdown(["S_train executions", "curriculum", "S_eval CoT", "S_eval instruction recall", "S_eval implicit",
+                     "S_train CoT", "S_train instruction recall", "S_control CoT"], lines)
+
+
+@renderer
+def execs_diffs(rows):
+    """sweep_execs: Proactive and Retroactive SFT minus the mixture, per kind of S_train execution."""
+    lines = []
+    for cell in sorted(cells(rows), key=lambda k: list(EXECS).index(k["s_train_execs"])):
+        d = lambda c: diff(rows, knobs=cell, curriculum=c, split="S_eval", mode="cot", **DIFF)
+        s = per_seed(rows, knobs=cell, curriculum="proactive", split="S_eval", mode="cot", **DIFF)
+        lines.append([EXECS[cell["s_train_execs"]].replace(" (default)", ""), f"{d('proactive')} ({s})",
+                      d("retroactive_sft")])
+    return markdown(["S_train executions", "Proactive minus mixture (per seed)", "Retroactive SFT minus mixture"],
+                    lines)
+
+
+def ratio_lines(rows, extra):
+    lines = []
+    for cell in sorted(cells(rows), key=lambda k: -k["mixing_ratio"]):
+        v = lambda c, split="S_eval", mode="cot", m=ACC: values(rows, knobs=cell, curriculum=c, split=split, mode=mode,
+                                                                **m)
+        d = dict(knobs=cell, curriculum="proactive", split="S_eval", mode="cot", **DIFF)
+        lines.append([cell["mixing_ratio"], *extra(v), mean(v("proactive")), diff(rows, **d), per_seed(rows, **d)])
+    return lines
+
+
+@renderer
+def mixing(rows):
+    """sweep_mixing: the share of S_eval declarations in the mixture, exposures matched."""
+    extra = lambda v: [mean(v("mixture")),
+                       f"{mean(v('mixture', 'S_train'))} / {mean(v('mixture', 'S_train', 'implicit'))}"]
+    return markdown(["mixing ratio", "mixture S_eval CoT", "mixture S_train CoT / implicit", "Proactive S_eval CoT",
+                     "Proactive minus mixture [95% CI]", "per seed"], ratio_lines(rows, extra))
+
+
+@renderer
+def exposure(rows):
+    """sweep_exposure: the mixing map with a third of the exposures (Proactive stage 2: 47 steps)."""
+    extra = lambda v: [mean(v("mixture")), mean(v("mixture", m=RECALL))]
+    return markdown(["mixing ratio", "mixture S_eval CoT", "its instruction recall", "Proactive S_eval CoT",
+                     "Proactive minus mixture [95% CI]", "per seed"], ratio_lines(rows, extra))
+
+
+@renderer
+def augment(rows):
+    """sweep_augment: declarations as the source and K - 1 equivalent rewrites."""
+    lines = []
+    for cell in sorted(cells(rows), key=lambda k: k["decl_rewrites"]):
+        for i, c in enumerate(("mixture", "proactive")):
+            v = lambda split, mode, m=ACC: values(rows, knobs=cell, curriculum=c, split=split, mode=mode, **m)
+            k = cell["decl_rewrites"]
+            label = "the source (default)" if k == 1 else f"the source and {k - 1} rewrites"
+            lines.append(["" if i else label, NAMES[c], spread(v("S_eval", "cot")), mean(v("S_eval", "cot", RECALL)),
+                          mean(v("S_eval", "implicit")), mean(v("S_train", "cot")),
+                          "" if not i else diff(rows, knobs=cell, curriculum=c, split="S_eval", mode="cot", **DIFF)])
+    return markdown(["declarations", "curriculum", "S_eval CoT", "S_eval instruction recall", "S_eval implicit",
+                     "S_train CoT", "Proactive minus mixture [95% CI]"], lines)
+
+
+@renderer
+def stage(rows):
+    """sweep_stage: batch size x stage length."""
+    lines = []
+    for cell in sorted(cells(rows), key=lambda k: (k["batch_size"], k["stage_steps"])):
+        v = lambda c: values(rows, knobs=cell, curriculum=c, split="S_eval", mode="cot", **ACC)
+        d = dict(knobs=cell, curriculum="proactive", split="S_eval", mode="cot", **DIFF)
+        lines.append([cell["batch_size"], cell["stage_steps"], mean(v("mixture")), mean(v("proactive")),
+                      diff(rows, **d), per_seed(rows, **d)])
+    return markdown(["batch size", "stage steps (mixture: twice)", "mixture S_eval CoT", "Proactive S_eval CoT",
+                     "Proactive minus mixture [95% CI]", "per seed"], lines)
+
+
+@renderer
+def internalise(rows):
+    """experiments.internalise: stepwise internalisation, then stage 2, against Proactive's stages (one seed)."""
+    lines = []
+    names = {"proactive_stage1": "Proactive stage 1", "internalised_stage1": "after internalisation",
+             "proactive": "Proactive stage 2", "proactive_internalised": "internalised, then stage 2"}
+    for c, label in names.items():
+        v = lambda split, mode: mean(values(rows, curriculum=c, split=split, mode=mode, **ACC))
+        d = lambda split, mode: diff(rows, 2, curriculum=c, split=split, mode=mode, domain="programs",
+                                     metric="accuracy_minus_proactive")
+        paired = c in ("internalised_stage1", "proactive_internalised")
+        lines.append([label, v("S_train", "implicit") + (f" ({d('S_train', 'implicit')})" if paired else ""),
+                      v("S_train", "cot"),
+                      v("S_eval", "implicit") + (f" ({d('S_eval', 'implicit')})" if paired else ""),
+                      v("S_eval", "cot") + (f" ({d('S_eval', 'cot')})" if paired else ""),
+                      v("S_control", "cot")])
+    return markdown(["checkpoint", "S_train implicit", "S_train CoT", "S_eval implicit", "S_eval CoT", "S_control CoT"],
+                    lines)
+
+
+@renderer
+def grokking(rows):
+    """sweep_grokking: the 905-step mixture at weight decay 0.1 and 1.0 (one seed)."""
+    lines = []
+    for cell in sorted(cells(rows), key=lambda k: k["weight_decay"]):
+        v = lambda split, mode: mean(values(rows, knobs=cell, curriculum="mixture", split=split, mode=mode, **ACC))
+        lines.append([cell["weight_decay"], v("S_train", "implicit"), v("S_eval", "implicit"), v("S_eval", "cot"),
+                      v("S_control", "implicit")])
+    return markdown(["weight decay", "S_train implicit", "S_eval implicit", "S_eval CoT", "S_control implicit"], lines)
+
+
+@renderer
+def tied(rows):
+    """sweep_tied: one block applied n_layer times against the default model (one seed)."""
+    lines = []
+    for cell in sorted(cells(rows), key=lambda k: k["tied_layers"]):
+        for c in ("mixture", "proactive"):
+            v = lambda split, mode: mean(values(rows, knobs=cell, curriculum=c, split=split, mode=mode, **ACC))
+            lines.append(["tied" if cell["tied_layers"] else "untied", NAMES[c], v("S_eval", "implicit"),
+                          v("S_eval", "cot"), v("S_eval", "incontext"),
+                          "" if c == "mixture" else diff(rows, knobs=cell, curriculum=c, split="S_eval", mode="cot",
+                                                         **DIFF)])
+    return markdown(["layers", "curriculum", "S_eval implicit", "S_eval CoT", "in-context",
+                     "Proactive minus mixture (CoT) [95% CI]"], lines)
+
+
+G = dict(domain="grammars", metric="validity")
+
+
+@renderer
+def grammars(rows):
+    """The grammar comparison: S_eval CoT validity per curriculum, every seed's value, the paired difference."""
+    lines = []
+    for c in ("pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo"):
+        v = values(rows, curriculum=c, split="S_eval", mode="cot", **G)
+        gd = dict(curriculum=c, split="S_eval", mode="cot", domain="grammars", metric="validity_minus_mixture")
+        d = "—" if c in ("pretrain", "mixture") else "**" + diff(rows, **gd) + "**"
+        lines.append([NAMES[c], mean(v, 3) + (f" [{min(v):.3f}, {max(v):.3f}]" if v else ""),
+                      " / ".join(f"{x:.2f}" for x in v), d,
+                      mean(values(rows, curriculum=c, split="S_control", mode="cot", **G), 3)])
+    return markdown(["curriculum", "S_eval CoT validity, mean [range]", "per seed (0, 1, ...)",
+                     "minus the mixture [95% CI]", "S_control CoT"], lines)
+
+
+@renderer
+def grammar_base(rows):
+    """The grammar pretraining per seed: the gate's measurements, and the base model's checks."""
+    lines = []
+    for seed in sorted({r["seed"] for r in rows if r["metric"] == "gate_validity"}):
+        gate = {r["stage"]: r["value"] for r in pick(rows, metric="gate_validity", seed=seed)}
+        check = {(r["split"], r["mode"]): r for r in pick(rows, metric="base_check", seed=seed, domain="grammars")}
+        cell = lambda k: "—" if k not in check else (f"{check[k]['value']:.3f}"
+                                                     + ("" if check[k]["passed"] else " **(below)**"))
+        lines.append([seed, " -> ".join(f"{gate[s]:.3f}" for s in sorted(gate, key=len)), len(gate) - 1,
+                      cell(("S_eval", "incontext_cot")), cell(("pretrain_recall_val", "cot"))])
+    return markdown(["seed", "gate: held-out validity after 3200 (+1600 ...) steps", "extensions",
+                     "S_eval in-context CoT validity", "recall check (CoT validity)"], lines)
+
+
+# ----------------------------------------------------------------------------- figures drawn from rows
+
+FIGURES = {"docs/figures/headline_minus_mixture_cpu.png": "docs/rows/programs_5seeds_cpu.json"}
+
+
+def headline_figure(rows, path):
+    """Each curriculum minus the mixture on S_eval (programs), CoT and implicit: the pooled paired difference with its
+    95% interval, each seed's difference as a dot."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curricula = ["proactive", "retroactive_sft", "retroactive_grpo"]
+    fig, ax = plt.subplots(figsize=(6.5, 2.8))
+    for j, (mode, color) in enumerate((("cot", "C0"), ("implicit", "C1"))):
+        for i, c in enumerate(curricula):
+            keys = dict(curriculum=c, split="S_eval", mode=mode, **DIFF)
+            pooled = [r for r in pick(rows, **keys) if r["seed"] is None]
+            y = i + (0.18 if j else -0.18)
+            if pooled:
+                r = pooled[0]
+                ax.errorbar(r["value"], y, xerr=[[r["value"] - r["ci_low"]], [r["ci_high"] - r["value"]]], fmt="o",
+                            color=color, capsize=3, label=f"S_eval {mode}" if i == 0 else None)
+            ax.plot(values(rows, **keys), [y] * len(values(rows, **keys)), ".", color=color, alpha=0.4)
+    ax.axvline(0, color="gray", lw=1)
+    ax.set_yticks(range(len(curricula)), [NAMES[c].replace(" (CoT prompts)", "") for c in curricula], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("minus the homogeneous mixture (paired, 95% CI over behaviours and seeds; dots: seeds)", fontsize=8)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- the check
+
+def render_text(text, base=REPO):
+    """text with every marked table rendered afresh from its rows; and the tables that changed."""
+    changed = []
+
+    def one(m):
+        head, name, rows_path, old, tail = m.groups()
+        if name not in RENDERERS:
+            raise SystemExit(f"error: table renderer '{name}' does not exist; choose from {', '.join(RENDERERS)}")
+        with open(os.path.join(base, rows_path)) as f:
+            new = RENDERERS[name](json.load(f))
+        if new != old:
+            changed.append(f"{name} {rows_path}")
+        return head + new + tail
+    return MARK.sub(one, text), changed
+
+
+def files(base=REPO):
+    return [os.path.join(base, "README.md")] + sorted(glob.glob(os.path.join(base, "docs", "*.md")))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m experiments.tables", description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table differs from its rows")
+    a = p.parse_args(argv)
+    stale, n = [], 0
+    for path in files():
+        with open(path) as f:
+            text = f.read()
+        n += len(MARK.findall(text))
+        new, changed = render_text(text)
+        stale += [f"{os.path.relpath(path, REPO)}: {c}" for c in changed]
+        if changed and not a.check:
+            with open(path, "w") as f:
+                f.write(new)
+    if not a.check:
+        for fig, rows_path in FIGURES.items():
+            if os.path.exists(os.path.join(REPO, rows_path)):
+                with open(os.path.join(REPO, rows_path)) as f:
+                    headline_figure(json.load(f), os.path.join(REPO, fig))
+    if a.check and stale:
+        print("tables that differ from their rows (run `python -m experiments.tables`):\n  " + "\n  ".join(stale),
+              file=sys.stderr)
+        return 1
+    print(f"{n} tables, {len(stale)} {'differ from their rows' if a.check else 'rewritten'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
