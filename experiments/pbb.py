@@ -165,8 +165,10 @@ def main(argv=None):
             jobs += ad_jobs(root, seed, manifest, kw, lambda c, n, rows, s=seed: got.__setitem__((s, c, n), rows),
                             extra, sets)
     run_jobs(jobs, a.jobs)
+    order = [*evaluated, "ad", "ad_uniform"]
     rows = [{**r, "seed": s, **({"demos": n} if n is not None else {})}
-            for (s, c, n), rs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0)) for r in rs]
+            for (s, c, n), rs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0, order.index(kv[0][1])))
+            for r in rs]  # a fixed order, whichever evaluation finished first
     for seed in seeds:
         plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in STAGES] + ["pretrain_more1", "pretrain_more2"])
         checks = base_checks(rows, seed)

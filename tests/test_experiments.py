@@ -349,12 +349,14 @@ def test_set_targets_one_stage_or_every_curriculum_stage_and_refuses_in_one_line
 
 def test_run_jobs_respects_dependencies_runs_side_by_side_and_stops_on_a_failure(tmp_path):
     log = tmp_path / "order"
-    py = lambda name, seconds=0.0, rc=0: [sys.executable, "-c", f"import time; time.sleep({seconds}); "
-                                          f"open({str(log)!r}, 'a').write({name!r} + '\\n'); raise SystemExit({rc})"]
+    script = tmp_path / "job.py"  # sleep, write its name, exit with rc: the runner runs scripts (python SCRIPT ARGS)
+    script.write_text("import sys, time\nname, seconds, rc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])\n"
+                      f"time.sleep(seconds)\nopen({str(log)!r}, 'a').write(name + '\\n')\nsys.exit(rc)\n")
+    py = lambda name, seconds=0.0, rc=0: [sys.executable, str(script), name, str(seconds), str(rc)]
     job = lambda name, deps, argv: Job(name, deps, lambda: (argv, str(tmp_path / name / "log"), lambda: None))
     run_jobs([job("c", ["a", "b"], py("c")), job("a", [], py("a", 0.5)), job("b", [], py("b"))], n_jobs=2)
     assert log.read_text().split() == ["b", "a", "c"]  # a and b side by side (b done first), c after both
-    assert (tmp_path / "a" / "log").exists()  # several jobs: each one's output in its log
+    assert (tmp_path / "a" / "log").exists()  # each job's output in its log
     log.unlink()
     with pytest.raises(SystemExit, match="error: b failed .exit 3.*its log"):
         run_jobs([job("a", [], py("a", 5.0)), job("b", [], py("b", rc=3)), job("c", ["b"], py("c"))], n_jobs=2)
