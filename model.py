@@ -18,10 +18,10 @@ zeros or a mean to ablate it). Sites, for B rows of T tokens, C = n_embd, H head
     ("resid_mid", l)    the residual stream after attention l, before MLP l, (B, T, C)
     ("mlp_post", l)     MLP l's hidden activation after its nonlinearity (swiglu: gate * up), (B, T, hidden)
     ("mlp_out", l)      what MLP l adds to the residual stream, (B, T, C)
-ablate_heads and ablate_mlps are zero hooks on ("head", l, h) and ("mlp_out", l) (a hook given for the same site
-replaces them). With tied_layers (one Block, GPT.blocks[0], applied n_layer times) every site, ablation and KV-cache
-slot keeps its layer index l: the l-th application of the shared block. In generation, hooks see the new tokens of
-each step (keys and values: the new ones, before the cache stores them).
+ablate_heads and ablate_mlps are zero hooks on ("head", l, h) and ("mlp_out", l); a hook given for the same site is
+applied to the zeros. With tied_layers (one Block, GPT.blocks[0], applied n_layer times) every site, ablation and
+KV-cache slot keeps its layer index l: the l-th application of the shared block. In generation, hooks see the new
+tokens of each step (keys and values: the new ones, before the cache stores them).
 """
 import math
 import warnings
@@ -191,9 +191,9 @@ class KVCache:
 
 
 class Attention(nn.Module):
-    def __init__(self, config, layer):
+    def __init__(self, config):
         super().__init__()
-        self.config, self.layer, self.n_head = config, layer, config.n_head
+        self.config, self.n_head = config, config.n_head
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # fused q, k, v
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         if config.qk_norm:
@@ -252,11 +252,11 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, config, layer):
+    def __init__(self, config):
         super().__init__()
-        self.config, self.layer = config, layer
+        self.config = config
         self.ln_1, self.ln_2 = make_norm(config, config.n_embd), make_norm(config, config.n_embd)
-        self.attn = Attention(config, layer)
+        self.attn = Attention(config)
         self.mlp = MLP(config)
 
     def forward(self, x, rope, doc_ids, cache, patch, layer, mask=None):
@@ -276,7 +276,7 @@ class GPT(nn.Module):
             self.register_buffer("rope", rope_table(config), persistent=False)
         self.drop = nn.Dropout(config.dropout)
         # tied_layers: a single Block (blocks.0.*), run at every layer index 0..n_layer-1 (see forward)
-        self.blocks = nn.ModuleList(Block(config, i) for i in range(1 if config.tied_layers else config.n_layer))
+        self.blocks = nn.ModuleList(Block(config) for _ in range(1 if config.tied_layers else config.n_layer))
         self.ln_f = make_norm(config, config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_embeddings:
@@ -322,8 +322,10 @@ class GPT(nn.Module):
             pos_ids = doc_positions(doc_ids)
         if self.config.pos_emb != "none" and pos_ids is None and T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size={self.config.block_size}")
-        patch = {**{("head", l, h): torch.zeros_like for l, h in self.config.ablate_heads},  # the ablation switches
-                 **{("mlp_out", l): torch.zeros_like for l in self.config.ablate_mlps}, **(patch or {})}
+        patch = dict(patch or {})
+        for site in [*(("head", l, h) for l, h in self.config.ablate_heads),  # the ablation switches, zero hooks;
+                     *(("mlp_out", l) for l in self.config.ablate_mlps)]:     # a hook on the same site sees the zeros
+            patch[site] = (lambda f: lambda x: f(torch.zeros_like(x)))(patch.get(site, lambda x: x))
         x = self.wte(idx)
         x = patch["embed",](x) if ("embed",) in patch else x
         rope = None

@@ -155,6 +155,8 @@ def train(config, explicit, argv=None):
         if stopping:
             checkpoint(step)
             bar.close()
+            if tracker:
+                tracker.finish()
             if master:
                 print(f"stopped by signal at step {step}; checkpoint saved to {ckpt_path}; "
                       f"continue with: {resume_command(argv)}", file=sys.stderr)

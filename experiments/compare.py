@@ -5,9 +5,9 @@
 RUN_A and RUN_B are either two finished results directories of the runner (`python -m experiments.pbb --out DIR`:
 DIR/seedN/STAGE/eval_items.json), paired stage by stage and seed by seed over the stages and seeds both have; or two
 checkpoints (ckpt.pt) of runs on the same corpus, evaluated first (eval.py's defaults) unless an eval_items.json
-beside them says they were. Each pair is scored on the same items: the difference per item, a 95% bootstrap interval
-over behaviours (all items of one together) and, with several seeds, over seeds too (pbb/stats.py). Runs whose eval
-items differ (other behaviours, or another eval file) are refused in one line.
+beside them is newer than they are. Each pair is scored on the same items: the difference per item, a 95% bootstrap
+interval over behaviours (all items of one together) and, with several seeds, over seeds too (pbb/stats.py). Runs
+whose eval items differ (other behaviours, or another eval file) are refused in one line.
 
 Prints a markdown table (each side's mean over seeds, the difference and its interval) and writes it with the JSON
 rows (the runner's format, metric e.g. accuracy_minus_b, with "a" and "b" the two runs) to DIR (default
@@ -18,8 +18,8 @@ import json
 import os
 import re
 
-from pbb.runner import CURRICULA, MAIN_METRIC, cli, evaluate_once
-from pbb.stats import paired_rows
+from pbb.runner import CURRICULA, cli, evaluate_once
+from pbb.stats import MAIN_METRIC, paired_rows
 
 NAMES = {stage: curriculum for curriculum, stage in CURRICULA.items()}
 
@@ -35,8 +35,10 @@ def run_pairs(a, b):
     common = sorted(seeds(a) & seeds(b))
     if not common:
         raise SystemExit(f"error: {a} and {b} have no seed in common (seedN directories); compare finished runs")
-    out = {}
-    for stage in sorted(os.listdir(os.path.join(a, f"seed{common[0]}"))):
+    out, first = {}, os.path.join(a, f"seed{common[0]}")
+    alias = lambda st: os.path.islink(os.path.join(first, st)) and (  # e.g. seedN/base -> seedN/pretrain
+        os.path.dirname(os.path.realpath(os.path.join(first, st))) == os.path.realpath(first))
+    for stage in sorted(st for st in os.listdir(first) if not alias(st)):
         have = [s for s in common if all(os.path.exists(os.path.join(d, f"seed{s}", stage, "eval_items.json"))
                                           for d in (a, b))]
         if have:
@@ -51,7 +53,8 @@ def ckpt_pairs(a, b):
     """{label: {seed: (items of a, items of b)}} of two checkpoints (seed: the checkpoint's own, or 0)."""
     items = []
     for ckpt in (a, b):
-        if not os.path.exists(os.path.join(os.path.dirname(ckpt), "eval_items.json")):
+        there = os.path.join(os.path.dirname(ckpt), "eval_items.json")
+        if not os.path.exists(there) or os.path.getmtime(there) < os.path.getmtime(ckpt):  # none, or of an older one
             evaluate_once(ckpt)
         items.append(load(os.path.join(os.path.dirname(ckpt), "eval_items.json")))
     return {"checkpoint": {0: tuple(items)}}

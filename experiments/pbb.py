@@ -60,9 +60,10 @@ from pbb.runner import (CURRICULA, PRETRAIN, STAGES, base_checks, check_stage, c
 from pbb.stats import paired_rows
 
 
-def ad_jobs(root, seed, manifest, eval_kw, sink, extra=(), sets=None):
+def ad_jobs(root, seed, manifest, eval_kw, sink, extra=(), sets=None, there=None):
     """Algorithm distillation from the Proactive stage-1 checkpoint, one stage per N in the corpus's ad_demos
-    (stage name "ad" for --set), and their evaluations (S_eval and S_control), as jobs; sink(curriculum, N, rows)."""
+    (stage name "ad" for --set), and their evaluations (S_eval and S_control), as jobs; sink(curriculum, N, rows).
+    there: another run's seed directory whose identical AD stages are linked (--from)."""
     jobs = []
     for n in sorted(set(manifest["config"]["ad_demos"])):
         for curriculum, mix in (("ad", "exec_S_eval_N"), ("ad_uniform", "exec_S_eval_uniform_N")):
@@ -70,8 +71,9 @@ def ad_jobs(root, seed, manifest, eval_kw, sink, extra=(), sets=None):
                 continue
             here = os.path.join(root, f"{curriculum}_N{n}")
             args = (f"--train_data={mix}{n},pretrain_replay", *extra, *stage_overrides(sets or {}, "ad"))
+            reuse = there and (os.path.join(there, f"{curriculum}_N{n}"), os.path.join(there, "pbb_stage1"))
             jobs.append(stage_job(here, [os.path.join(root, "pbb_stage1")], "configs/ad.py", here,
-                                  os.path.join(root, "pbb_stage1"), seed, args))
+                                  os.path.join(root, "pbb_stage1"), seed, args, reuse))
             jobs.append(eval_job(here + "/eval", [here], os.path.join(here, "ckpt.pt"),
                                  lambda rows, c=curriculum, n=n: sink(c, n, rows), splits=("S_eval", "S_control"),
                                  modes=("implicit", "cot"), curriculum=curriculum, **eval_kw))
@@ -120,20 +122,23 @@ def main(argv=None):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     sets = parse_sets(a.set, [s for s, _, _ in STAGES] + ["ad"])
+    if a.base and not os.path.isdir(a.base):
+        raise SystemExit(f"error: --from {a.base} is not a results directory; pass one written by this runner")
     t0 = time.time()
     gated = corpus_flag == "grammars"  # the grammar pretraining's gate
     base = "base" if gated else "pretrain"  # the pretraining the curricula start from
     evaluated = dict(CURRICULA, pretrain=base)
-    missing = a.against and missing_evals(a.against, a.seeds)
+    missing = a.against and missing_evals(a.against, a.seeds, evaluated.values())
     if missing:
         raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
                          f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
-    manifest = open_corpus_of(STAGES[0][1], extra)  # every stage's corpus (--corpus, else the preset's)
-    grammars = "grammars" in manifest["config"]["domains"]
     configs = {stage: PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
                for stage, config, _ in STAGES}
     args = {stage: (*extra, *stage_overrides(sets, stage)) for stage in configs}
-    args["retro_stage2_grpo"] += grpo_cap(manifest, args["retro_stage2_grpo"])
+    manifest = open_corpus_of(configs["pretrain"], args["pretrain"])  # every stage's corpus (--corpus / --set corpus)
+    grammars = "grammars" in manifest["config"]["domains"]
+    if not any(x.startswith("--grpo_max_new_tokens=") for x in args["retro_stage2_grpo"]):  # unless --set says
+        args["retro_stage2_grpo"] += grpo_cap(manifest, args["retro_stage2_grpo"])
     for stage, config in [*configs.items(), ("ad", "configs/ad.py")]:  # every override checked before anything runs
         try:
             check_stage(stage, config, args.get(stage, (*extra, *stage_overrides(sets, "ad"))))
@@ -144,12 +149,13 @@ def main(argv=None):
     got, jobs = {}, []  # got: (seed, curriculum, demos) -> eval rows
     for seed in seeds:
         root = os.path.join(out, f"seed{seed}")
+        there = a.base and os.path.join(a.base, f"seed{seed}")
         if gated:  # the grammar pretraining's gate (pbb/runner.py): root/base is the pretraining it settles on
-            jobs.append(gate_job(os.path.join(root, "base"), root, seed, (*args["pretrain"], "--threads=0")))
+            more = (*extra, *stage_overrides({None: sets.get(None, [])}, "pretrain"), "--threads=0")  # not pretrain.*
+            jobs.append(gate_job(os.path.join(root, "base"), root, seed, more, there))
         for stage, _, parent in STAGES:
             parent = base if parent == "pretrain" else parent
             deps = [os.path.join(root, parent)] if parent else []
-            there = a.base and os.path.join(a.base, f"seed{seed}")
             reuse = there and (os.path.join(there, stage), parent and os.path.join(there, parent))
             jobs.append(stage_job(os.path.join(root, stage), deps, configs[stage], os.path.join(root, stage),
                                   parent and os.path.join(root, parent), seed, args[stage], reuse))
@@ -163,7 +169,7 @@ def main(argv=None):
                                  splits=splits, curriculum=curriculum, **kw, **more))
         if a.ad:
             jobs += ad_jobs(root, seed, manifest, kw, lambda c, n, rows, s=seed: got.__setitem__((s, c, n), rows),
-                            extra, sets)
+                            extra, sets, there)
     run_jobs(jobs, a.jobs)
     order = [*evaluated, "ad", "ad_uniform"]
     rows = [{**r, "seed": s, **({"demos": n} if n is not None else {})}

@@ -73,9 +73,9 @@ from data.format import CorpusError
 from pbb.batches import open_data
 from pbb.common import UserError
 from pbb.config import ARCH_KEYS, DEFAULTS, load_config
-from pbb.runner import (CURRICULA, MAIN_METRIC, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
+from pbb.runner import (CURRICULA, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
                         run_stage, stage_overrides)
-from pbb.stats import paired_rows
+from pbb.stats import MAIN_METRIC, paired_rows
 
 PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
@@ -95,7 +95,7 @@ def load_sweep(path):
         raise SystemExit(f"error: {path} must set grid = {{knob: [value, ...], ...}} with at least one value per knob")
     for knob in grid:
         if "." in knob:  # STAGE.KEY: a train.py key of one stage (the runner's --set)
-            parse_sets([f"{knob}=0"], list(STAGE_CONFIG))
+            parse_sets([f"{knob}=0"], list(STAGE_CONFIG), lambda item: f"knob '{knob}' in {path}")
             continue
         if knob in SET_BY_SWEEP:
             raise SystemExit(f"error: knob '{knob}' in {path} is set by the sweep itself (seeds: --seeds, corpus seed: "
@@ -321,6 +321,7 @@ def main(argv=None):
             args.append(cell_args(cell, out, base_config["corpus"], j))
             for stage, config, _ in stages_of(curricula):
                 check_stage(stage, config, [*args[i][0], *targeted(cell, stage)])
+            check_stage("pretrain", PRETRAIN, args[i][1])  # the cell's pretraining, pretrain.KEY knobs included
         except (UserError, ValueError) as e:
             raise SystemExit(f"error: cell {i} ({knob_label(cell)}): {e}")
     for i, cell in enumerate(cells):  # derived knobs read the corpus: built once every cell's values are valid

@@ -273,6 +273,18 @@ def tied(rows):
                      "Proactive minus mixture (CoT) [95% CI]"], lines)
 
 
+@renderer
+def ablation(rows):
+    """experiments.compare's rows (A minus B, e.g. an ablation run minus the default): S_eval and S_control, CoT and
+    implicit, every curriculum."""
+    lines = []
+    for r in rows:
+        if r["domain"] == "programs" and r["split"] in ("S_eval", "S_control") and r["mode"] in ("cot", "implicit"):
+            lines.append([NAMES.get(r["curriculum"], r["curriculum"]), r["split"], r["mode"], f"{r['mean_a']:.3f}",
+                          f"{r['mean_b']:.3f}", f"{r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"])
+    return markdown(["curriculum", "split", "mode", "ablation", "default", "ablation minus default [95% CI]"], lines)
+
+
 G = dict(domain="grammars", metric="validity")
 
 

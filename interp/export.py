@@ -18,6 +18,7 @@ hook_q / hook_k) and ("v", l) attn.hook_v
 ((B, T, H, D) there, (B, H, T, D) here); ("pattern", l) attn.hook_pattern; ("head", l, h) attn.hook_z[:, :, h].
 """
 import argparse
+import copy
 import sys
 
 import torch
@@ -113,6 +114,7 @@ def build(cfg, state_dict=None):
     except ImportError as e:
         raise UserError(f"TransformerLens is not installed ({e}); `pip install -e .[interp]` installs it")
     tl = HookedTransformer(HookedTransformerConfig(**cfg))
+    tl.cfg_fields = cfg  # what load_exported rebuilds it from
     if state_dict is not None:
         tl.load_state_dict(state_dict, strict=True)
     return tl.eval()
@@ -120,9 +122,8 @@ def build(cfg, state_dict=None):
 
 def to_transformer_lens(model):
     """A HookedTransformer computing what `model` computes (the module docstring)."""
-    cfg = tl_config(model.config)
-    tl = build(cfg)
-    tl.load_state_dict(tl_state_dict(model.float().cpu(), tl.state_dict()), strict=True)
+    tl = build(tl_config(model.config))
+    tl.load_state_dict(tl_state_dict(copy.deepcopy(model).float().cpu(), tl.state_dict()), strict=True)
     return tl
 
 
@@ -143,7 +144,7 @@ def main(argv=None):
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    save_checkpoint(a.out, {"cfg": tl_config(model.config), "state_dict": tl.state_dict()})
+    save_checkpoint(a.out, {"cfg": tl.cfg_fields, "state_dict": tl.state_dict()})
     print(f"wrote {a.out}: a HookedTransformer of {sum(p.numel() for p in tl.parameters()) / 1e6:.2f}M parameters; "
           "interp.export.load_exported(path) loads it")
     return 0

@@ -31,8 +31,9 @@ def run_with_cache(model, idx, names=None, **kw):
     """(logits, {site: activation}) of one forward pass whose hooks keep a copy of each named site and change nothing;
     names default to every site but the attention patterns (asking for one runs that layer's attention by explicit
     softmax). kw: more arguments of model.forward (doc_ids, pos_ids, patch: other hooks, applied first at a site)."""
-    names = [s for s in sites(model) if s[0] != "pattern"] if names is None else list(names)
-    unknown = [s for s in names if s not in sites(model)]
+    every = sites(model)
+    names = [s for s in every if s[0] != "pattern"] if names is None else list(names)
+    unknown = [s for s in names if s not in every]
     if unknown:
         raise ValueError(f"no site {unknown[0]!r} in this model; interp.hooks.sites(model) lists them")
     cache, other = {}, kw.pop("patch", None) or {}
@@ -70,6 +71,8 @@ def means(model, seqs, names, per_position=False, batch_size=64):
     each position ((T, ...); seqs of one length). What mean-ablation puts in a component's place."""
     if per_position and len(set(map(len, seqs))) > 1:
         raise ValueError("per-position means need sequences of one length")
+    if any(s[0] in ("q", "k", "v", "pattern") for s in names):
+        raise ValueError("means() averages (B, T, ...) activations; q, k, v and pattern are (B, H, T, ...)")
     sums, count = {}, 0
     for i in range(0, len(seqs), batch_size):
         idx, mask = pad(seqs[i:i + batch_size], model.wte.weight.device)

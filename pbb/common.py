@@ -104,7 +104,8 @@ def open_tracker(config):
         raise UserError("wandb is not installed: `pip install wandb` (or the interp extra), or drop --wandb")
     os.environ.setdefault("WANDB_MODE", "offline")
     os.makedirs(config["out_dir"], exist_ok=True)
-    run = wandb.init(project=config["wandb"], name=os.path.basename(os.path.normpath(config["out_dir"])),
+    parts = os.path.normpath(config["out_dir"]).split(os.sep)  # e.g. out/pbb/cpu/seed0/pbb_stage2 -> seed0/pbb_stage2
+    run = wandb.init(project=config["wandb"], name="/".join(parts[-2:]),
                      dir=config["out_dir"], config=config)
     log = lambda record: run.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=record["step"])
     log.finish = run.finish

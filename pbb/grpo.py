@@ -201,6 +201,8 @@ def train_grpo(config, explicit=(), argv=None):
         if stop["signal"]:
             checkpoint(step + 1)
             bar.close()
+            if tracker:
+                tracker.finish()
             print(f"stopped by signal at step {step + 1}; checkpoint saved to {ckpt_path}; continue with: "
                   f"{resume_command(argv)}", file=sys.stderr)
             return 128 + stop["signal"]

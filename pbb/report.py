@@ -3,8 +3,8 @@ algorithm distillation, results_ad.png and the line saying what one instruction 
 import itertools
 import os
 
-from pbb.runner import CURRICULA, MAIN_METRIC
-from pbb.stats import mean_spread
+from pbb.runner import CURRICULA
+from pbb.stats import MAIN_METRIC, mean_spread
 
 
 def _key(r):

@@ -7,6 +7,8 @@ one-line refusal of an experiment script (cli).
 Threads: a stage that starts from a checkpoint and every evaluation run on STAGE_THREADS CPU threads, whatever the
 number of jobs side by side, so that --jobs changes how long a run takes and not its numbers; pretraining from
 scratch keeps torch's default (every core)."""
+import codecs
+import ctypes
 import difflib
 import json
 import multiprocessing
@@ -45,11 +47,9 @@ CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft":
              "retroactive_grpo": "retro_stage2_grpo"}
 
 
-MAIN_METRIC = {"programs": "accuracy", "grammars": "validity"}
-
-
 # keys that may differ when a finished stage is reused
-NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions", "threads"}
+NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions", "threads",
+                "wandb"}
 
 
 def train_args(config, out_dir, init_from, seed, extra=(), threads=0):
@@ -108,16 +108,18 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
     the checkpoint path."""
     ckpt_path, argv = plan_stage(config, out_dir, parent_dir, seed, extra)
     if argv is not None:
-        rc = Child(argv, os.path.join(out_dir, "train.log"), echo=True).wait()
+        log = os.path.join(out_dir, "train.log")
+        rc = Child(argv, log, echo=True).wait()
         if rc != 0:
-            raise SystemExit(f"error: stage {config} failed (exit {rc}); fix it and rerun: finished stages are reused")
+            raise SystemExit(f"error: stage {config} -> {out_dir} failed (exit {rc}), its log: {log}; fix it and "
+                             "rerun: finished stages are reused")
     return ckpt_path
 
 
 def stage_job(name, deps, config, out_dir, parent_dir, seed, extra=(), reuse=None):
     """A Job (run_jobs) that trains one stage as run_stage does. reuse: (the same stage of another run, the stage it
     started from): when that one is finished, was trained with the same config and seed, and started from the
-    checkpoint this one starts from, out_dir becomes a link to it instead (the runner's --from)."""
+    checkpoint this one starts from, out_dir links its checkpoint instead (the runner's --from)."""
     def launch():
         if reuse and not os.path.lexists(out_dir):
             link_same(config, out_dir, parent_dir, seed, extra, *reuse)
@@ -128,19 +130,21 @@ def stage_job(name, deps, config, out_dir, parent_dir, seed, extra=(), reuse=Non
 
 def link_same(config, out_dir, parent_dir, seed, extra, there, there_parent):
     """Links out_dir to `there` when that stage is the one out_dir would train (stage_job's reuse)."""
+    real = lambda d: os.path.realpath(os.path.join(d, "ckpt.pt"))
     same_start = (parent_dir is None and there_parent is None) or (
-        parent_dir is not None and there_parent is not None
-        and os.path.realpath(parent_dir) == os.path.realpath(there_parent))
+        parent_dir is not None and there_parent is not None and real(parent_dir) == real(there_parent))
     if not same_start or not os.path.exists(os.path.join(there, "ckpt.pt")):
         return
     try:
         argv = plan_stage(config, there, there_parent, seed, extra, quiet=True)[1]
     except SystemExit:  # another config or corpus: this run trains its own
         return
-    if argv is None:
-        os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
-        os.symlink(os.path.abspath(there), out_dir)
-        print(f"[pbb] {out_dir} is {there} (same config, seed and start): linked")
+    if argv is None:  # its files linked into a directory of this run's own: evaluations are written here
+        os.makedirs(out_dir, exist_ok=True)
+        for f in ("ckpt.pt", "config.json", "metrics.jsonl"):
+            if os.path.exists(os.path.join(there, f)):
+                os.symlink(os.path.abspath(os.path.join(there, f)), os.path.join(out_dir, f))
+        print(f"[pbb] {out_dir}: the checkpoint of {there} (same config, seed and start), linked")
 
 
 def plan_eval(ckpt, kw):
@@ -178,8 +182,10 @@ def evaluate_once(ckpt, **kw):
     rows, argv = plan_eval(ckpt, kw)
     if argv is None:
         return rows
-    if Child(argv, os.path.join(os.path.dirname(ckpt), "eval.log"), echo=True).wait() != 0:
-        raise SystemExit(f"error: evaluating {ckpt} failed; fix it and rerun: finished stages are reused")
+    log = os.path.join(os.path.dirname(ckpt), "eval.log")
+    if Child(argv, log, echo=True).wait() != 0:
+        raise SystemExit(f"error: evaluating {ckpt} failed, its log: {log}; fix it and rerun: finished stages are "
+                         "reused")
     return finish_eval(ckpt, kw)
 
 
@@ -208,14 +214,15 @@ class Child:
         os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
         open(log, "w").close()
         self.reader = open(log, "rb") if echo else None
+        self.decode = codecs.getincrementaldecoder("utf-8")("replace").decode
         self.process = Child._context.Process(target=run_script, args=(argv[1], argv[2:], log, dict(os.environ),
                                                                       os.getcwd()))
         self.process.start()
 
     def relay(self):
-        data = self.reader.read() if self.reader else b""
+        data = self.decode(self.reader.read()) if self.reader else ""
         if data:
-            sys.stdout.write(data.decode("utf-8", "replace"))
+            sys.stdout.write(data)
             sys.stdout.flush()
 
     def poll(self):
@@ -229,8 +236,13 @@ class Child:
         return self.returncode
 
     def wait(self):
-        while self.poll() is None:
-            time.sleep(0.05)
+        try:
+            while self.poll() is None:
+                time.sleep(0.05)
+        finally:  # interrupted (Ctrl-C, SIGTERM): the child stops too; a stage checkpoints
+            if self.process.is_alive():
+                self.send_signal(signal.SIGTERM)
+                self.process.join()
         return self.returncode
 
     @property
@@ -247,9 +259,15 @@ def run_script(path, args, log, environ, cwd):
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
+    try:  # a child outlives no runner: SIGTERM (a stage checkpoints) when the fork server, its parent, ends
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
     fd = os.open(log, os.O_WRONLY | os.O_APPEND)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
     sys.argv = [path, *args]
     runpy.run_path(path, run_name="__main__")
 
@@ -293,35 +311,36 @@ def run_jobs(jobs, n_jobs=1):
                 del running[name]
                 if proc.returncode != 0:
                     if out:  # its output was not shown: the end of its log
-                        print("".join(open(log).readlines()[-15:]), file=sys.stderr, end="")
+                        with open(log) as f:
+                            print("".join(f.readlines()[-15:]), file=sys.stderr, end="")
                     raise SystemExit(f"error: {name} failed (exit {proc.returncode}), its log: {log}; fix it and "
                                      "rerun: finished stages and evaluations are reused")
                 finish()
                 done.add(name)
     finally:
-        for proc, _, _, out in running.values():  # stopped early: the others stop too (a stage checkpoints)
+        for proc, _, _, _ in running.values():  # stopped early: the others stop too (a stage checkpoints)
             proc.send_signal(signal.SIGTERM)
-        for proc, _, _, out in running.values():
+        for proc, _, _, _ in running.values():
             proc.wait()
 
 
-def parse_sets(items, stages):
+def parse_sets(items, stages, name=lambda item: f"--set {item}"):
     """{stage or None: ["--key=value", ...]} of --set STAGE.KEY=VALUE (one stage) and --set KEY=VALUE (every
     curriculum stage; pretraining too for the keys a checkpoint fixes: the architecture and the corpus). Refused in
-    one line: an unknown stage or key, a missing '='."""
+    one line: an unknown stage or key, a missing '='. name(item): what the refusal calls an item."""
     sets = {}
     for item in items:
         if "=" not in item:
-            raise SystemExit(f"error: --set {item}: write STAGE.KEY=VALUE or KEY=VALUE")
+            raise SystemExit(f"error: {name(item)}: write STAGE.KEY=VALUE or KEY=VALUE")
         target, value = item.split("=", 1)
         stage, key = target.rsplit(".", 1) if "." in target else (None, target)
         if stage is not None and stage not in stages:
             close = difflib.get_close_matches(stage, stages, n=1)
-            raise SystemExit(f"error: --set {item}: no stage '{stage}'"
+            raise SystemExit(f"error: {name(item)}: no stage '{stage}'"
                              + (f"; did you mean '{close[0]}'?" if close else f"; stages: {', '.join(stages)}"))
         if key not in DEFAULTS or key in ("seed", "out_dir", "init_from"):
             close = difflib.get_close_matches(key, DEFAULTS, n=1)
-            raise SystemExit(f"error: --set {item}: '{key}' is not a key the runner lets you set"
+            raise SystemExit(f"error: {name(item)}: '{key}' is not a key the runner lets you set"
                              + (f"; did you mean '{close[0]}'?" if close and close[0] != key else
                                 "; `python train.py --help` lists every key (seed: --seed(s); out_dir: --out)"))
         sets.setdefault(stage, []).append(f"--{key}={value}")
@@ -362,9 +381,11 @@ def pairs_of(out_a, stage_a, out_b, stage_b, seeds):
     return {s: (items(out_a, stage_a, s), items(out_b, stage_b, s)) for s in seeds}
 
 
-def missing_evals(out, n_seeds):
-    """The seedN/STAGE of a results directory that lack the eval_items.json a pairing needs."""
-    return [f"seed{s}/{st}" for s in range(n_seeds) for st in dict(CURRICULA, pretrain="pretrain").values()
+def missing_evals(out, n_seeds, stages=None):
+    """The seedN/STAGE of a results directory that lack the eval_items.json a pairing needs (stages: the evaluated
+    ones, by default the curricula's and pretrain)."""
+    stages = stages or dict(CURRICULA, pretrain="pretrain").values()
+    return [f"seed{s}/{st}" for s in range(n_seeds) for st in stages
             if not os.path.exists(os.path.join(out, f"seed{s}", st, "eval_items.json"))]
 
 
@@ -388,7 +409,11 @@ def open_corpus_of(config, extra):
 
 
 def cli(main):
-    """Runs an experiment's main(); a refusal (SystemExit with an "error: ..." string) is one line on stderr, exit 2."""
+    """Runs an experiment's main(); a refusal (SystemExit with an "error: ..." string) is one line on stderr, exit 2;
+    Ctrl-C or SIGTERM stops the running stages (each checkpoints) and says so in one line, exit 130."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
     try:
         sys.exit(main())
     except SystemExit as e:
@@ -396,6 +421,10 @@ def cli(main):
             print(e.code, file=sys.stderr)
             sys.exit(2)
         raise
+    except KeyboardInterrupt:
+        print("stopped: the running stages checkpointed; rerun the same command to go on (finished stages and "
+              "evaluations are reused)", file=sys.stderr)
+        sys.exit(130)
 
 
 # ----------------------------------------------------------------------------- the base model's checks
@@ -432,16 +461,20 @@ def gate_validity(ckpt):
         argv = [sys.executable, EVAL, f"--ckpt={ckpt}", "--splits=pretrain_val", "--modes=incontext_cot",
                 "--domains=grammars", f"--samples={GATE_SAMPLES}", f"--out={out}", f"--threads={STAGE_THREADS}",
                 "--no_progress", "--quiet"]
-        if Child(argv, os.path.join(d, "gate.log"), echo=True).wait() != 0:
-            raise SystemExit(f"error: the gate's evaluation of {ckpt} failed; a grammar corpus built before the gate's "
-                             "prompts existed lacks them: delete it to rebuild it (checkpoints stay valid)")
+        log = os.path.join(d, "gate.log")
+        if Child(argv, log, echo=True).wait() != 0:
+            raise SystemExit(f"error: the gate's evaluation of {ckpt} failed, its log: {log} (a grammar corpus built "
+                             "before the gate's prompts existed lacks them: delete it to rebuild it; checkpoints stay "
+                             "valid)")
     with open(out) as f:
         return next(r["value"] for r in json.load(f) if r["metric"] == "validity")
 
 
-def gate_job(name, root, seed, extra=()):
+def gate_job(name, root, seed, extra=(), reuse_root=None):
     """A Job that applies the grammar pretraining's gate to root/pretrain: evaluates it, trains root/pretrain_more{k}
-    while it fails (at most GATE_CAP), and links root/base to the pretraining the curricula start from."""
+    while it fails (at most GATE_CAP), and links root/base to the pretraining the curricula start from. It runs in the
+    scheduler's own loop: the other jobs wait for it. reuse_root: another run's seed directory whose identical
+    pretrain_more stages are linked (--from)."""
     def launch():
         here = os.path.join(root, "pretrain")
         for k in range(GATE_CAP + 1):
@@ -452,6 +485,10 @@ def gate_job(name, root, seed, extra=()):
             if passed or k == GATE_CAP:
                 break
             nxt = os.path.join(root, f"pretrain_more{k + 1}")
+            if reuse_root and not os.path.lexists(nxt):
+                there = os.path.join(reuse_root, f"pretrain_more{k + 1}")
+                link_same("configs/pretrain_more.py", nxt, here, seed, extra, there,
+                          os.path.join(reuse_root, os.path.basename(here)))
             run_stage("configs/pretrain_more.py", nxt, here, seed, extra)
             here = nxt
         link = os.path.join(root, "base")

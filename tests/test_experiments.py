@@ -116,8 +116,9 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "abl"), "--samples", "1", "--from",
                                 str(out), "--set", "pbb_stage2.learning_rate=1e-2"]) == 0
     for stage in [s for s, _, _ in STAGES if s != "pbb_stage2"]:
-        assert os.path.realpath(tmp_path / "abl" / "seed0" / stage) == str(out / "seed0" / stage), stage
-    assert not os.path.islink(tmp_path / "abl" / "seed0" / "pbb_stage2")
+        ckpt = os.path.join("seed0", stage, "ckpt.pt")
+        assert os.path.realpath(tmp_path / "abl" / ckpt) == str(out / ckpt), stage
+    assert not os.path.islink(tmp_path / "abl" / "seed0" / "pbb_stage2" / "ckpt.pt")
     assert json.load(open(tmp_path / "abl" / "seed0" / "pbb_stage2" / "config.json"))["learning_rate"] == 1e-2
     capsys.readouterr()
     capsys.readouterr()

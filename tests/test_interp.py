@@ -91,6 +91,14 @@ def test_ablation_switches_are_zero_hooks_and_a_hook_patches_a_run():
     zero_mlp = make(ablate_mlps=[0])(IDX)[0]
     torch.testing.assert_close(m(IDX, patch=ablate([("mlp_out", 0)]))[0], zero_mlp, rtol=0, atol=0)
     assert not torch.allclose(zero_heads, m(IDX)[0])
+    # a switch and a hook on the same site compose: the hook sees the zeros (and a cache records them)
+    seen = {}
+    ablated = make(ablate_mlps=[0])
+    out = ablated(IDX, patch={("mlp_out", 0): lambda x: seen.setdefault("x", x) + 1.0})[0]
+    assert torch.count_nonzero(seen["x"]) == 0
+    torch.testing.assert_close(out, m(IDX, patch={("mlp_out", 0): lambda x: torch.zeros_like(x) + 1.0})[0],
+                               rtol=0, atol=0)
+    assert torch.count_nonzero(run_with_cache(ablated, IDX, [("mlp_out", 0)])[1]["mlp_out", 0]) == 0
     assert components(m.config) == [("head", 0, 0), ("head", 0, 1), ("head", 1, 0), ("head", 1, 1), ("mlp_out", 0),
                                     ("mlp_out", 1)]
     # patching: the second row's stream at layer 1 put into the first row gives the second row's logits
