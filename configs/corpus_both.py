@@ -1,4 +1,4 @@
-# The default CPU corpus with recursive grammars beside the programs (README, "Grammars"): languages of 200 to
+# The default CPU corpus with recursive grammars beside the programs (docs/grammars.md): languages of 200 to
 # ~5000 strings of 3 to 10 terminals, so that no short constant answer and no other grammar's strings score well;
 # 10000 pretraining grammars, each in one document with its rules and 4 strings (or 1 derivation). Not the
 # default: after 1200 pretraining steps (the default's then) the model wrote a valid string of an S_eval grammar from

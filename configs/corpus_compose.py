@@ -1,4 +1,4 @@
-# Composition (python -m experiments.pbb --compose; README, "Composition"): the default CPU corpus in which each
+# Composition (python -m experiments.pbb --compose; docs/composition.md): the default CPU corpus in which each
 # behaviour of the curriculum's splits (S_train, S_eval, S_control) and of the recall pool is drawn as a
 # composition f(x) = g(h(x)) of two earlier plain behaviours of its split with probability 0.5 (seed 0: 14 of 40 in
 # S_train, 18 in S_eval, 19 in S_control), declared like any other (`def f(x): return g(h(x))`). A composition's

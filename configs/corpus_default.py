@@ -1,8 +1,8 @@
 # The default CPU corpus: programs only, one-statement arithmetic `y = x OP c; return y % 10` (a few bits
 # per behaviour), a pretrain pool of 10000 fresh behaviours seen once each (nothing to memorise: the
 # model must execute from the source in context), loss on pretrain answers weighted 10x the rest.
-# The sizing study that led here is in the README. With recursive grammars beside the programs: corpus_both.py
-# (measured, and not the default: README, "Grammars"). Both domains and all families: corpus_full.py.
+# The sizing study that led here is in docs/LOG.md. With recursive grammars beside the programs: corpus_both.py
+# (measured, and not the default: docs/grammars.md). Both domains and all families: corpus_full.py.
 # Every field and its meaning: data/config.py (DEFAULTS). Build: python -m data.build configs/corpus_default.py
 seed = 0
 domains = ["programs"]
@@ -21,7 +21,7 @@ decl_docs = 40
 exec_docs = 20
 exec_cot_docs = 20
 ad_demos = [1, 3, 10, 30, 100]
-# The recall pool (README, "What the base model knows"): 400 more behaviours, each declared in 40 pretraining
+# The recall pool (docs/data.md): 400 more behaviours, each declared in 40 pretraining
 # documents and executed by CoT (the trace restates the source) in 10 other ones, with no instruction in
 # context, and 40 declared-only ones (split pretrain_recall_val) for the base model's recall check. With 10
 # declarations each it lifted S_eval CoT accuracy of every curriculum by 0.3-0.4 (paired, three seeds) but the

@@ -1,5 +1,5 @@
 # The corpus of the gpu preset: both domains and every program family (arith with up to two statements
-# and an `if`, ciphers, compositions), with the CPU sizing study's lessons (README): a pretraining pool
+# and an `if`, ciphers, compositions), with the CPU sizing study's lessons (docs/LOG.md): a pretraining pool
 # of fresh behaviours, each seen in one document (30000 per domain, ~4 epochs over the gpu preset's
 # pretraining), loss on pretrain answers and traces weighted 10x the rest, CoT pretraining documents.
 # Documents up to 512 tokens (compositions with CoT traces are long). Build (about a minute on one core):

@@ -1,4 +1,4 @@
-# The regime where curriculum order matters (README, "Where curriculum order matters"): the default CPU corpus with
+# The regime where curriculum order matters (docs/order.md): the default CPU corpus with
 # S_train's CoT traces written without the restated source (s_train_execs = "both_nosource"). Same tokenizer,
 # pretraining documents and eval items as the default.
 #   python -m experiments.pbb --corpus configs/corpus_nosource.py --out out/pbb/cpu_nosource

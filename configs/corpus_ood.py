@@ -1,4 +1,4 @@
-# The out-of-distribution test (python -m experiments.pbb --ood; README, "Out of distribution"): the default
+# The out-of-distribution test (python -m experiments.pbb --ood; docs/ood.md): the default
 # CPU corpus with S_train's executions and AD's demonstrations of S_eval drawn from the skewed input
 # distribution (low integers much more likely), and every held-out evaluation input drawn from the half of the
 # inputs that the skew makes rarest (5..9). Pretraining and the recall pool stay uniform. The control

@@ -5,14 +5,14 @@
 #   micro seconds per stage, for the tests
 # The stage configs import everything public from here; names starting with _ are not config keys.
 # Every curriculum stage also trains on `pretrain_replay` (a sample of pretraining documents): without
-# it, 200 finetuning steps cut in-context accuracy from 0.97 to about 0.3 (README, sizing study).
+# it, 200 finetuning steps cut in-context accuracy from 0.97 to about 0.3 (docs/LOG.md, sizing study).
 import os
 
 _preset = os.environ.get("PBB_PRESET", "cpu")
 _PRESETS = {
     "micro": dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, block_size=256, _steps=dict(pretrain=6, stage=4)),
     # cpu pretraining: 1600 steps, not 1200: with the recall pool, 1200 left in-context accuracy at 0.71 in one seed
-    # of three (README, "What the base model knows"); 1600 gave that seed 1.00 and a recall check of 0.95
+    # of three (docs/data.md); 1600 gave that seed 1.00 and a recall check of 0.95
     "cpu": dict(n_layer=4, n_head=4, n_embd=128, batch_size=16, block_size=256, _steps=dict(pretrain=1600, stage=140)),
     # gpu: ~4 epochs over corpus_full's 60000 pretraining documents (9M tokens), as the cpu preset's ~3
     "gpu": dict(n_layer=8, n_head=8, n_embd=512, batch_size=32, block_size=512, _steps=dict(pretrain=2400, stage=500)),
