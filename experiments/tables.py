@@ -275,14 +275,12 @@ def tied(rows):
 
 @renderer
 def ablation(rows):
-    """experiments.compare's rows (A minus B, e.g. an ablation run minus the default): S_eval and S_control, CoT and
-    implicit, every curriculum."""
-    lines = []
-    for r in rows:
-        if r["domain"] == "programs" and r["split"] in ("S_eval", "S_control") and r["mode"] in ("cot", "implicit"):
-            lines.append([NAMES.get(r["curriculum"], r["curriculum"]), r["split"], r["mode"], f"{r['mean_a']:.3f}",
-                          f"{r['mean_b']:.3f}", f"{r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"])
-    return markdown(["curriculum", "split", "mode", "ablation", "default", "ablation minus default [95% CI]"], lines)
+    """experiments.compare's table (A minus B, e.g. an ablation run minus the default), its lines as the command
+    prints them, for the curricula in which some item differs (a linked, identical stage differs in none)."""
+    from experiments.compare import table
+    rows = [r for r in rows if not r["value"] == r["ci_low"] == r["ci_high"] == 0]
+    return table(rows, {(r["curriculum"], r["domain"], r["split"], r["mode"]): (r["mean_a"], r["mean_b"])
+                        for r in rows})
 
 
 G = dict(domain="grammars", metric="validity")
