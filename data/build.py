@@ -74,7 +74,7 @@ class Behaviour:
             self.trace = cfg["grammar_trace"]
         self.held = set(self.eval_inputs)
         self.held_of = {}  # every behaviour's held-out inputs by name, set by make_behaviours
-        self.extra = False  # one of the s_eval_extra behaviours
+        self.extra = False  # one of the s_eval_extra or s_train_extra behaviours
 
     def calls(self, x):
         """(behaviour, input) pairs that an execution on x shows, its trace included: a composition
@@ -156,6 +156,14 @@ def make_behaviours(cfg, seed):
         ns = [n for n in make_names(rng_x, len(used) + cfg["s_eval_extra"]) if n not in used][:cfg["s_eval_extra"]]
         out += [Behaviour("programs", "S_eval", o, cfg, rng_x)
                 for o in make_programs(rng_x, ns, families(cfg, "S_eval"))]
+        for b in out[-len(ns):]:
+            b.extra = True
+    if cfg["s_train_extra"]:  # the same, after them
+        rng_t, used = random.Random(f"{seed}:s_train_extra"), {b.name for b in out}
+        ns = [n for n in make_names(rng_t, len(used) + cfg["s_train_extra"]) if n not in used][:cfg["s_train_extra"]]
+        fams = {**cfg, "program_families": cfg["s_train_extra_families"] or cfg["program_families"]}
+        out += [Behaviour("programs", "S_train", o, cfg, rng_t)
+                for o in make_programs(rng_t, ns, families(fams, "S_train"))]
         for b in out[-len(ns):]:
             b.extra = True
     held_of = {b.name: b.held for b in out}
@@ -264,12 +272,21 @@ def make_docs(behs, cfg, seed):
          "exec_S_train": [exec_doc(b, rng, dist) for b in by["S_train"] for _ in range(cfg["exec_docs"])],
          "exec_cot_S_train": [exec_doc(b, rng, dist, True) for b in by["S_train"] for _ in range(cfg["exec_cot_docs"])]}
     demos = {b.name: [exec_doc(b, rng, dist) for _ in range(max(cfg["ad_demos"]))] for b in by["S_eval"]}
-    if extra:  # s_eval_extra: their documents from their own seed (the others stay as they were)
+    extra_eval, extra_train = ([b for b in extra if b.split == s] for s in ("S_eval", "S_train"))
+    if extra_eval:  # s_eval_extra: their documents from their own seed (the others stay as they were)
         rng_x = random.Random(f"{seed}:s_eval_extra_docs")
-        m["decl_S_eval"] += [d for b in extra for d in decl_docs(b, rng_x, cfg["decl_docs"])]
-        m["decl_val"] += [d for b in extra for d in decl_docs(b, rng_x, cfg["decl_val_docs"], True)]
-        demos.update({b.name: [exec_doc(b, rng_x, dist) for _ in range(max(cfg["ad_demos"]))] for b in extra})
-        by["S_eval"] += extra
+        m["decl_S_eval"] += [d for b in extra_eval for d in decl_docs(b, rng_x, cfg["decl_docs"])]
+        m["decl_val"] += [d for b in extra_eval for d in decl_docs(b, rng_x, cfg["decl_val_docs"], True)]
+        demos.update({b.name: [exec_doc(b, rng_x, dist) for _ in range(max(cfg["ad_demos"]))] for b in extra_eval})
+        by["S_eval"] += extra_eval
+    if extra_train:  # s_train_extra: the same, from a seed of their own
+        rng_t = random.Random(f"{seed}:s_train_extra_docs")
+        m["decl_S_train"] += [d for b in extra_train for d in decl_docs(b, rng_t, cfg["decl_docs"])]
+        m["decl_val"] += [d for b in extra_train for d in decl_docs(b, rng_t, cfg["decl_val_docs"], True)]
+        m["exec_S_train"] += [exec_doc(b, rng_t, dist) for b in extra_train for _ in range(cfg["exec_docs"])]
+        m["exec_cot_S_train"] += [exec_doc(b, rng_t, dist, True) for b in extra_train
+                                  for _ in range(cfg["exec_cot_docs"])]
+        by["S_train"] += extra_train
     for n in sorted(set(cfg["ad_demos"])):  # nested: the N=3 demos include the N=1 demo
         m[f"exec_S_eval_N{n}"] = [d for b in by["S_eval"] for d in demos[b.name][:n]]
     instructions = {b.name: b.instruction if b.restate else "" for b in by["S_train"] if b.domain == "programs"}
@@ -407,8 +424,8 @@ def _build(cfg, config_name, tmp, seed, bar):
     leakage.check(splits, training, {b.name: b.held for b in behs},
                   ad=[k for k in mixtures if k.startswith(("exec_S_eval_N", "exec_S_eval_uniform_N"))])
     step("leakage checks")
-    sampled = training  # s_eval_extra: the documents without them (shuffled as without them)
-    if cfg["s_eval_extra"]:
+    sampled = training  # s_eval_extra, s_train_extra: the documents without them (shuffled as without them)
+    if cfg["s_eval_extra"] or cfg["s_train_extra"]:
         sampled = {k: v for k, v in make_docs([b for b in behs if not b.extra], cfg, seed).items()
                    if not k.endswith("_val")}
     unique = list({id(d): d for name, docs in sampled.items() if "_drop" not in name and "_uniform_" not in name

@@ -94,6 +94,15 @@ DEFAULTS = dict(
     # appended after the others: same tokenizer, pretraining documents, S_train documents and first S_eval eval items
     # as without. They join S_eval everywhere (declarations, AD demonstrations, eval files). 0 = none.
     s_eval_extra=0,
+    # more S_train behaviours (programs), for the questions that need many training functions (implicit execution,
+    # docs/implicit.md; compositions, docs/composition.md): drawn after every other behaviour (s_eval_extra's too)
+    # from their own seed, with families from s_train_extra_families ({}: program_families; a compose behaviour
+    # composes two earlier extra ones), their documents from their own seed, kept out of the tokenizer's sample,
+    # and their eval items and RL prompts appended after the others: same tokenizer, pretraining documents, S_eval
+    # and S_control behaviours and documents, and first S_train eval items as without. They join S_train everywhere
+    # (declarations, direct and CoT executions, eval and RL files). 0 = none.
+    s_train_extra=0,
+    s_train_extra_families={},
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     ad_uniform_control=False,           # also exec_S_eval_uniform_N{N}: the demonstrations from the uniform input
                                         # distribution whatever train_input_dist (the OOD test's control); kept out of
@@ -140,7 +149,8 @@ def validate(overrides, where="config"):
         cfg[key] = json.loads(json.dumps(value))
     bad = [d for d in cfg["domains"] if d not in ("programs", "grammars")]
     bad += [s for s in cfg["n_behaviours"] if s not in SPLITS] + [s for s in SPLITS if s not in cfg["n_behaviours"]]
-    bad += [f for f in cfg["program_families"] if f not in ("arith", "cipher", "compose")]
+    bad += [f for f in {**cfg["program_families"], **cfg["s_train_extra_families"]}
+            if f not in ("arith", "cipher", "compose")]
     bad += [k for k in cfg["cipher_kinds"] if k not in ("shift", "affine", "subst")]
     bad += [s for s in cfg["compose_splits"] if s not in SPLITS + POOL_SPLITS]
     if bad:
@@ -190,6 +200,9 @@ def validate(overrides, where="config"):
     if cfg["s_eval_extra"] < 0 or (cfg["s_eval_extra"] and "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: s_eval_extra must be >= 0, and above 0 it needs the programs domain, got "
                          f"{cfg['s_eval_extra']} with domains {cfg['domains']}")
+    if cfg["s_train_extra"] < 0 or (cfg["s_train_extra"] and "programs" not in cfg["domains"]):
+        raise ValueError(f"{where}: s_train_extra must be >= 0, and above 0 it needs the programs domain, got "
+                         f"{cfg['s_train_extra']} with domains {cfg['domains']}")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

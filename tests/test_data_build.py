@@ -502,6 +502,48 @@ def test_more_s_eval_behaviours_leave_tokenizer_pretraining_s_train_and_first_ev
         validate({"domains": ["grammars"], "s_eval_extra": 3})
 
 
+def test_more_s_train_behaviours_leave_tokenizer_pretraining_s_eval_and_first_eval_items_alone(tmp_path):
+    """s_train_extra: N more S_train behaviours (families from s_train_extra_families), declared and executed like
+    the others, with their eval items and RL prompts after the others'; the tokenizer, pretraining, S_eval's and
+    S_control's files and the first S_train items are byte for byte as without them (the manifest's hashes);
+    every recorded answer is what the source returns; refused without the programs domain."""
+    base = open(TINY).read() + ('domains = ["programs"]\nprogram_families = {"arith": 1.0}\nrecall_pool = 4\n'
+                                'recall_pool_val = 2\n')
+    a, b, ma, mb = corpus_pair(tmp_path, base, 's_train_extra = 6\ns_train_extra_families = {"arith": 0.5, '
+                                                '"compose": 0.5}\n')
+    changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
+    assert changed and all(f.startswith(("decl_S_train.", "decl_val.", "decl_S_train_S_eval.", "mixture.", "replay.",
+                                         "exec_S_train.", "exec_cot_S_train.", "decl_exec_S_train.",
+                                         "eval.programs.S_train.", "rl.programs.S_train.", "behaviours.json"))
+                           for f in changed), changed
+    assert {f for f in ma["files"] if f.startswith(("pretrain.", "tokenizer."))} - changed
+    assert set(ma["files"]) == set(mb["files"]) and ma["tokenizer"] == mb["tokenizer"]
+    first, extra = (ma["splits"]["programs"]["S_train"],
+                    mb["splits"]["programs"]["S_train"][len(ma["splits"]["programs"]["S_train"]):])
+    assert mb["splits"]["programs"]["S_train"][:len(first)] == first and len(extra) == 6
+    assert {s: ns for s, ns in mb["splits"]["programs"].items() if s != "S_train"} == \
+        {s: ns for s, ns in ma["splits"]["programs"].items() if s != "S_train"}
+    cfg = load_config(str(tmp_path / "corpus_b.py"))[1]
+    for f in ("eval.programs.S_train.implicit.jsonl", "eval.programs.S_train.cot.jsonl", "rl.programs.S_train.jsonl"):
+        old, new = (open(os.path.join(c, f)).read().splitlines() for c in (a, b))
+        assert new[:len(old)] == old and len(new) > len(old)
+        assert {json.loads(line)["behaviour"] for line in new[len(old):]} == set(extra)
+    behs = {x.name: x for x in build.make_behaviours(cfg, cfg["seed"])}
+    assert {behs[n].family for n in extra} == {"arith", "compose"}
+    for n in extra:  # a composition composes two other extra behaviours, each trained alone
+        if behs[n].family == "compose":
+            assert {behs[n].obj.g.name, behs[n].obj.h.name} <= set(extra)
+    for line in open(os.path.join(b, "eval.programs.S_train.implicit.jsonl")):
+        item = json.loads(line)
+        assert item["answer"] == repr(behs[item["behaviour"]].fn(item["input"]))
+    declared = collections.Counter(re.match(r"def (\w+)", t).group(1) for _, t in decoded(b, "decl_S_train"))
+    assert all(declared[n] == cfg["decl_docs"] for n in first + extra)
+    with pytest.raises(ValueError, match="s_train_extra"):
+        validate({"domains": ["grammars"], "s_train_extra": 3})
+    with pytest.raises(ValueError, match="unknown name"):
+        validate({"s_train_extra": 3, "s_train_extra_families": {"loop": 1.0}})
+
+
 def test_declaration_rewrites_are_equivalent_sources_and_leave_the_rest_of_the_corpus_alone(tmp_path):
     """decl_rewrites: S_train's and S_eval's declarations cycle through the source and distinct rewrites of it,
     each of which returns what the source returns on every input (run here with exec); tokenizer, pretraining
