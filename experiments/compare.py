@@ -86,11 +86,14 @@ def main(argv=None):
     if os.path.isdir(a.a) != os.path.isdir(a.b):
         raise SystemExit("error: compare two results directories or two checkpoints, not one of each")
     pairs = run_pairs(a.a, a.b) if os.path.isdir(a.a) else ckpt_pairs(a.a, a.b)
-    keep = lambda r: ((a.splits is None or r["split"] in a.splits.split(","))
-                      and (a.modes is None or r["mode"] in a.modes.split(",")))
+    keep = lambda split, mode: ((a.splits is None or split in a.splits.split(","))
+                                and (a.modes is None or mode in a.modes.split(",")))
+    # only the items asked for are paired: runs whose other splits differ (e.g. more S_train behaviours) compare
+    only = lambda items: {k: v for k, v in items.items() if k.startswith("_") or keep(*k.split(".")[1:3])}
     rows, means = [], {}
     for label, by_seed in pairs.items():
-        got = [r for r in paired_rows(by_seed, label, "b") if keep(r)]
+        by_seed = {s: (only(x), only(y)) for s, (x, y) in by_seed.items()}
+        got = paired_rows(by_seed, label, "b")
         many = len(by_seed) > 1
         got = [r for r in got if (r["seed"] is None) == many]  # several seeds: the rows over all of them
         for r in got:
