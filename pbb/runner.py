@@ -108,12 +108,17 @@ def run_stage(config, out_dir, parent_dir, seed, extra=()):
     the checkpoint path."""
     ckpt_path, argv = plan_stage(config, out_dir, parent_dir, seed, extra)
     if argv is not None:
-        log = os.path.join(out_dir, "train.log")
-        rc = Child(argv, log, echo=True).wait()
-        if rc != 0:
-            raise SystemExit(f"error: stage {config} -> {out_dir} failed (exit {rc}), its log: {log}; fix it and "
-                             "rerun: finished stages are reused")
+        run_child(argv, os.path.join(out_dir, "train.log"), f"stage {config} -> {out_dir}",
+                  "fix it and rerun: finished stages are reused")
     return ckpt_path
+
+
+def run_child(argv, log, what, then):
+    """Runs argv to its end, its output to log and this terminal; one line naming `what`, the log and `then` (what to
+    do) when it fails."""
+    rc = Child(argv, log, echo=True).wait()
+    if rc != 0:
+        raise SystemExit(f"error: {what} failed (exit {rc}), its log: {log}; {then}")
 
 
 def stage_job(name, deps, config, out_dir, parent_dir, seed, extra=(), reuse=None):
@@ -182,10 +187,8 @@ def evaluate_once(ckpt, **kw):
     rows, argv = plan_eval(ckpt, kw)
     if argv is None:
         return rows
-    log = os.path.join(os.path.dirname(ckpt), "eval.log")
-    if Child(argv, log, echo=True).wait() != 0:
-        raise SystemExit(f"error: evaluating {ckpt} failed, its log: {log}; fix it and rerun: finished stages are "
-                         "reused")
+    run_child(argv, os.path.join(os.path.dirname(ckpt), "eval.log"), f"evaluating {ckpt}",
+              "fix it and rerun: finished stages are reused")
     return finish_eval(ckpt, kw)
 
 
@@ -461,11 +464,9 @@ def gate_validity(ckpt):
         argv = [sys.executable, EVAL, f"--ckpt={ckpt}", "--splits=pretrain_val", "--modes=incontext_cot",
                 "--domains=grammars", f"--samples={GATE_SAMPLES}", f"--out={out}", f"--threads={STAGE_THREADS}",
                 "--no_progress", "--quiet"]
-        log = os.path.join(d, "gate.log")
-        if Child(argv, log, echo=True).wait() != 0:
-            raise SystemExit(f"error: the gate's evaluation of {ckpt} failed, its log: {log} (a grammar corpus built "
-                             "before the gate's prompts existed lacks them: delete it to rebuild it; checkpoints stay "
-                             "valid)")
+        run_child(argv, os.path.join(d, "gate.log"), f"the gate's evaluation of {ckpt}",
+                  "a grammar corpus built before the gate's prompts existed lacks them: delete it to rebuild it "
+                  "(checkpoints stay valid)")
     with open(out) as f:
         return next(r["value"] for r in json.load(f) if r["metric"] == "validity")
 
