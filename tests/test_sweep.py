@@ -228,3 +228,19 @@ def test_a_stage_knob_sets_one_stage_only_and_an_unknown_stage_is_refused(micro)
     with pytest.raises(SystemExit, match=r"^error: cell 0 .*frozen='zzz' matches no parameter"):
         sweep.main([str(cfg), "--preset", "micro", "--out", str(micro / "sweep_t")])
     assert not (micro / "sweep_t" / "seed0").exists()
+
+
+def test_every_sweep_config_in_the_repository_is_a_valid_grid():
+    """Each configs/sweep_*.py names known knobs and curricula; its corpus values pass the checks of the cpu preset's
+    corpus config."""
+    from data.config import DEFAULTS as CORPUS_DEFAULTS
+    from data.config import load_config as load_corpus_config
+    from data.config import validate
+    preset = load_corpus_config(os.path.join(REPO, "configs", "corpus_default.py"))[1]
+    paths = sorted(p for p in os.listdir(os.path.join(REPO, "configs")) if p.startswith("sweep_") and p.endswith(".py"))
+    assert "sweep_many_functions.py" in paths
+    for p in paths:
+        grid, curricula = sweep.load_sweep(os.path.join(REPO, "configs", p))
+        assert curricula[0] == "mixture"
+        for values in zip(*([(k, v) for v in vs] for k, vs in grid.items() if k in CORPUS_DEFAULTS)):
+            validate({**preset, **dict(values)}, where=p)
