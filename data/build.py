@@ -151,7 +151,7 @@ def make_behaviours(cfg, seed):
                 out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, families(cfg, split))]
             else:
                 out += [Behaviour("grammars", split, random_grammar(n, rng, cfg), cfg, rng) for n in ns]
-    if cfg["s_eval_extra"]:  # the same: drawn last, from its own seed
+    if cfg["s_eval_extra"]:  # the same: drawn after the others (but s_train_extra's), from its own seed
         rng_x, used = random.Random(f"{seed}:s_eval_extra"), {b.name for b in out}
         ns = [n for n in make_names(rng_x, len(used) + cfg["s_eval_extra"]) if n not in used][:cfg["s_eval_extra"]]
         out += [Behaviour("programs", "S_eval", o, cfg, rng_x)
@@ -172,7 +172,8 @@ def make_behaviours(cfg, seed):
         if b.family == "compose" and all(b.shows_eval_input(x) for x in b.obj.inputs()):
             # every x shows a held-out input (h's few outputs are all held-out inputs of g): no training
             # input is left, so this behaviour becomes a plain one (nothing composes a composition)
-            fam = "arith" if "arith" in cfg["program_families"] else "cipher"
+            own = cfg["s_train_extra_families"] if b.extra and b.split == "S_train" else {}
+            fam = "arith" if "arith" in (own or cfg["program_families"]) else "cipher"
             out[i] = Behaviour(b.domain, b.split, make_plain(fam, b.name, rng, cfg), cfg, rng)
             out[i].extra = b.extra
             held_of[b.name] = out[i].held

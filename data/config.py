@@ -89,18 +89,19 @@ DEFAULTS = dict(
     # Applied after the tokenizer is trained (dropping or cutting documents): same tokenizer, pretraining
     # documents and eval items as "both".
     s_train_execs="both",
-    # more S_eval behaviours (programs), for narrower paired intervals: drawn after every other behaviour from their
-    # own seed, their documents from their own seed too, kept out of the tokenizer's sample, and their eval items
-    # appended after the others: same tokenizer, pretraining documents, S_train documents and first S_eval eval items
-    # as without. They join S_eval everywhere (declarations, AD demonstrations, eval files). 0 = none.
+    # more S_eval behaviours (programs), for narrower paired intervals: drawn after every other behaviour (but
+    # s_train_extra's) from their own seed, their documents from their own seed too, kept out of the tokenizer's
+    # sample, and their eval items appended after the others: same tokenizer, pretraining documents, S_train documents
+    # and first S_eval eval items as without. They join S_eval everywhere (declarations, AD demonstrations, eval
+    # files). 0 = none.
     s_eval_extra=0,
     # more S_train behaviours (programs), for the questions that need many training functions (implicit execution,
-    # docs/implicit.md; compositions, docs/composition.md): drawn after every other behaviour (s_eval_extra's too)
-    # from their own seed, with families from s_train_extra_families ({}: program_families; a compose behaviour
-    # composes two earlier extra ones), their documents from their own seed, kept out of the tokenizer's sample,
-    # and their eval items and RL prompts appended after the others: same tokenizer, pretraining documents, S_eval
-    # and S_control behaviours and documents, and first S_train eval items as without. They join S_train everywhere
-    # (declarations, direct and CoT executions, eval and RL files). 0 = none.
+    # docs/implicit.md): drawn after every other behaviour (s_eval_extra's too) from their own seed, with families
+    # from s_train_extra_families ({}: program_families; a compose behaviour composes two earlier extra ones of one
+    # plain family, so compose needs a plain family beside it), their documents from their own seed, kept out of the
+    # tokenizer's sample, and their eval items and RL prompts appended after the others: same tokenizer, pretraining
+    # documents, S_eval and S_control behaviours and documents, and first S_train eval items as without. They join
+    # S_train everywhere (declarations, direct and CoT executions, eval and RL files). 0 = none.
     s_train_extra=0,
     s_train_extra_families={},
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
@@ -186,10 +187,13 @@ def validate(overrides, where="config"):
     if min(cfg["cot_internalise"], default=1) < 1 or (cfg["cot_internalise"] and "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: cot_internalise values must be >= 1 (parts of the trace removed), "
                          "with the programs domain")
+    arith_only = set(cfg["program_families"]) | set(cfg["s_train_extra_families"] if cfg["s_train_extra"] else ()) \
+        == {"arith"}
     if cfg["decl_rewrites"] != 1 and (cfg["decl_rewrites"] < 1 or cfg["instruction_form"] != "source"
-                                      or "programs" not in cfg["domains"] or set(cfg["program_families"]) != {"arith"}):
+                                      or "programs" not in cfg["domains"] or not arith_only):
         raise ValueError(f"{where}: decl_rewrites must be >= 1, and above 1 it needs instruction_form='source' and "
-                         "program_families of arith only (rewrites exist for arith sources), "
+                         "program_families (and s_train_extra_families) of arith only (rewrites exist for arith "
+                         "sources), "
                          f"got {cfg['decl_rewrites']}")
     if cfg["s_train_execs"] not in S_TRAIN_EXECS or (cfg["s_train_execs"] != "both" and (
             cfg["domains"] != ["programs"] or cfg["cot_internalise"]
@@ -203,6 +207,10 @@ def validate(overrides, where="config"):
     if cfg["s_train_extra"] < 0 or (cfg["s_train_extra"] and "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: s_train_extra must be >= 0, and above 0 it needs the programs domain, got "
                          f"{cfg['s_train_extra']} with domains {cfg['domains']}")
+    fams = cfg["s_train_extra_families"]
+    if "compose" in fams and ("S_train" not in cfg["compose_splits"] or not {"arith", "cipher"} & set(fams)):
+        raise ValueError(f"{where}: compose in s_train_extra_families needs S_train in compose_splits and a plain "
+                         f"family (arith or cipher) beside it to compose, got {fams}")
     if min(cfg["ad_demos"], default=1) < 1 or min(cfg["n_behaviours"].values()) < 1:
         raise ValueError(f"{where}: ad_demos and n_behaviours values must be >= 1")
     return cfg

@@ -6,8 +6,9 @@ RUN_A and RUN_B are either two finished results directories of the runner (`pyth
 DIR/seedN/STAGE/eval_items.json), paired stage by stage and seed by seed over the stages and seeds both have; or two
 checkpoints (ckpt.pt) of runs on the same corpus, evaluated first (eval.py's defaults) unless an eval_items.json
 beside them is newer than they are. Each pair is scored on the same items: the difference per item, a 95% bootstrap
-interval over behaviours (all items of one together) and, with several seeds, over seeds too (pbb/stats.py). Runs
-whose eval items differ (other behaviours, or another eval file) are refused in one line.
+interval over behaviours (all items of one together) and, with several seeds, over seeds too (pbb/stats.py). Only
+the splits and modes asked for are paired; runs whose items differ there (other behaviours, or another eval file) are
+refused in one line.
 
 Prints a markdown table (each side's mean over seeds, the difference and its interval) and writes it with the JSON
 rows (the runner's format, metric e.g. accuracy_minus_b, with "a" and "b" the two runs) to DIR (default

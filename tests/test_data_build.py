@@ -516,7 +516,9 @@ def test_more_s_train_behaviours_leave_tokenizer_pretraining_s_eval_and_first_ev
                                          "exec_S_train.", "exec_cot_S_train.", "decl_exec_S_train.",
                                          "eval.programs.S_train.", "rl.programs.S_train.", "behaviours.json"))
                            for f in changed), changed
-    assert {f for f in ma["files"] if f.startswith(("pretrain.", "tokenizer."))} - changed
+    kept = {f for f in ma["files"] if f.startswith(("pretrain.", "tokenizer.", "eval.programs.S_eval.",
+                                                    "eval.programs.S_control.", "decl_S_eval."))}
+    assert len(kept) > 10 and not kept & changed
     assert set(ma["files"]) == set(mb["files"]) and ma["tokenizer"] == mb["tokenizer"]
     first, extra = (ma["splits"]["programs"]["S_train"],
                     mb["splits"]["programs"]["S_train"][len(ma["splits"]["programs"]["S_train"]):])
@@ -538,10 +540,19 @@ def test_more_s_train_behaviours_leave_tokenizer_pretraining_s_eval_and_first_ev
         assert item["answer"] == repr(behs[item["behaviour"]].fn(item["input"]))
     declared = collections.Counter(re.match(r"def (\w+)", t).group(1) for _, t in decoded(b, "decl_S_train"))
     assert all(declared[n] == cfg["decl_docs"] for n in first + extra)
+    docs = build.make_docs(list(behs.values()), cfg, cfg["seed"])
+    for mix, k in (("exec_S_train", "exec_docs"), ("exec_cot_S_train", "exec_cot_docs")):
+        executed = collections.Counter(d.name for d in docs[mix])
+        assert all(executed[n] == cfg[k] for n in first + extra) and len(format.Docs(b, mix)) == len(docs[mix])
     with pytest.raises(ValueError, match="s_train_extra"):
         validate({"domains": ["grammars"], "s_train_extra": 3})
     with pytest.raises(ValueError, match="unknown name"):
         validate({"s_train_extra": 3, "s_train_extra_families": {"loop": 1.0}})
+    with pytest.raises(ValueError, match="a plain family"):
+        validate({"s_train_extra": 3, "s_train_extra_families": {"compose": 1.0}})
+    with pytest.raises(ValueError, match="decl_rewrites"):  # rewrites exist for arith sources only
+        validate({"program_families": {"arith": 1.0}, "decl_rewrites": 3, "s_train_extra": 3,
+                  "s_train_extra_families": {"cipher": 1.0}})
 
 
 def test_declaration_rewrites_are_equivalent_sources_and_leave_the_rest_of_the_corpus_alone(tmp_path):

@@ -1,5 +1,6 @@
 """experiments/sweep.py on the micro preset: a grid of stage knobs end to end, a corpus knob whose pretraining is
 shared or not, and the one-line refusal of an unknown knob."""
+import itertools
 import json
 import os
 import subprocess
@@ -242,5 +243,5 @@ def test_every_sweep_config_in_the_repository_is_a_valid_grid():
     for p in paths:
         grid, curricula = sweep.load_sweep(os.path.join(REPO, "configs", p))
         assert curricula[0] == "mixture"
-        for values in zip(*([(k, v) for v in vs] for k, vs in grid.items() if k in CORPUS_DEFAULTS)):
+        for values in itertools.product(*([(k, v) for v in vs] for k, vs in grid.items() if k in CORPUS_DEFAULTS)):
             validate({**preset, **dict(values)}, where=p)
