@@ -131,6 +131,11 @@ def families(cfg, split):
     return {**cfg, "program_families": fams or {"arith": 1.0}}
 
 
+def fresh_names(rng, used, n):
+    """n names drawn by rng, none of them in used."""
+    return [x for x in make_names(rng, len(used) + n) if x not in used][:n]
+
+
 def make_behaviours(cfg, seed):
     rng = random.Random(f"{seed}:behaviours")
     names = iter(make_names(rng, sum(cfg["n_behaviours"].values()) * len(cfg["domains"])))
@@ -144,7 +149,7 @@ def make_behaviours(cfg, seed):
     if cfg["recall_pool"]:  # drawn after every other split, from its own seed: the other splits stay as they were
         rng = random.Random(f"{seed}:recall_pool")
         used = {b.name for b in out}
-        fresh = [n for n in make_names(rng, len(used) + cfg["recall_pool"] + cfg["recall_pool_val"]) if n not in used]
+        fresh = fresh_names(rng, used, cfg["recall_pool"] + cfg["recall_pool_val"])
         for split, n in zip(POOL_SPLITS, (cfg["recall_pool"], cfg["recall_pool_val"])):
             ns, fresh = fresh[:n], fresh[n:]
             if cfg["recall_pool_domain"] == "programs":
@@ -152,15 +157,15 @@ def make_behaviours(cfg, seed):
             else:
                 out += [Behaviour("grammars", split, random_grammar(n, rng, cfg), cfg, rng) for n in ns]
     if cfg["s_eval_extra"]:  # the same: drawn after the others (but s_train_extra's), from its own seed
-        rng_x, used = random.Random(f"{seed}:s_eval_extra"), {b.name for b in out}
-        ns = [n for n in make_names(rng_x, len(used) + cfg["s_eval_extra"]) if n not in used][:cfg["s_eval_extra"]]
+        rng_x = random.Random(f"{seed}:s_eval_extra")
+        ns = fresh_names(rng_x, {b.name for b in out}, cfg["s_eval_extra"])
         out += [Behaviour("programs", "S_eval", o, cfg, rng_x)
                 for o in make_programs(rng_x, ns, families(cfg, "S_eval"))]
         for b in out[-len(ns):]:
             b.extra = True
     if cfg["s_train_extra"]:  # the same, after them
-        rng_t, used = random.Random(f"{seed}:s_train_extra"), {b.name for b in out}
-        ns = [n for n in make_names(rng_t, len(used) + cfg["s_train_extra"]) if n not in used][:cfg["s_train_extra"]]
+        rng_t = random.Random(f"{seed}:s_train_extra")
+        ns = fresh_names(rng_t, {b.name for b in out}, cfg["s_train_extra"])
         fams = {**cfg, "program_families": cfg["s_train_extra_families"] or cfg["program_families"]}
         out += [Behaviour("programs", "S_train", o, cfg, rng_t)
                 for o in make_programs(rng_t, ns, families(fams, "S_train"))]

@@ -9,6 +9,9 @@ import sys
 import pytest
 
 from data import build
+from data.config import DEFAULTS as CORPUS_DEFAULTS
+from data.config import load_config as load_corpus_config
+from data.config import validate
 from experiments import sweep
 from pbb.batches import open_data
 from pbb.config import load_config
@@ -234,9 +237,6 @@ def test_a_stage_knob_sets_one_stage_only_and_an_unknown_stage_is_refused(micro)
 def test_every_sweep_config_in_the_repository_is_a_valid_grid():
     """Each configs/sweep_*.py names known knobs and curricula; its corpus values pass the checks of the cpu preset's
     corpus config."""
-    from data.config import DEFAULTS as CORPUS_DEFAULTS
-    from data.config import load_config as load_corpus_config
-    from data.config import validate
     preset = load_corpus_config(os.path.join(REPO, "configs", "corpus_default.py"))[1]
     paths = sorted(p for p in os.listdir(os.path.join(REPO, "configs")) if p.startswith("sweep_") and p.endswith(".py"))
     assert "sweep_many_functions.py" in paths
