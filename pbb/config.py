@@ -83,6 +83,9 @@ SECTIONS = [
         ("grpo_domains", ["programs", "grammars"], "domains whose S_train prompts are used"),
         ("grpo_mode", "implicit", "'implicit' (answer directly) or 'cot' (the CoT cue; the answer after the trace "
                                   "is rewarded)"),
+        ("grpo_reward", "answer", "'answer' (1 for an exact answer) or 'trace' (CoT on programs: half for the answer, "
+                                  "half for a trace that restates the source, and a composition's callees' sources, "
+                                  "exactly: eval.py's callee_recall)"),
     ]),
     ("model (GPTConfig, model.py)", [
         ("vocab_size", 0, "0: the corpus tokenizer's vocabulary size"),
@@ -110,7 +113,7 @@ DEFAULTS = {k: _MODEL_DEFAULTS[k] if d is None else d for _, keys in SECTIONS fo
 
 
 CHOICES = dict(device=("auto", "cpu", "cuda"), dtype=("auto", "float32", "bfloat16"), stage=("sft", "grpo"),
-               grpo_mode=("implicit", "cot"))
+               grpo_mode=("implicit", "cot"), grpo_reward=("answer", "trace"))
 
 
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}

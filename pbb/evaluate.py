@@ -156,11 +156,57 @@ def judge(domain, items, texts, mode, samples, grammars, instructions=None, trai
 def callees_restated(text, name, instructions):
     """Whether a CoT completion for the composition `name` (source `return g(h(x))`) restates its source, then
     h's, and later g's, as a nested trace does (data.build Behaviour.cot)."""
-    m = re.search(r"return (\w+)\((\w+)\(", instructions[name])
-    if not m or m[1] not in instructions or m[2] not in instructions:
+    parts = callee_parts(name, instructions)
+    if not parts:
         return False
-    head = instructions[name] + instructions[m[2]]
-    return text.startswith(head) and instructions[m[1]] in text[len(head):]
+    head = instructions[name] + instructions[parts[1]]
+    return text.startswith(head) and instructions[parts[0]] in text[len(head):]
+
+
+def callee_parts(name, instructions):
+    """(g, h) of the composition `name` (source `return g(h(x))`), or None."""
+    m = re.search(r"return (\w+)\((\w+)\(", instructions[name])
+    return (m[1], m[2]) if m and m[1] in instructions and m[2] in instructions else None
+
+
+def run_instruction(name, instructions, x):
+    """The plain function name's source, exec'd, run on x (the independent reference)."""
+    ns = {}
+    exec(instructions[name], ns)
+    return ns[name](x)
+
+
+def callee_placement(model, enc, its, texts, correct, instructions, n_new, batch_size, eos, generator):
+    """Where each composition f = g(h(x)) of a CoT eval file fails. Per item: f restated, h restated right after
+    it, g restated later, g's trace starting from h's output (`x = h(x)`, the chain; arith callees only), and each
+    callee's own CoT answer on the same input (h on x, g on h(x); prompts written from the item's by swapping the
+    call), then the item placed: `lookup` (h or g not restated), `execution` (both restated, a callee wrong alone)
+    or `chaining` (both restated and right alone, f wrong). Returns {metric: [0/1 per item]}; the caller makes rows.
+    """
+    parts = [callee_parts(it["behaviour"], instructions) for it in its]
+    mids = [run_instruction(h, instructions, it["input"]) for it, (g, h) in zip(its, parts)]
+    swap = lambda it, name, x: it["prompt"].replace(f"{it['behaviour']}({it['input']!r})", f"{name}({x!r})", 1)
+    prompts = [swap(it, h, it["input"]) for it, (g, h) in zip(its, parts)]
+    prompts += [swap(it, g, mid) for it, (g, h), mid in zip(its, parts, mids)]
+    alone, _ = generate_texts(model, enc, prompts, n_new, 0.0, batch_size, eos, generator)
+    out = collections.defaultdict(list)
+    for i, (it, text, (g, h), mid) in enumerate(zip(its, texts, parts, mids)):
+        head = instructions[it["behaviour"]] + instructions[h]
+        rest = text[len(head):] if text.startswith(head) else ""
+        at = rest.find(instructions[g])
+        h_alone = parse_completion(alone[i], "cot") == repr(mid)
+        g_alone = parse_completion(alone[len(its) + i], "cot") == repr(run_instruction(g, instructions, mid))
+        looked_up = text.startswith(head) and at >= 0
+        if isinstance(mid, int):  # an arith g's trace opens with its input; a cipher's has no such line
+            out["chain_input"].append(float(looked_up and rest[at + len(instructions[g]):].startswith(f"x = {mid}\n")))
+        for metric, ok in (("f_restated", text.startswith(instructions[it["behaviour"]])),
+                           ("h_restated", text.startswith(head)), ("g_restated", looked_up),
+                           ("h_alone", h_alone), ("g_alone", g_alone),
+                           ("fail_lookup", not correct[i] and not looked_up),
+                           ("fail_execution", not correct[i] and looked_up and not (h_alone and g_alone)),
+                           ("fail_chaining", not correct[i] and looked_up and h_alone and g_alone)):
+            out[metric].append(float(ok))
+    return out
 
 
 def open_checkpoint_corpus(ckpt, data_dir=None):
@@ -253,6 +299,13 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
                     rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "callee_recall",
                                     sum(callees_restated(texts[i], its[i]["behaviour"], instructions) for i in pick),
                                     len(pick)))
+                    placed = callee_placement(model, enc, [its[i] for i in pick], [texts[i] for i in pick],
+                                              [per_item[key][i] for i in pick], instructions, n_new, batch_size,
+                                              manifest["eos"], generator)
+                    for metric, scores in placed.items():
+                        per_item[f"{domain}.{split}/{fam}.{mode}.{metric}"] = scores
+                        rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, metric, int(sum(scores)),
+                                        len(scores)))
         if domain == "programs":
             info = manifest.get("eval_files", {}).get(f"eval.{domain}.{split}.{mode}.jsonl", {})
             if "majority_accuracy" in info:

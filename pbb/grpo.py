@@ -9,7 +9,9 @@ completions of each with the KV-cache generator, and rewards each one: programs 
 parse_completion(text, grpo_mode) equals the answer, grammars 1 when the string is in the language.
 grpo_mode='implicit' asks for the answer directly; 'cot' appends the CoT cue to every prompt (as eval.py's
 CoT mode does) and rewards the answer after the trace's answer cue, so RL can reinforce recalling the
-instruction from the weights and executing it.
+instruction from the weights and executing it. grpo_reward='trace' (CoT, programs) gives half the reward for the
+answer and half for a trace that restates the source exactly, and a composition's callees' sources after it (h's,
+then g's): a reward that judges the lookup, not only its result.
 Advantages are normalised within each group of the same prompt; the loss is the clipped policy
 objective (PPO-style ratio to the sampling policy), averaged over all completion tokens of the
 batch, plus grpo_kl times the k3 estimate of KL(policy || starting model). metrics.jsonl gets the
@@ -25,7 +27,7 @@ import time
 import numpy as np
 import torch
 
-from data.build import load_grammars
+from data.build import load_grammars, load_instructions
 from data.format import CorpusError
 from data.templates import COT_CUE, parse_completion
 from data.tokenizer import encode_prompt
@@ -34,6 +36,7 @@ from pbb.batches import open_data
 from pbb.checkpoint import adopt_checkpoint, check_start, load_checkpoint, payload, refuse_overwrite, save_checkpoint
 from pbb.common import (UserError, append_record, catch_signals, open_tracker, precision, resolve_device,
                         resume_command, start_out_dir)
+from pbb.evaluate import callees_restated
 from pbb.training import build_model, get_lr, resume
 
 
@@ -63,13 +66,21 @@ def grpo_loss(logp_new, logp_old, adv, mask, clip_eps, logp_ref=None, kl_coef=0.
     return loss, kl
 
 
-def rewards_of(items, texts, grammars, mode="implicit"):
+def rewards_of(items, texts, grammars, mode="implicit", instructions=None):
     """1.0 for an exactly correct program answer or a valid grammar string, else 0.0; the answer is read
-    from each completion as eval.py reads it in `mode` ('implicit' or 'cot')."""
+    from each completion as eval.py reads it in `mode` ('implicit' or 'cot'). With instructions ({name: source},
+    grpo_reward='trace'), a program's reward is half for the answer and half for the trace: it restates the
+    behaviour's source exactly and, for a composition with nested traces, then h's source and later g's (eval.py's
+    callee_recall)."""
     out = []
     for it, text in zip(items, texts):
         answer = parse_completion(text, mode)
         ok = answer == it["answer"] if it["domain"] == "programs" else grammars[it["grammar"]].is_valid(answer)
+        if instructions and it["domain"] == "programs":
+            name = it["behaviour"]
+            told = callees_restated(text, name, instructions) if it.get("family") == "compose" \
+                else text.startswith(instructions[name])
+            ok = (ok + told) / 2
         out.append(float(ok))
     return out
 
@@ -129,6 +140,12 @@ def train_grpo(config, explicit=(), argv=None):
     enc = load_tokenizer(data_dir, manifest)
     grammars = load_grammars(data_dir)
     items = load_rl_items(data_dir, manifest, config["grpo_domains"])
+    instructions = None
+    if config["grpo_reward"] == "trace":  # the trace is judged against the sources a CoT trace restates
+        if config["grpo_mode"] != "cot" or not manifest["config"].get("cot_restates_instruction", True):
+            raise UserError("grpo_reward='trace' judges a CoT trace that restates the source: set grpo_mode='cot', "
+                            "on a corpus whose traces restate it (cot_restates_instruction)")
+        instructions = load_instructions(data_dir)
     P, G = config["grpo_prompts_per_step"], config["grpo_group_size"]
     if P < 1 or G < 2:
         raise UserError("grpo_prompts_per_step must be >= 1 and grpo_group_size >= 2 (advantages compare a group)")
@@ -171,7 +188,8 @@ def train_grpo(config, explicit=(), argv=None):
         model.eval()
         completions = model.generate(prompts, n_new, temperature=config["grpo_temperature"], stop_token=eos,
                                      generator=generator)
-        rewards = torch.tensor(rewards_of(batch, [enc.decode(c) for c in completions], grammars, mode)).view(P, G)
+        rewards = torch.tensor(rewards_of(batch, [enc.decode(c) for c in completions], grammars, mode,
+                                          instructions)).view(P, G)
         adv = group_advantages(rewards).view(-1).to(device)
         tokens, mask = (t.to(device) for t in completion_batch(prompts, completions, n_new, eos, pad))
         with torch.no_grad(), autocast:

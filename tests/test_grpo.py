@@ -95,6 +95,35 @@ def test_cot_rewards_read_the_answer_after_the_trace():
     assert rewards_of(items, texts, {}, "implicit") == [0.0, 0.0, 1.0, 0.0]  # the first line is the answer
 
 
+def test_trace_reward_gives_half_for_the_answer_and_half_for_the_restated_sources():
+    ins = {"f": "def f(x):\n    return g(h(x))\n", "g": "def g(x):\n    y = x + 1\n    return y % 10\n",
+           "h": "def h(x):\n    y = x * 2\n    return y % 10\n", "k": "def k(x):\n    y = x * 3\n    return y % 10\n"}
+    trace = ins["f"] + ins["h"] + "x = 2\ny = 2 * 2 = 4\n4 % 10 = 4\n" + ins["g"] + "x = 4\ny = 4 + 1 = 5\n5 % 10 = 5"
+    comp = {"domain": "programs", "answer": "5", "behaviour": "f", "family": "compose"}
+    plain = {"domain": "programs", "answer": "4", "behaviour": "h", "family": "arith"}
+    texts = [trace + "\nanswer: 5\n", trace + "\nanswer: 6\n", trace.replace(ins["h"], ins["k"]) + "\nanswer: 5\n",
+             ins["h"] + "x = 2\ny = 2 * 2 = 4\nanswer: 4\n", ins["k"] + "answer: 4\n"]
+    items = [comp, comp, comp, plain, plain]
+    assert rewards_of(items, texts, {}, "cot", ins) == [1.0, 0.5, 0.5, 1.0, 0.5]
+    assert rewards_of(items, texts, {}, "cot") == [1.0, 0.0, 1.0, 1.0, 1.0]  # the answer only
+
+
+def test_trace_reward_needs_cot_mode(corpus, tmp_path, capsys):
+    manifest = open_corpus(corpus)
+    config = dict(DEFAULTS, data_dir=corpus, vocab_size=manifest["vocab_size"], n_layer=1, n_head=2, n_embd=16,
+                  block_size=64, out_dir=str(tmp_path / "stage1"))
+    os.makedirs(config["out_dir"])
+    init = os.path.join(config["out_dir"], "ckpt.pt")
+    save_checkpoint(init, {"model": GPT(model_config(config)).state_dict(), "config": config, "step": 0,
+                           "tokenizer_id": tokenizer_id(manifest)})
+    cfg = tmp_path / "grpo_cfg.py"
+    cfg.write_text("stage = 'grpo'\ngrpo_reward = 'trace'\nmax_iters = 1\nprogress = False\n")
+    out = tmp_path / "rl"
+    assert train.main([str(cfg), f"--init_from={init}", f"--out_dir={out}", f"--data_dir={corpus}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "grpo_mode='cot'" in err and "\n" not in err and not (out / "ckpt.pt").exists()
+
+
 def test_two_steps_from_a_tiny_checkpoint(corpus, tmp_path, monkeypatch):
     # A reward that varies within groups (a random model is never right): completions of even text length.
     monkeypatch.setattr(grpo, "rewards_of", lambda items, texts, *a: [float(len(t) % 2 == 0) for t in texts])
