@@ -43,7 +43,8 @@ Pretraining: each seed pretrains once (configs/pretrain.py on the preset's corpu
 cell starts from it when its pretraining config is the same and its corpus has the same tokenizer and
 pretraining documents (the manifest's hashes of *.tiktoken and pretrain.{tokens,weights,offsets}.npy);
 otherwise the cell pretrains its own (OUT/cell<i>/seed<s>/pretrain), or starts from that of an earlier cell with
-the same pretraining config and corpus. The log says which, cell by cell, and why (the keys or files that
+the same pretraining config (but for the corpus's path), tokenizer and pretraining documents (e.g. cells that differ
+in s_train_extra only). The log says which, cell by cell, and why (the keys or files that
 differ). The curriculum stages of cell i are OUT/cell<i>/seed<s>/<stage>. Finished stages and evaluations are
 reused as experiments/pbb.py does (run_stage, evaluate_once).
 
@@ -73,14 +74,13 @@ from data.format import CorpusError
 from pbb.batches import open_data
 from pbb.common import UserError
 from pbb.config import ARCH_KEYS, DEFAULTS, load_config
-from pbb.runner import (CURRICULA, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
+from pbb.runner import (CURRICULA, PRETRAIN_FILES, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
                         run_stage, stage_overrides)
 from pbb.stats import MAIN_METRIC, paired_rows
 
 PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
 CORPUS_STAGE_KEYS = ("corpus", "corpus_seed", "data_dir")
-PRETRAIN_FILES = ("pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy")
 DERIVED = ("mixing_ratio", "stage2_steps", "stage_steps")  # knobs that set several keys of some stages (docstring)
 STAGE_CONFIG = {stage: config for stage, config, _ in STAGES}
 
@@ -228,6 +228,15 @@ def sharing(pre, base_config, base_manifest):
     return "; ".join(why) or None
 
 
+def pretraining_of(pre):
+    """What a cell's pretraining trains (its overrides `pre`): its config but for the corpus's path, and its corpus's
+    tokenizer and pretraining documents (hashes). Cells that agree share one pretraining."""
+    config, _ = load_config([PRETRAIN, *pre])
+    files = corpus_of(config)["files"]
+    return (repr(sorted((k, v) for k, v in config.items() if k not in (*CORPUS_STAGE_KEYS, "out_dir"))),
+            tuple(sorted((f, h) for f, h in files.items() if f.endswith(".tiktoken") or f in PRETRAIN_FILES)))
+
+
 def knob_label(knobs):
     return ", ".join(f"{k}={v}" for k, v in knobs.items()) or "(none)"
 
@@ -333,7 +342,7 @@ def main(argv=None):
     base_manifest = corpus_of(base_config)
     for i, cell in enumerate(cells):
         reason = sharing(args[i][1], base_config, base_manifest)
-        home.append(None if reason is None else pre_home.setdefault(tuple(args[i][1]), i))
+        home.append(None if reason is None else pre_home.setdefault(pretraining_of(args[i][1]), i))
         print(f"[sweep] cell {i} ({knob_label(cell)}): " + (
             "pretraining shared with the preset's (same tokenizer and pretraining documents)" if reason is None else
             f"pretrains its own ({reason})" if home[i] == i else

@@ -47,6 +47,10 @@ CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft":
              "retroactive_grpo": "retro_stage2_grpo"}
 
 
+# a corpus's files that fix a pretraining: its tokenizer's (*.tiktoken) and these
+PRETRAIN_FILES = ("pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy")
+
+
 # keys that may differ when a finished stage is reused
 NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions", "threads",
                 "wandb"}
@@ -74,6 +78,12 @@ def plan_stage(config, out_dir, parent_dir, seed, extra=(), quiet=False):
             raise SystemExit(f"error: {e}")
         had = {k: ckpt["config"].get(k, DEFAULTS.get(k)) for k in wanted}  # keys added since: defaults
         changed = [f"{k} {had[k]!r} -> {wanted[k]!r}" for k in wanted if k not in NOT_COMPARED and had[k] != wanted[k]]
+        if changed and parent_dir is None and ckpt["step"] >= ckpt["config"]["max_iters"] and \
+                same_pretraining_data(ckpt["config"], wanted, changed):
+            if not quiet:
+                print(f"[pbb] reusing {ckpt_path} (step {ckpt['step']}), pretrained on {had['corpus']}: the same "
+                      f"tokenizer and pretraining documents as {wanted['corpus']}")
+            return ckpt_path, None
         if changed:
             raise SystemExit(f"error: {out_dir} was trained with another config ({'; '.join(changed)}); delete it and "
                              "the stages that start from it to retrain them, or pass --out for a new results directory")
@@ -101,6 +111,20 @@ def plan_stage(config, out_dir, parent_dir, seed, extra=(), quiet=False):
         print(f"[pbb] training {config} -> {out_dir}", flush=True)
     threads = STAGE_THREADS if parent_dir else 0  # pretraining from scratch, resumed or not: torch's default
     return ckpt_path, [sys.executable, TRAIN, *train_args(config, out_dir, init_from, seed, extra, threads)]
+
+
+def same_pretraining_data(had, wanted, changed):
+    """Whether a pretraining with config `had` trained what one with config `wanted` would: `changed` (plan_stage's
+    list) names the corpus's path only (corpus, data_dir), and the two corpora have the same tokenizer and pretraining
+    documents (manifest hashes; e.g. a corpus with s_train_extra beside the one without)."""
+    if any(c.split(" ", 1)[0] not in ("corpus", "data_dir") for c in changed):
+        return False
+    try:
+        files = [open_data(c)[1]["files"] for c in (had, wanted)]
+    except (UserError, CorpusError, OSError, ValueError):
+        return False
+    keys = [f for f in files[0] if f.endswith(".tiktoken")] + list(PRETRAIN_FILES)
+    return all(f in files[0] and files[0][f] == files[1].get(f) for f in keys)
 
 
 def run_stage(config, out_dir, parent_dir, seed, extra=()):

@@ -172,6 +172,24 @@ def test_reuse_refuses_a_stage_trained_on_another_build_of_its_corpus(pretrained
     assert run_stage("configs/pretrain.py", tmp_path / "stale", None, seed=0) == str(tmp_path / "stale" / "ckpt.pt")
 
 
+def test_a_pretraining_is_reused_for_a_corpus_with_its_tokenizer_and_pretraining_documents(pretrained, tmp_path,
+                                                                                              capsys):
+    """A corpus that differs from the pretraining's only after its tokenizer and pretraining documents (s_train_extra)
+    reuses the finished pretraining; one whose pretraining documents differ (another corpus_seed) is refused."""
+    more = tmp_path / "more.py"
+    more.write_text("from configs.corpus_tiny import *\ns_train_extra = 3\n")
+    ckpt = pretrained / "pretrain" / "ckpt.pt"
+    stamp = os.path.getmtime(ckpt)
+    assert run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=(f"--corpus={more}",)) \
+        == str(ckpt)
+    assert "same tokenizer and pretraining documents" in capsys.readouterr().out and os.path.getmtime(ckpt) == stamp
+    with pytest.raises(SystemExit, match=r"another config \(corpus_seed"):
+        run_stage("configs/pretrain.py", pretrained / "pretrain", None, seed=0, extra=("--corpus_seed=1",))
+    with pytest.raises(SystemExit, match="another config"):  # not for a stage that starts from a checkpoint
+        run_stage("configs/pretrain.py", pretrained / "pretrain", pretrained / "pretrain", seed=0,
+                  extra=(f"--corpus={more}",))
+
+
 def test_reuse_ignores_keys_that_may_differ(pretrained, capsys):
     """Keys in NOT_COMPARED (how a stage is run, not what it trains) may differ: the checkpoint is reused untouched."""
     ckpt = pretrained / "pretrain" / "ckpt.pt"
