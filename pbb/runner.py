@@ -168,9 +168,10 @@ def link_same(config, out_dir, parent_dir, seed, extra, there, there_parent):
         argv = plan_stage(config, there, there_parent, seed, extra, quiet=True)[1]
     except SystemExit:  # another config or corpus: this run trains its own
         return
-    if argv is None:  # its files linked into a directory of this run's own: evaluations are written here
+    if argv is None:  # its files linked into a directory of this run's own (its evaluation too, reused when this run
+        # asks for the same one; another is written here, replacing the links)
         os.makedirs(out_dir, exist_ok=True)
-        for f in ("ckpt.pt", "config.json", "metrics.jsonl"):
+        for f in ("ckpt.pt", "config.json", "metrics.jsonl", "eval.json", "eval_items.json", "eval.args.json"):
             if os.path.exists(os.path.join(there, f)):
                 os.symlink(os.path.abspath(os.path.join(there, f)), os.path.join(out_dir, f))
         print(f"[pbb] {out_dir}: the checkpoint of {there} (same config, seed and start), linked")
@@ -199,8 +200,9 @@ def plan_eval(ckpt, kw):
 def finish_eval(ckpt, kw):
     """The rows `python eval.py` wrote for ckpt, once it has; records its arguments (eval.args.json)."""
     d = os.path.dirname(ckpt)
-    with open(os.path.join(d, "eval.args.json"), "w") as f:
+    with open(os.path.join(d, "eval.args.json.tmp"), "w") as f:  # replaced, not written through a link (--from)
         json.dump(json.loads(json.dumps(kw)), f)
+    os.replace(os.path.join(d, "eval.args.json.tmp"), os.path.join(d, "eval.args.json"))
     with open(os.path.join(d, "eval.json")) as f:
         return json.load(f)
 

@@ -113,6 +113,7 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     one = json.load(open(tmp_path / "one" / "summary.json"))
     assert one == [r for r in rows if r["curriculum"] not in ("ad", "ad_uniform") and "demos" not in r]
     # an ablation of one stage: every other stage linked from the finished run, only Proactive stage 2 trained
+    capsys.readouterr()
     assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "abl"), "--samples", "1", "--from",
                                 str(out), "--set", "pbb_stage2.learning_rate=1e-2"]) == 0
     for stage in [s for s, _, _ in STAGES if s != "pbb_stage2"]:
@@ -120,7 +121,9 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
         assert os.path.realpath(tmp_path / "abl" / ckpt) == str(out / ckpt), stage
     assert not os.path.islink(tmp_path / "abl" / "seed0" / "pbb_stage2" / "ckpt.pt")
     assert json.load(open(tmp_path / "abl" / "seed0" / "pbb_stage2" / "config.json"))["learning_rate"] == 1e-2
-    capsys.readouterr()
+    log = capsys.readouterr().out  # the linked stages' evaluations are theirs: only Proactive stage 2 is evaluated
+    assert log.count("[pbb] evaluating") == 1 and "evaluating " + str(tmp_path / "abl") in log and "pbb_stage2" in log
+    assert not os.path.islink(tmp_path / "abl" / "seed0" / "pbb_stage2" / "eval.json")
     capsys.readouterr()
     # a run against itself: every paired difference is 0
     assert pbb_experiment.main(args + ["--against", str(out)]) == 0
