@@ -42,7 +42,7 @@ from data import templates as T
 from data.config import POOL_SPLITS, SPLITS, load_config, validate
 from data.grammars import Grammar, random_grammar
 from data.names import make_names
-from data.programs import compile_source, make_plain, make_programs, rare_inputs
+from data.programs import Compose, compile_source, make_depth3, make_plain, make_programs, rare_inputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVAL_SPLITS, MODES = ("S_train", "S_eval", "S_control"), ("implicit", "cot", "incontext")
@@ -79,8 +79,8 @@ class Behaviour:
     def calls(self, x):
         """(behaviour, input) pairs that an execution on x shows, its trace included: a composition
         f = g(h(x)) also shows h on x and g on h(x)."""
-        if getattr(self.obj, "family", None) == "compose":
-            return [(self.name, x), (self.obj.h.name, x), (self.obj.g.name, self.obj.h.run(x))]
+        if isinstance(self.obj, Compose):
+            return [(self.name, x)] + [(p.name, v) for p, v in zip(self.obj.parts, self.obj.values(x))]
         return [(self.name, x)]
 
     def shows_eval_input(self, x):
@@ -108,8 +108,8 @@ class Behaviour:
         """The CoT trace of prog on x: its instruction when traces restate it, then its steps; a composition
         with nested traces: then h's trace on x and g's on h(x), each the same way."""
         instruction = instruction_of(prog, self.form) if self.restate else ""
-        if self.nested and prog.family == "compose":
-            return instruction + self.cot(prog.h, x) + "\n" + self.cot(prog.g, prog.h.run(x))
+        if self.nested and isinstance(prog, Compose):
+            return instruction + "\n".join(self.cot(p, v) for p, v in zip(prog.parts, prog.values(x)))
         return instruction + "\n".join(prog.trace(x))
 
     def to_json(self, trained=()):
@@ -171,10 +171,18 @@ def make_behaviours(cfg, seed):
                 for o in make_programs(rng_t, ns, families(fams, "S_train"))]
         for b in out[-len(ns):]:
             b.extra = True
+    if cfg["s_eval_depth3"]:  # the same, after them: compositions of three plain S_eval functions
+        rng_d = random.Random(f"{seed}:s_eval_depth3")
+        ns = fresh_names(rng_d, {b.name for b in out}, cfg["s_eval_depth3"])
+        pool = [b.obj for b in out if b.split == "S_eval" and b.domain == "programs"
+                and b.family in ("arith", "cipher")]
+        out += [Behaviour("programs", "S_eval", o, cfg, rng_d) for o in make_depth3(rng_d, ns, pool)]
+        for b in out[-len(ns):]:
+            b.extra = True
     held_of = {b.name: b.held for b in out}
     for i, b in enumerate(out):
         b.held_of = held_of
-        if b.family == "compose" and all(b.shows_eval_input(x) for x in b.obj.inputs()):
+        if b.family in ("compose", "compose3") and all(b.shows_eval_input(x) for x in b.obj.inputs()):
             # every x shows a held-out input (h's few outputs are all held-out inputs of g): no training
             # input is left, so this behaviour becomes a plain one (nothing composes a composition)
             own = cfg["s_train_extra_families"] if b.extra and b.split == "S_train" else {}
@@ -431,7 +439,7 @@ def _build(cfg, config_name, tmp, seed, bar):
                   ad=[k for k in mixtures if k.startswith(("exec_S_eval_N", "exec_S_eval_uniform_N"))])
     step("leakage checks")
     sampled = training  # s_eval_extra, s_train_extra: the documents without them (shuffled as without them)
-    if cfg["s_eval_extra"] or cfg["s_train_extra"]:
+    if cfg["s_eval_extra"] or cfg["s_train_extra"] or cfg["s_eval_depth3"]:
         sampled = {k: v for k, v in make_docs([b for b in behs if not b.extra], cfg, seed).items()
                    if not k.endswith("_val")}
     unique = list({id(d): d for name, docs in sampled.items() if "_drop" not in name and "_uniform_" not in name

@@ -104,6 +104,12 @@ DEFAULTS = dict(
     # S_train everywhere (declarations, direct and CoT executions, eval and RL files). 0 = none.
     s_train_extra=0,
     s_train_extra_families={},
+    # depth-3 compositions f(x) = g(h(k(x))) of three plain S_eval functions (family compose3, eval.py's split
+    # S_eval/compose3), all parts only read: drawn after every other behaviour from their own seed, declared in S_eval
+    # like the s_eval_extra behaviours (their documents from their own seed, kept out of the tokenizer's sample, their
+    # eval items appended): same tokenizer, pretraining documents, S_train documents and first S_eval eval items as
+    # without. With compose_trace "nested" a trace restates k, h and g in turn. 0 = none.
+    s_eval_depth3=0,
     ad_demos=[1, 3, 10, 30, 100],       # N of the exec_S_eval_N{N} mixtures (algorithm distillation)
     ad_uniform_control=False,           # also exec_S_eval_uniform_N{N}: the demonstrations from the uniform input
                                         # distribution whatever train_input_dist (the OOD test's control); kept out of
@@ -207,6 +213,9 @@ def validate(overrides, where="config"):
     if cfg["s_train_extra"] < 0 or (cfg["s_train_extra"] and "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: s_train_extra must be >= 0, and above 0 it needs the programs domain, got "
                          f"{cfg['s_train_extra']} with domains {cfg['domains']}")
+    if cfg["s_eval_depth3"] < 0 or (cfg["s_eval_depth3"] and "programs" not in cfg["domains"]):
+        raise ValueError(f"{where}: s_eval_depth3 must be >= 0, and above 0 it needs the programs domain, got "
+                         f"{cfg['s_eval_depth3']} with domains {cfg['domains']}")
     fams = cfg["s_train_extra_families"]
     if "compose" in fams and ("S_train" not in cfg["compose_splits"] or not {"arith", "cipher"} & set(fams)):
         raise ValueError(f"{where}: compose in s_train_extra_families needs S_train in compose_splits and a plain "

@@ -8,7 +8,7 @@ source with exec and compares, so the two can never silently disagree.
 Families: `arith` (1..n statements over + - * // % with small constants, optional `if`, result
 taken mod `arith_mod`), `cipher` (shift / affine / substitution, the last a lookup table written
 as a dict literal, over the first `cipher_letters` lowercase letters), `compose` (f(x) = g(h(x))
-over two other behaviours of the same kind).
+over two other behaviours of the same kind; `compose3`, f(x) = g(h(k(x))), made by make_depth3 only).
 Inputs: ints in [lo, hi] for arith; strings of `cipher_len` letters for ciphers. `dist` is
 "uniform" or "skewed" (low inputs / early letters much more likely: the OOD demonstrations);
 `rare_inputs` is the half of the inputs that the skew makes rare (the OOD evaluation inputs).
@@ -176,35 +176,51 @@ class Cipher(Program):
 
 
 class Compose(Program):
+    """f(x) = g(h(x)), or with k given f(x) = g(h(k(x))) (family compose3, the depth-3 test). parts: the callees in
+    the order they run (h, g; or k, h, g)."""
     family = "compose"
 
-    def __init__(self, name, g, h):
+    def __init__(self, name, g, h, k=None):
         self.name, self.g, self.h = name, g, h
-        arg = "x" if isinstance(h, Arith) else "s"
-        self.source = f"def {name}({arg}):\n    return {g.name}({h.name}({arg}))\n"
-        self.description = f"{name} applies {h.name} to its input, then applies {g.name} to the result.\n"
+        self.parts = [h, g] if k is None else [k, h, g]
+        if k is not None:
+            self.family = "compose3"
+        arg = "x" if isinstance(self.parts[0], Arith) else "s"
+        call = arg
+        for p in self.parts:
+            call = f"{p.name}({call})"
+        self.source = f"def {name}({arg}):\n    return {call}\n"
+        then = ", then ".join(f"applies {p.name} to the result" for p in self.parts[1:])
+        self.description = f"{name} applies {self.parts[0].name} to its input, then {then}.\n"
 
     def inputs(self):
-        return self.h.inputs()
+        return self.parts[0].inputs()
 
     def sample_input(self, rng, dist="uniform"):
-        return self.h.sample_input(rng, dist)
+        return self.parts[0].sample_input(rng, dist)
+
+    def values(self, x):
+        """The input of each part, in order, and the output: [x, parts[0](x), ...]."""
+        out = [x]
+        for p in self.parts:
+            out.append(p.run(out[-1]))
+        return out
 
     def run(self, x):
-        return self.g.run(self.h.run(x))
+        return self.values(x)[-1]
 
     def trace(self, x):
-        mid = self.h.run(x)
-        return [f"{self.h.name}({x!r}) = {mid!r}", f"{self.g.name}({mid!r}) = {self.g.run(mid)!r}"]
+        vals = self.values(x)
+        return [f"{p.name}({a!r}) = {b!r}" for p, a, b in zip(self.parts, vals, vals[1:])]
 
     def full_source(self):
-        return self.h.full_source() + self.g.full_source() + self.source
+        return "".join(p.full_source() for p in self.parts) + self.source
 
 
 def rare_inputs(prog):
     """The half of prog's inputs that the skewed distribution makes rarest (high integers; words whose letters
     come late in the alphabet): the evaluation inputs of the out-of-distribution test (eval_input_dist="tail")."""
-    prog = prog.h if isinstance(prog, Compose) else prog
+    prog = prog.parts[0] if isinstance(prog, Compose) else prog
     xs = sorted(prog.inputs(), key=lambda x: x if isinstance(x, int) else sum(ALPHA.index(c) for c in x))
     return xs[len(xs) // 2:]
 
@@ -233,6 +249,24 @@ def make_programs(rng, names, cfg):
         progs.append(prog)
         pool.append(prog)
     return progs
+
+
+def make_depth3(rng, names, pool):
+    """One depth-3 composition f(x) = g(h(k(x))) per name, of three distinct plain programs of pool of one family (a
+    substitution cipher only after another one, as in make_programs)."""
+    kinds = sorted({p.family for p in pool})
+    out = []
+    for name in names:
+        same = [p for p in pool if p.family == rng.choice(kinds)]
+        ok = lambda a, b: getattr(a, "kind", None) != "subst" or getattr(b, "kind", None) == "subst"
+        for _ in range(100):
+            g, h, k = rng.sample(same, 3)
+            if ok(g, h) and ok(h, k):
+                break
+        else:
+            raise ValueError("s_eval_depth3: no three plain S_eval functions of one family can be chained")
+        out.append(Compose(name, g, h, k))
+    return out
 
 
 def make_plain(fam, name, rng, cfg):

@@ -154,19 +154,29 @@ def judge(domain, items, texts, mode, samples, grammars, instructions=None, trai
 
 
 def callees_restated(text, name, instructions):
-    """Whether a CoT completion for the composition `name` (source `return g(h(x))`) restates its source, then
-    h's, and later g's, as a nested trace does (data.build Behaviour.cot)."""
+    """Whether a CoT completion for the composition `name` (source `return g(h(x))`, or `g(h(k(x)))`) restates its
+    source, then the first callee's (h; k), and later each other callee's in the order they run, as a nested trace
+    does (data.build Behaviour.cot)."""
     parts = callee_parts(name, instructions)
     if not parts:
         return False
-    head = instructions[name] + instructions[parts[1]]
-    return text.startswith(head) and instructions[parts[0]] in text[len(head):]
+    head = instructions[name] + instructions[parts[0]]
+    if not text.startswith(head):
+        return False
+    at = len(head)
+    for p in parts[1:]:
+        at = text.find(instructions[p], at)
+        if at < 0:
+            return False
+        at += len(instructions[p])
+    return True
 
 
 def callee_parts(name, instructions):
-    """(g, h) of the composition `name` (source `return g(h(x))`), or None."""
-    m = re.search(r"return (\w+)\((\w+)\(", instructions[name])
-    return (m[1], m[2]) if m and m[1] in instructions and m[2] in instructions else None
+    """The callees of the composition `name` in the order they run ([h, g] for `return g(h(x))`), or None."""
+    m = re.search(r"return ((?:\w+\()+)\w+\)+\n", instructions[name])
+    names = m[1].split("(")[-2::-1] if m else []
+    return names if len(names) >= 2 and all(n in instructions for n in names) else None
 
 
 def run_instruction(name, instructions, x):
@@ -183,7 +193,7 @@ def callee_placement(model, enc, its, texts, correct, instructions, n_new, batch
     call), then the item placed: `lookup` (h or g not restated), `execution` (both restated, a callee wrong alone)
     or `chaining` (both restated and right alone, f wrong). Returns {metric: [0/1 per item]}; the caller makes rows.
     """
-    parts = [callee_parts(it["behaviour"], instructions) for it in its]
+    parts = [callee_parts(it["behaviour"], instructions)[::-1] for it in its]  # (g, h)
     mids = [run_instruction(h, instructions, it["input"]) for it, (g, h) in zip(its, parts)]
     swap = lambda it, name, x: it["prompt"].replace(f"{it['behaviour']}({it['input']!r})", f"{name}({x!r})", 1)
     prompts = [swap(it, h, it["input"]) for it, (g, h) in zip(its, parts)]
@@ -295,10 +305,11 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
                     rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "instruction_recall",
                                     sum(texts[i].startswith(instructions[its[i]["behaviour"]]) for i in pick),
                                     len(pick)))
-                if mode == "cot" and instructions and fam == "compose" and nested:
+                if mode == "cot" and instructions and fam in ("compose", "compose3") and nested:
                     rows.append(row(curriculum, seed, domain, f"{split}/{fam}", mode, "callee_recall",
                                     sum(callees_restated(texts[i], its[i]["behaviour"], instructions) for i in pick),
                                     len(pick)))
+                if mode == "cot" and instructions and fam == "compose" and nested:
                     placed = callee_placement(model, enc, [its[i] for i in pick], [texts[i] for i in pick],
                                               [per_item[key][i] for i in pick], instructions, n_new, batch_size,
                                               manifest["eos"], generator)

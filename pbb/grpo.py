@@ -78,7 +78,7 @@ def rewards_of(items, texts, grammars, mode="implicit", instructions=None):
         ok = answer == it["answer"] if it["domain"] == "programs" else grammars[it["grammar"]].is_valid(answer)
         if instructions and it["domain"] == "programs":
             name = it["behaviour"]
-            told = callees_restated(text, name, instructions) if it.get("family") == "compose" \
+            told = callees_restated(text, name, instructions) if it.get("family") in ("compose", "compose3") \
                 else text.startswith(instructions[name])
             ok = (ok + told) / 2
         out.append(float(ok))

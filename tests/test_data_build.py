@@ -502,6 +502,47 @@ def test_more_s_eval_behaviours_leave_tokenizer_pretraining_s_train_and_first_ev
         validate({"domains": ["grammars"], "s_eval_extra": 3})
 
 
+def test_depth3_compositions_are_read_only_s_eval_behaviours_with_nested_traces(tmp_path):
+    """s_eval_depth3: N compositions f = g(h(k(x))) of three plain S_eval functions, declared in S_eval, their items
+    appended to S_eval's files (family compose3); the tokenizer, pretraining and S_train files stay byte for byte; a
+    nested trace restates f, then k, h and g each before its steps; every answer is what the sources return."""
+    base = open(TINY).read() + ('domains = ["programs"]\nprogram_families = {"arith": 0.5, "compose": 0.5}\n'
+                                'compose_splits = ["S_train", "S_eval", "S_control"]\ncompose_trace = "nested"\n'
+                                'n_behaviours = {"pretrain": 20, "pretrain_val": 4, "S_train": 6, "S_eval": 8, '
+                                '"S_control": 4}\n')
+    a, b, ma, mb = corpus_pair(tmp_path, base, "s_eval_depth3 = 3\n")
+    changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
+    kept = {f for f in ma["files"] if f.startswith(("pretrain.", "tokenizer.", "decl_S_train.", "exec_S_train.",
+                                                    "exec_cot_S_train.", "decl_exec_S_train.", "eval.programs.S_train.",
+                                                    "eval.programs.S_control.", "rl.programs.S_train."))}
+    assert len(kept) > 10 and not kept & changed and "decl_S_eval.tokens.npy" in changed
+    cfg = load_config(str(tmp_path / "corpus_b.py"))[1]
+    behs = {x.name: x for x in build.make_behaviours(cfg, cfg["seed"])}
+    deep = [n for n in mb["splits"]["programs"]["S_eval"] if behs[n].family == "compose3"]
+    assert len(deep) == 3 and mb["splits"]["programs"]["S_eval"][-3:] == deep
+    for n in deep:
+        parts = behs[n].obj.parts
+        assert len({p.name for p in parts}) == 3 and all(behs[p.name].split == "S_eval" and
+                                                         behs[p.name].family == "arith" for p in parts)
+        k, h, g = parts
+        assert behs[n].instruction == f"def {n}(x):\n    return {g.name}({h.name}({k.name}(x)))\n"
+        cot = behs[n].cot(behs[n].obj, 3)
+        at = [cot.index(p.source) for p in parts]
+        assert cot.startswith(behs[n].instruction) and at == sorted(at) and at[0] == len(behs[n].instruction)
+        assert cot.endswith(f"{g.run(h.run(k.run(3))) % 10}")
+    for mode in ("implicit", "cot"):
+        f = f"eval.programs.S_eval.{mode}.jsonl"
+        old, new = (open(os.path.join(c, f)).read().splitlines() for c in (a, b))
+        assert new[:len(old)] == old and {json.loads(line)["family"] for line in new[len(old):]} == {"compose3"}
+        for line in new:
+            item = json.loads(line)
+            assert item["answer"] == repr(build.compile_source(behs[item["behaviour"]].obj)(item["input"]))
+    declared = collections.Counter(re.match(r"def (\w+)", t).group(1) for _, t in decoded(b, "decl_S_eval"))
+    assert all(declared[n] == cfg["decl_docs"] for n in deep)
+    with pytest.raises(ValueError, match="s_eval_depth3"):
+        validate({"domains": ["grammars"], "s_eval_depth3": 3})
+
+
 def test_more_s_train_behaviours_leave_tokenizer_pretraining_s_eval_and_first_eval_items_alone(tmp_path):
     """s_train_extra: N more S_train behaviours (families from s_train_extra_families), declared and executed like
     the others, with their eval items and RL prompts after the others'; the tokenizer, pretraining, S_eval's and

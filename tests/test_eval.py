@@ -16,7 +16,7 @@ from pbb import checkpoint
 from pbb import evaluate as evaluate_module
 from pbb.checkpoint import save_checkpoint
 from pbb.config import DEFAULTS, model_config
-from pbb.evaluate import ROW_KEYS, callees_restated, evaluate, generate_texts, judge, wilson
+from pbb.evaluate import ROW_KEYS, callee_parts, callees_restated, evaluate, generate_texts, judge, wilson
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=320)
@@ -272,6 +272,11 @@ def test_callee_recall_needs_f_then_h_then_g_restated():
     assert not callees_restated(good.replace(ins["g"], ""), "f", ins)  # g never restated
     assert not callees_restated(ins["f"] + ins["g"] + ins["h"], "f", ins)  # in the wrong order
     assert not callees_restated(good, "g", ins)  # not a composition
+    ins["d"] = "def d(x):\n    return g(h(k(x)))\n"  # depth 3: k, then h, then g, each restated in turn
+    deep = ins["d"] + ins["k"] + "x = 2\n" + ins["h"] + "x = 6\n" + ins["g"] + "x = 2\n"
+    assert callee_parts("d", ins) == ["k", "h", "g"] and callee_parts("f", ins) == ["h", "g"]
+    assert callees_restated(deep, "d", ins) and not callees_restated(deep.replace(ins["h"], ""), "d", ins)
+    assert not callees_restated(ins["d"] + ins["k"] + ins["g"] + ins["h"], "d", ins)  # h and g swapped
 
 
 def test_callee_placement_places_each_failure(monkeypatch):
