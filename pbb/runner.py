@@ -474,11 +474,14 @@ def base_checks(rows, seed):
     out = []
     for domain, checks in BASE_CHECKS.items():
         for split, mode, metric, threshold in checks:
-            got = [r for r in rows if (r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"]) ==
-                   ("pretrain", domain, split, mode, metric) and r["seed"] == seed]
-            if got:
-                out.append({**got[0], "metric": "base_check", "checked": metric, "threshold": threshold,
-                            "passed": got[0]["value"] >= threshold})
+            mine = [r for r in rows if (r["curriculum"], r["domain"], r["mode"], r["metric"]) ==
+                    ("pretrain", domain, mode, metric) and r["seed"] == seed]
+            got = [r for r in mine if r["split"] == split]
+            if mode == "incontext" and any(r["split"] == f"{split}/compose" for r in mine):
+                # a composition's in-context prompt holds its own source, not its callees': the plain families only
+                got = [r for r in mine if r["split"] in (f"{split}/arith", f"{split}/cipher")]
+            out += [{**r, "metric": "base_check", "checked": metric, "threshold": threshold,
+                     "passed": r["value"] >= threshold} for r in got]
     return out
 
 

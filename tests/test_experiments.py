@@ -14,8 +14,8 @@ from pbb.checkpoint import load_checkpoint
 from pbb.config import load_config
 from pbb.evaluate import default_max_new_tokens
 from pbb.report import instruction_worth, write_report
-from pbb.runner import (CURRICULA, GATE_CAP, GATE_THRESHOLD, NOT_COMPARED, STAGES, Job, grpo_cap, pairs_of,
-                        parse_sets, run_jobs, run_stage, stage_overrides, train_args)
+from pbb.runner import (CURRICULA, GATE_CAP, GATE_THRESHOLD, NOT_COMPARED, STAGES, Job, base_checks, grpo_cap,
+                        pairs_of, parse_sets, run_jobs, run_stage, stage_overrides, train_args)
 from pbb.stats import paired_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -415,3 +415,17 @@ def test_grammar_gate_extends_pretraining_and_a_failing_base_model_is_flagged(tm
     report = (out / "results.md").read_text()
     assert report.startswith("**Flagged: seed 0's base model fails its check") and "| 0 | pretrain_more2 |" in report
     assert "FLAGGED" in capsys.readouterr().out
+
+
+def test_base_check_of_in_context_execution_skips_compositions():
+    """A composition's in-context prompt holds its own source only: with compositions in S_eval the in-context check
+    reads the plain families' rows (S_eval/arith), not the whole split's."""
+    row = lambda split, mode, value: dict(curriculum="pretrain", domain="programs", split=split, mode=mode,
+                                          metric="accuracy", value=value, seed=0)
+    plain = [row("S_eval", "incontext", 0.95), row("pretrain_recall_val", "cot", 0.6)]
+    assert [(r["split"], r["passed"]) for r in base_checks(plain, 0)] == [("S_eval", True),
+                                                                          ("pretrain_recall_val", True)]
+    mixed = [row("S_eval", "incontext", 0.55), row("S_eval/arith", "incontext", 0.97),
+             row("S_eval/compose", "incontext", 0.1), row("pretrain_recall_val", "cot", 0.4)]
+    assert [(r["split"], r["passed"]) for r in base_checks(mixed, 0)] == [("S_eval/arith", True),
+                                                                          ("pretrain_recall_val", False)]
