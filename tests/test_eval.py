@@ -285,27 +285,29 @@ def test_callee_placement_places_each_failure(monkeypatch):
     import pbb.evaluate as E
     ins = {"f": "def f(x):\n    return g(h(x))\n", "g": "def g(x):\n    y = x + 1\n    return y % 10\n",
            "h": "def h(x):\n    y = x * 2\n    return y % 10\n", "k": "def k(x):\n    y = x * 3\n    return y % 10\n"}
-    its = [{"behaviour": "f", "input": x, "prompt": f"print(f({x})) prints\ntrace:\n"} for x in (2, 3, 4, 6)]
+    xs = (2, 3, 4, 6, 5)
+    its = [{"behaviour": "f", "input": x, "prompt": f"print(f({x})) prints\ntrace:\n"} for x in xs]
     good = lambda x: ins["f"] + ins["h"] + f"x = {x}\n" + ins["g"] + f"x = {2 * x % 10}\n"
-    texts = [good(2), good(3), good(4).replace(ins["h"], ins["k"]), good(6)]
-    correct = [1.0, 0.0, 0.0, 0.0]
+    texts = [good(2), good(3), good(4).replace(ins["h"], ins["k"]), good(6),
+             good(5).replace("x + 1", "x + 2")]  # the last one names g but writes another body
+    correct = [1.0, 0.0, 0.0, 0.0, 0.0]
     asked = []
 
     def fake_generate(model, enc, prompts, *a):
-        asked.extend(prompts)  # h alone on 2, 3, 4, 6; then g alone on 4, 6, 8, 2: all right ...
-        answers = [f"\nanswer: {2 * x % 10}" for x in (2, 3, 4, 6)]
-        answers += [f"\nanswer: {(m + 1) % 10}" for m in (4, 6, 8, 2)]
-        answers[3] = "\nanswer: 0"  # ... and item 3's h is wrong alone
+        asked.extend(prompts)  # h alone on each x, then g alone on each h(x): all right ...
+        answers = [f"\nanswer: {2 * x % 10}" for x in xs] + [f"\nanswer: {(2 * x + 1) % 10}" for x in xs]
+        answers[3] = "\nanswer: 0"  # ... but item 3's h
         return answers, 0
 
     monkeypatch.setattr(E, "generate_texts", fake_generate)
     out = E.callee_placement(None, None, its, texts, correct, ins, 64, 8, 0, None)
-    assert asked[:4] == [f"print(h({x})) prints\ntrace:\n" for x in (2, 3, 4, 6)]
-    assert asked[4:] == [f"print(g({m})) prints\ntrace:\n" for m in (4, 6, 8, 2)]
-    assert out["h_restated"] == [1, 1, 0, 1] and out["g_restated"] == [1, 1, 0, 1]
-    assert out["chain_input"] == [1, 1, 0, 1] and out["h_alone"] == [1, 1, 1, 0] and out["g_alone"] == [1, 1, 1, 1]
-    assert out["fail_lookup"] == [0, 0, 1, 0] and out["fail_execution"] == [0, 0, 0, 1]
-    assert out["fail_chaining"] == [0, 1, 0, 0]
+    assert asked == [f"print(h({x})) prints\ntrace:\n" for x in xs] + [f"print(g({m})) prints\ntrace:\n"
+                                                                          for m in (4, 6, 8, 2, 0)]
+    assert out["h_restated"] == [1, 1, 0, 1, 1] and out["g_named"] == [1, 1, 0, 1, 1]
+    assert out["g_restated"] == out["chain_input"] == [1, 1, 0, 1, 0]
+    assert out["h_alone"] == [1, 1, 1, 0, 1] and out["g_alone"] == [1, 1, 1, 1, 1]
+    assert out["fail_lookup"] == [0, 0, 1, 0, 1] and out["fail_execution"] == [0, 0, 0, 1, 0]
+    assert out["fail_chaining"] == [0, 1, 0, 0, 0]
 
 
 def test_incontext_cot_is_the_incontext_prompt_with_the_cot_cue_judged_as_cot(corpus, tmp_path, monkeypatch):
