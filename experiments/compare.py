@@ -66,9 +66,11 @@ def table(rows, means):
     lines = ["| curriculum | domain | split | mode | A | B | A minus B [95% CI] | n per seed | seeds |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        a, b = means[r["curriculum"], r["domain"], r["split"], r["mode"]]
+        a, b = means[r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"]]
         seeds = r.get("seeds", [r["seed"]])
-        lines.append(f"| {r['curriculum']} | {r['domain']} | {r['split']} | {r['mode']} | {a:.3f} | {b:.3f} | "
+        score = r["metric"].rsplit("_minus_", 1)[0]  # a score other than the main one is named after the split
+        split = r["split"] + ("" if score == MAIN_METRIC[r["domain"]] else f" {score}")
+        lines.append(f"| {r['curriculum']} | {r['domain']} | {split} | {r['mode']} | {a:.3f} | {b:.3f} | "
                      f"{r['value']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {r['n']} | {len(seeds)} |")
     return "\n".join(lines) + "\n"
 
@@ -98,10 +100,11 @@ def main(argv=None):
         many = len(by_seed) > 1
         got = [r for r in got if (r["seed"] is None) == many]  # several seeds: the rows over all of them
         for r in got:
-            key = f"{r['domain']}.{r['split']}.{r['mode']}"
+            score = r["metric"].rsplit("_minus_", 1)[0]
+            key = f"{r['domain']}.{r['split']}.{r['mode']}" + ("" if score == MAIN_METRIC[r["domain"]] else f".{score}")
             side = [sum(sum(items[i][key]) / len(items[i][key]) for items in by_seed.values()) / len(by_seed)
                     for i in (0, 1)]
-            means[label, r["domain"], r["split"], r["mode"]] = side
+            means[label, r["domain"], r["split"], r["mode"], r["metric"]] = side
             rows.append({**r, "a": a.a, "b": a.b, "mean_a": side[0], "mean_b": side[1]})
     if not rows:
         raise SystemExit("error: no row left to compare (--splits / --modes match nothing the runs were scored on)")

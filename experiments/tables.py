@@ -279,7 +279,7 @@ def ablation(rows):
     prints them, for the curricula in which some item differs (a linked, identical stage differs in none)."""
     from experiments.compare import table
     rows = [r for r in rows if not r["value"] == r["ci_low"] == r["ci_high"] == 0]
-    return table(rows, {(r["curriculum"], r["domain"], r["split"], r["mode"]): (r["mean_a"], r["mean_b"])
+    return table(rows, {(r["curriculum"], r["domain"], r["split"], r["mode"], r["metric"]): (r["mean_a"], r["mean_b"])
                         for r in rows})
 
 

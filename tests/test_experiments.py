@@ -429,3 +429,16 @@ def test_base_check_of_in_context_execution_skips_compositions():
              row("S_eval/compose", "incontext", 0.1), row("pretrain_recall_val", "cot", 0.4)]
     assert [(r["split"], r["passed"]) for r in base_checks(mixed, 0)] == [("S_eval/arith", True),
                                                                           ("pretrain_recall_val", False)]
+
+
+def test_paired_rows_pair_every_per_item_score_of_the_same_items():
+    """DOMAIN.SPLIT.MODE.METRIC arrays (eval.py's placement of a composition's failure) are paired like the main
+    score, named METRIC_minus_REF; an array over some of the items only (chain_input: arith callees) is left out."""
+    key = "programs.S_eval/compose.cot"
+    items = lambda acc, g: {key: acc, key + ".behaviour": ["f", "f", "k", "k"], key + ".g_restated": g,
+                            key + ".chain_input": [1.0, 0.0]}
+    rows = paired_rows({0: (items([1.0, 1.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]),
+                            items([0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]))}, "proactive", "mixture")
+    got = {r["metric"]: round(r["value"], 3) for r in rows}
+    assert got == {"accuracy_minus_mixture": 0.5, "g_restated_minus_mixture": 0.5}
+    assert all(r["split"] == "S_eval/compose" and r["mode"] == "cot" for r in rows)
