@@ -283,6 +283,59 @@ def ablation(rows):
                         for r in rows})
 
 
+COMPOSE = dict(P, split="S_eval/compose", mode="cot")  # two S_eval functions chained, CoT
+CURRICULA5 = ("pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo")
+
+
+def label(r, c):
+    """A curriculum's name, and its cell's when the rows are a sweep's (knobs other than the composition corpus's)."""
+    return NAMES[c] + (f" ({r})" if r else "")
+
+
+def variants(rows):
+    """(label, rows) of every run the rows hold: rows carry "run" (e.g. 'many compositions'), or none."""
+    runs = list(dict.fromkeys(r.get("run", "") for r in rows))
+    return [(run, [r for r in rows if r.get("run", "") == run]) for run in runs]
+
+
+@renderer
+def composition(rows):
+    """experiments.pbb --compose (and its variants, rows marked "run"): each curriculum on S_eval's compositions (CoT),
+    the paired difference from the same run's mixture, and its one-function and training scores beside."""
+    lines = []
+    for run, rs in variants(rows):
+        for c in CURRICULA5:
+            v = lambda split, metric="accuracy": spread(values(rs, curriculum=c, **dict(COMPOSE, split=split,
+                                                                                      metric=metric)))
+            if not values(rs, curriculum=c, **dict(COMPOSE, metric="accuracy")):
+                continue
+            lines.append([label(run, c), v("S_eval/compose"), "—" if c in ("pretrain", "mixture") else
+                          "**" + diff(rs, curriculum=c, **dict(COMPOSE, metric="accuracy_minus_mixture")) + "**",
+                          v("S_eval/compose", "callee_recall"), v("S_eval/arith"), v("S_train/compose"),
+                          v("S_train/compose", "callee_recall"), v("S_control/compose")])
+    return markdown(["curriculum", "S_eval/compose CoT", "minus the mixture [95% CI]", "callees restated",
+                     "S_eval/arith CoT", "S_train/compose (held-out inputs)", "its callees restated",
+                     "S_control/compose"], lines)
+
+
+@renderer
+def composition_placement(rows):
+    """Where each curriculum's S_eval compositions fail (eval.py's callee_placement), mean over seeds: the trace's
+    parts, each callee alone on the same input, and the failures placed."""
+    lines = []
+    metrics = ("f_restated", "h_restated", "g_named", "g_restated", "h_alone", "g_alone", "fail_lookup",
+               "fail_execution", "fail_chaining")
+    for run, rs in variants(rows):
+        for c in CURRICULA5[1:]:
+            got = [mean(values(rs, curriculum=c, **dict(COMPOSE, metric=m))) for m in metrics]
+            if any(g != "—" for g in got):
+                lines.append([label(run, c)] + got)
+    head = ["curriculum", "f restated", "h restated", "g named", "g restated", "h alone", "g alone",
+            "failed: lookup", "failed: execution", "failed: chaining"]
+    keep = [j for j in range(len(head)) if any(line[j] != "—" for line in lines)]  # a score older runs lack: no column
+    return markdown([head[j] for j in keep], [[line[j] for j in keep] for line in lines])
+
+
 G = dict(domain="grammars", metric="validity")
 
 
