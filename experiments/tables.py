@@ -336,6 +336,38 @@ def composition_placement(rows):
     return markdown([head[j] for j in keep], [[line[j] for j in keep] for line in lines])
 
 
+@renderer
+def grpo_trace(rows):
+    """experiments.pbb --compose with --set retro_stage2_grpo.grpo_reward=trace and --against the answer-reward run:
+    Retroactive GRPO rewarded on the trace, against SFT after the same stage 1 and against the answer-only reward."""
+    lines = []
+    for split in ("S_train/compose", "S_eval/compose", "S_eval/arith"):
+        k = dict(P, split=split, mode="cot")
+        lines.append([split, spread(values(rows, curriculum="retroactive_grpo", metric="accuracy", **k)),
+                      mean(values(rows, curriculum="retroactive_grpo", metric="callee_recall", **k))
+                      if "compose" in split else "—",
+                      diff(rows, curriculum="retroactive_grpo", metric="accuracy_minus_retroactive_sft", **k),
+                      diff(rows, curriculum="retroactive_grpo", metric="accuracy_minus_against", **k)])
+    return markdown(["split (CoT)", "GRPO, trace reward", "callees restated", "minus SFT [95% CI]",
+                     "minus GRPO with the answer reward [95% CI]"], lines)
+
+
+@renderer
+def depth3(rows):
+    """sweep_depth3: S_eval's compositions of three read-only functions beside those of two, per curriculum."""
+    lines = []
+    for c in ("mixture", "proactive"):
+        v = lambda split, metric="accuracy": spread(values(rows, curriculum=c, **dict(COMPOSE, split=split,
+                                                                                  metric=metric)))
+        lines.append([NAMES[c], v("S_eval/compose3"), v("S_eval/compose3", "majority_baseline"),
+                      v("S_eval/compose3", "instruction_recall"), v("S_eval/compose3", "callee_recall"),
+                      v("S_eval/compose"), v("S_eval/arith"),
+                      "—" if c == "mixture" else diff(rows, curriculum=c, **dict(COMPOSE, split="S_eval/compose3",
+                                                                                 metric="accuracy_minus_mixture"))])
+    return markdown(["curriculum", "S_eval/compose3 CoT", "majority baseline", "f restated", "k, h, g restated",
+                     "S_eval/compose CoT", "S_eval/arith CoT", "minus the mixture [95% CI]"], lines)
+
+
 G = dict(domain="grammars", metric="validity")
 
 
