@@ -118,6 +118,19 @@ def test_corpus_knob_shares_pretraining_only_with_the_same_tokenizer_and_pretrai
     assert {(r["knobs"]["replay_fraction"], r["knobs"]["decl_docs"]) for r in rows} == {(0.5, 8), (0.5, 4)}
 
 
+def test_cells_whose_corpora_differ_after_the_pretraining_documents_share_one_pretraining(micro, capsys):
+    """decl_docs changes the tokenizer's documents, so both cells pretrain away from the preset's; s_train_extra does
+    not change them, so the second cell starts from the first cell's own pretraining."""
+    cfg, out = micro / "sweep_corpus.py", micro / "sweep"
+    cfg.write_text('grid = {"decl_docs": [4], "s_train_extra": [0, 2]}\ncurricula = ["mixture"]\n')
+    assert sweep.main([str(cfg), "--preset", "micro", "--out", str(out), "--samples", "1"]) == 0
+    log = capsys.readouterr().out
+    assert "cell 0 (decl_docs=4, s_train_extra=0): pretrains its own" in log
+    assert "cell 1 (decl_docs=4, s_train_extra=2): starts from cell 0's own pretraining" in log
+    assert config_of(out, 1, "mixture")["init_from"] == str(out / "cell0" / "seed0" / "pretrain" / "ckpt.pt")
+    assert not (out / "cell1" / "seed0" / "pretrain").exists()
+
+
 @pytest.mark.parametrize("grid, close", [('{"learning_rat": [1e-3]}', "learning_rate"),
                                          ('{"decl_doc": [4]}', "decl_docs")])
 def test_unknown_knob_is_refused_in_one_line_naming_the_closest_key(micro, grid, close):
