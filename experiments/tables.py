@@ -359,6 +359,8 @@ def depth3(rows):
     for c in ("mixture", "proactive"):
         v = lambda split, metric="accuracy": spread(values(rows, curriculum=c, **dict(COMPOSE, split=split,
                                                                                   metric=metric)))
+        if v("S_eval/compose3") == "—":  # a sweep of the mixture alone
+            continue
         lines.append([NAMES[c], v("S_eval/compose3"), v("S_eval/compose3", "majority_baseline"),
                       v("S_eval/compose3", "instruction_recall"), v("S_eval/compose3", "callee_recall"),
                       v("S_eval/compose"), v("S_eval/arith"),
