@@ -182,7 +182,7 @@ def make_behaviours(cfg, seed):
     held_of = {b.name: b.held for b in out}
     for i, b in enumerate(out):
         b.held_of = held_of
-        if b.family in ("compose", "compose3") and all(b.shows_eval_input(x) for x in b.obj.inputs()):
+        if isinstance(b.obj, Compose) and all(b.shows_eval_input(x) for x in b.obj.inputs()):
             # every x shows a held-out input (h's few outputs are all held-out inputs of g): no training
             # input is left, so this behaviour becomes a plain one (nothing composes a composition)
             own = cfg["s_train_extra_families"] if b.extra and b.split == "S_train" else {}

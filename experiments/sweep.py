@@ -74,8 +74,8 @@ from data.format import CorpusError
 from pbb.batches import open_data
 from pbb.common import UserError
 from pbb.config import ARCH_KEYS, DEFAULTS, load_config
-from pbb.runner import (CURRICULA, PRETRAIN_FILES, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
-                        run_stage, stage_overrides)
+from pbb.runner import (CURRICULA, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
+                        pretraining_files, run_stage, stage_overrides)
 from pbb.stats import MAIN_METRIC, paired_rows
 
 PRETRAIN = "configs/pretrain.py"
@@ -220,9 +220,8 @@ def sharing(pre, base_config, base_manifest):
         return None
     config, _ = load_config([PRETRAIN, *pre])
     keys = [k for k in config if k not in CORPUS_STAGE_KEYS and config[k] != base_config[k]]
-    manifest = corpus_of(config)
-    files = [f for f in base_manifest["files"] if f.endswith(".tiktoken")] + list(PRETRAIN_FILES)
-    files = [f for f in files if manifest["files"].get(f) != base_manifest["files"].get(f)]
+    mine, base = pretraining_files(corpus_of(config)), pretraining_files(base_manifest)
+    files = [f for f in base if mine.get(f) != base[f]]
     why = ([f"its pretraining config differs in {', '.join(keys)}"] if keys else []) + \
           ([f"its corpus differs in {', '.join(files)}"] if files else [])
     return "; ".join(why) or None
@@ -232,9 +231,8 @@ def pretraining_of(pre):
     """What a cell's pretraining trains (its overrides `pre`): its config but for the corpus's path, and its corpus's
     tokenizer and pretraining documents (hashes). Cells that agree share one pretraining."""
     config, _ = load_config([PRETRAIN, *pre])
-    files = corpus_of(config)["files"]
     return (repr(sorted((k, v) for k, v in config.items() if k not in (*CORPUS_STAGE_KEYS, "out_dir"))),
-            tuple(sorted((f, h) for f, h in files.items() if f.endswith(".tiktoken") or f in PRETRAIN_FILES)))
+            tuple(sorted(pretraining_files(corpus_of(config)).items())))
 
 
 def knob_label(knobs):

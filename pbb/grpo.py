@@ -36,7 +36,7 @@ from pbb.batches import open_data
 from pbb.checkpoint import adopt_checkpoint, check_start, load_checkpoint, payload, refuse_overwrite, save_checkpoint
 from pbb.common import (UserError, append_record, catch_signals, open_tracker, precision, resolve_device,
                         resume_command, start_out_dir)
-from pbb.evaluate import callees_restated
+from pbb.evaluate import callee_parts, callees_restated
 from pbb.training import build_model, get_lr, resume
 
 
@@ -78,7 +78,7 @@ def rewards_of(items, texts, grammars, mode="implicit", instructions=None):
         ok = answer == it["answer"] if it["domain"] == "programs" else grammars[it["grammar"]].is_valid(answer)
         if instructions and it["domain"] == "programs":
             name = it["behaviour"]
-            told = callees_restated(text, name, instructions) if it.get("family") in ("compose", "compose3") \
+            told = callees_restated(text, name, instructions) if callee_parts(name, instructions) \
                 else text.startswith(instructions[name])
             ok = (ok + told) / 2
         out.append(float(ok))

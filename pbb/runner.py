@@ -51,6 +51,13 @@ CURRICULA = {"mixture": "mixture", "proactive": "pbb_stage2", "retroactive_sft":
 PRETRAIN_FILES = ("pretrain.tokens.npy", "pretrain.weights.npy", "pretrain.offsets.npy")
 
 
+def pretraining_files(manifest):
+    """{file: hash} of the corpus files that fix a pretraining: its tokenizer's, then PRETRAIN_FILES."""
+    files = manifest["files"]
+    return {**{f: h for f, h in files.items() if f.endswith(".tiktoken")},
+            **{f: files[f] for f in PRETRAIN_FILES if f in files}}
+
+
 # keys that may differ when a finished stage is reused
 NOT_COMPARED = {"out_dir", "init_from", "progress", "vocab_size", "device", "compile", "head_all_positions", "threads",
                 "wandb"}
@@ -120,11 +127,10 @@ def same_pretraining_data(had, wanted, changed):
     if any(c.split(" ", 1)[0] not in ("corpus", "data_dir") for c in changed):
         return False
     try:
-        files = [open_data(c)[1]["files"] for c in (had, wanted)]
+        theirs, mine = (pretraining_files(open_data(c)[1]) for c in (had, wanted))
     except (UserError, CorpusError, OSError, ValueError):
         return False
-    keys = [f for f in files[0] if f.endswith(".tiktoken")] + list(PRETRAIN_FILES)
-    return all(f in files[0] and files[0][f] == files[1].get(f) for f in keys)
+    return theirs == mine
 
 
 def run_stage(config, out_dir, parent_dir, seed, extra=()):
