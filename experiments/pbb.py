@@ -2,7 +2,7 @@
 Retroactive PBB (SFT and GRPO) -> eval -> results table (markdown), summary.json and a bar plot (PNG).
 
     python -m experiments.pbb [--out DIR] [--seeds N] [--jobs N] [--set [STAGE.]KEY=VALUE ...] [--from DIR]
-                              [--preset cpu|gpu|micro] [--ad] [--corpus CONFIG] [--against OTHER_OUT]
+                              [--preset cpu|gpu|micro] [--ad] [--proactive-rl] [--corpus CONFIG] [--against OTHER_OUT]
                               [--ood | --description | --compose | --grammars] [--seed S]
 
 --jobs N runs up to N stages and evaluations side by side (pbb/runner.py: the numbers do not depend on it). --set
@@ -26,6 +26,13 @@ beside Proactive PBB's one instruction per behaviour (rows with curriculum "ad" 
 paired difference AD minus Proactive on the same items (metric accuracy_minus_proactive). A corpus with
 ad_uniform_control (the --ood corpus) also has AD from uniform demonstrations (curriculum "ad_uniform", stages
 ad_uniform_N{N}) and its paired difference from AD with the skewed ones (metric accuracy_minus_ad).
+
+--proactive-rl adds RL between Proactive's two stages: Retroactive's GRPO stage started from Proactive stage 1
+(configs/pbb_grpo.py, stage pbb_grpo; --set pbb_grpo.KEY=VALUE, e.g. grpo_reward=trace) and its control, SFT from the
+same checkpoint on S_train's CoT executions for as many steps at the same learning rate (configs/pbb_sft.py, stage
+pbb_sft), each followed by Proactive stage 2 (pbb_grpo_stage2, pbb_sft_stage2; curricula proactive_grpo and
+proactive_sft), with the paired differences GRPO minus SFT (metric accuracy_minus_proactive_sft) and each minus
+Proactive PBB (accuracy_minus_proactive). With --from, only these four stages train.
 
 --ood: the out-of-distribution test (configs/corpus_ood.py, with --ad): S_train's executions and AD's demonstrations
 drawn from a skewed input distribution, every evaluation input from the half the skew makes rare; with ad_demos 10 and
@@ -58,6 +65,32 @@ from pbb.runner import (CURRICULA, PRETRAIN, STAGES, base_checks, check_stage, c
                         grpo_cap, missing_evals, open_corpus_of, pairs_of, parse_sets, run_jobs, stage_job,
                         stage_overrides)
 from pbb.stats import paired_rows
+
+
+# --proactive-rl: (stage, config, the stage it starts from) of GRPO between Proactive's two stages and of its SFT
+# control, and the curricula they end (curriculum -> its last stage)
+RL_STAGES = [("pbb_grpo", "configs/pbb_grpo.py", "pbb_stage1"),
+             ("pbb_grpo_stage2", "configs/pbb_stage2.py", "pbb_grpo"),
+             ("pbb_sft", "configs/pbb_sft.py", "pbb_stage1"),
+             ("pbb_sft_stage2", "configs/pbb_stage2.py", "pbb_sft")]
+RL_CURRICULA = {"proactive_grpo": "pbb_grpo_stage2", "proactive_sft": "pbb_sft_stage2"}
+
+
+def rl_jobs(root, seed, eval_kw, sink, args, there=None):
+    """--proactive-rl: the stages of RL_STAGES and the evaluations of RL_CURRICULA, as jobs; sink(curriculum, rows).
+    args: {stage: train.py overrides}. there: another run's seed directory whose identical stages are linked
+    (--from)."""
+    jobs = []
+    for stage, config, parent in RL_STAGES:
+        here, start = os.path.join(root, stage), os.path.join(root, parent)
+        reuse = there and (os.path.join(there, stage), os.path.join(there, parent))
+        jobs.append(stage_job(here, [start], config, here, start, seed, args[stage], reuse))
+    for curriculum, stage in RL_CURRICULA.items():
+        here = os.path.join(root, stage)
+        jobs.append(eval_job(here + "/eval", [here], os.path.join(here, "ckpt.pt"),
+                             lambda rows, c=curriculum: sink(c, rows), splits=EVAL_SPLITS, curriculum=curriculum,
+                             **eval_kw))
+    return jobs
 
 
 def ad_jobs(root, seed, manifest, eval_kw, sink, extra=(), sets=None, there=None):
@@ -95,6 +128,8 @@ def main(argv=None):
                    "checkpoint are the same (an ablation of one stage trains only that stage and what follows it)")
     p.add_argument("--samples", type=int, default=None, help="grammar samples per prompt (eval.py's default if unset)")
     p.add_argument("--ad", action="store_true", help="also run the algorithm-distillation sweep (N demonstrations)")
+    p.add_argument("--proactive-rl", action="store_true", help="also GRPO between Proactive's stages, and its control, "
+                   "SFT on S_train's CoT executions for as many steps (curricula proactive_grpo, proactive_sft)")
     p.add_argument("--corpus", default=None, help="corpus config of every stage (default: the preset's)")
     p.add_argument("--against", default=None, help="another finished results directory to pair every curriculum with")
     p.add_argument("--seed", type=int, default=None, help="train and evaluate this seed only, write no summary (run "
@@ -121,7 +156,7 @@ def main(argv=None):
     if a.description and a.against is None and not missing_evals(default_out, a.seeds):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
-    sets = parse_sets(a.set, [s for s, _, _ in STAGES] + ["ad"])
+    sets = parse_sets(a.set, [s for s, _, _ in STAGES + RL_STAGES] + ["ad"])
     if a.base and not os.path.isdir(a.base):
         raise SystemExit(f"error: --from {a.base} is not a results directory; pass one written by this runner")
     t0 = time.time()
@@ -133,12 +168,13 @@ def main(argv=None):
         raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
                          f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
     configs = {stage: PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
-               for stage, config, _ in STAGES}
+               for stage, config, _ in STAGES + (RL_STAGES if a.proactive_rl else [])}
     args = {stage: (*extra, *stage_overrides(sets, stage)) for stage in configs}
     manifest = open_corpus_of(configs["pretrain"], args["pretrain"])  # every stage's corpus (--corpus / --set corpus)
     grammars = "grammars" in manifest["config"]["domains"]
-    if not any(x.startswith("--grpo_max_new_tokens=") for x in args["retro_stage2_grpo"]):  # unless --set says
-        args["retro_stage2_grpo"] += grpo_cap(manifest, args["retro_stage2_grpo"])
+    for stage in ("retro_stage2_grpo", "pbb_grpo")[:2 if a.proactive_rl else 1]:
+        if not any(x.startswith("--grpo_max_new_tokens=") for x in args[stage]):  # unless --set says
+            args[stage] += grpo_cap(manifest, args[stage])
     for stage, config in [*configs.items(), ("ad", "configs/ad.py")]:  # every override checked before anything runs
         try:
             check_stage(stage, config, args.get(stage, (*extra, *stage_overrides(sets, "ad"))))
@@ -167,16 +203,19 @@ def main(argv=None):
             jobs.append(eval_job(here + "/eval", [here], os.path.join(here, "ckpt.pt"),
                                  lambda rows, k=(seed, curriculum, None): got.__setitem__(k, rows),
                                  splits=splits, curriculum=curriculum, **kw, **more))
+        if a.proactive_rl:
+            jobs += rl_jobs(root, seed, kw, lambda c, rows, s=seed: got.__setitem__((s, c, None), rows), args, there)
         if a.ad:
             jobs += ad_jobs(root, seed, manifest, kw, lambda c, n, rows, s=seed: got.__setitem__((s, c, n), rows),
                             extra, sets, there)
     run_jobs(jobs, a.jobs)
-    order = [*evaluated, "ad", "ad_uniform"]
+    order = [*evaluated, *RL_CURRICULA, "ad", "ad_uniform"]
     rows = [{**r, "seed": s, **({"demos": n} if n is not None else {})}
             for (s, c, n), rs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0, order.index(kv[0][1])))
             for r in rs]  # a fixed order, whichever evaluation finished first
     for seed in seeds:
-        plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in STAGES] + ["pretrain_more1", "pretrain_more2"])
+        plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in STAGES + (RL_STAGES if a.proactive_rl else [])]
+                    + ["pretrain_more1", "pretrain_more2"])
         checks = base_checks(rows, seed)
         rows += gate_rows(os.path.join(out, f"seed{seed}"), seed) + checks
         print(f"[pbb] seed {seed}, base model: " + "; ".join(
@@ -193,6 +232,11 @@ def main(argv=None):
     # RL against SFT after the same Retroactive stage 1 (metric accuracy_minus_retroactive_sft)
     rows += paired_rows(pairs_of(out, "retro_stage2_grpo", out, "retro_stage2_sft", seeds), "retroactive_grpo",
                         "retroactive_sft")
+    if a.proactive_rl:  # GRPO against its SFT control, both after the same Proactive stage 1; each against Proactive
+        rows += paired_rows(pairs_of(out, "pbb_grpo_stage2", out, "pbb_sft_stage2", seeds), "proactive_grpo",
+                            "proactive_sft")
+        for curriculum, stage in RL_CURRICULA.items():
+            rows += paired_rows(pairs_of(out, stage, out, "pbb_stage2", seeds), curriculum, "proactive")
     for n in sorted({r["demos"] for r in rows if r["curriculum"] == "ad"}):
         pairs = pairs_of(out, f"ad_N{n}", out, "pbb_stage2", seeds)
         rows += [{**r, "demos": n} for r in paired_rows(pairs, "ad", "proactive")]

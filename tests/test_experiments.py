@@ -127,6 +127,23 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     log = capsys.readouterr().out  # the linked stages' evaluations are theirs: only Proactive stage 2 is evaluated
     assert log.count("[pbb] evaluating") == 1 and "evaluating " + str(tmp_path / "abl") in log and "pbb_stage2" in log
     assert not os.path.islink(tmp_path / "abl" / "seed0" / "pbb_stage2" / "eval.json")
+    # RL between Proactive's stages and its SFT control: the four stages train from the linked Proactive stage 1
+    assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "rl"), "--samples", "1", "--from",
+                                str(out), "--proactive-rl"]) == 0
+    rl_dir = tmp_path / "rl" / "seed0"
+    assert os.path.realpath(rl_dir / "pbb_stage1" / "ckpt.pt") == str(out / "seed0" / "pbb_stage1" / "ckpt.pt")
+    cfg = {s: json.load(open(rl_dir / s / "config.json")) for s in ("pbb_grpo", "pbb_sft", "pbb_grpo_stage2")}
+    assert not any(os.path.islink(rl_dir / s / "ckpt.pt") for s in cfg)
+    assert cfg["pbb_grpo"]["stage"] == "grpo" and cfg["pbb_sft"]["train_data"] == ["exec_cot_S_train"]
+    assert cfg["pbb_grpo"]["init_from"] == cfg["pbb_sft"]["init_from"] == str(rl_dir / "pbb_stage1" / "ckpt.pt")
+    assert cfg["pbb_grpo_stage2"]["init_from"] == str(rl_dir / "pbb_grpo" / "ckpt.pt")
+    assert all(cfg["pbb_sft"][k] == cfg["pbb_grpo"][k] for k in ("max_iters", "learning_rate", "min_lr",
+                                                                 "warmup_iters"))
+    rl_rows = json.load(open(tmp_path / "rl" / "summary.json"))
+    assert {"proactive_grpo", "proactive_sft"} <= {r["curriculum"] for r in rl_rows if r["metric"] == "accuracy"}
+    rl_diffs = {(r["curriculum"], r["metric"]) for r in rl_rows if r["split"] == "S_eval" and "_minus_" in r["metric"]}
+    assert {("proactive_grpo", "accuracy_minus_proactive_sft"), ("proactive_grpo", "accuracy_minus_proactive"),
+            ("proactive_sft", "accuracy_minus_proactive")} <= rl_diffs
     capsys.readouterr()
     # a run against itself: every paired difference is 0
     assert pbb_experiment.main(args + ["--against", str(out)]) == 0
