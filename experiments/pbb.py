@@ -163,7 +163,8 @@ def main(argv=None):
     gated = corpus_flag == "grammars"  # the grammar pretraining's gate
     base = "base" if gated else "pretrain"  # the pretraining the curricula start from
     evaluated = dict(CURRICULA, pretrain=base)
-    missing = a.against and missing_evals(a.against, a.seeds, evaluated.values())
+    paired = {**evaluated, **(RL_CURRICULA if a.proactive_rl else {})}  # what --against pairs
+    missing = a.against and missing_evals(a.against, a.seeds, paired.values())
     if missing:
         raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
                          f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
@@ -244,7 +245,7 @@ def main(argv=None):
             rows += [{**r, "demos": n} for r in paired_rows(pairs_of(out, f"ad_uniform_N{n}", out, f"ad_N{n}", seeds),
                                                             "ad_uniform", "ad")]
     if a.against:
-        for curriculum, stage in evaluated.items():
+        for curriculum, stage in paired.items():
             pairs = pairs_of(out, stage, a.against, stage, seeds)
             rows += [{**r, "against": a.against} for r in paired_rows(pairs, curriculum, "against")]
     os.makedirs(out, exist_ok=True)

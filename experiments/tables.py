@@ -24,7 +24,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARK = re.compile(r"(<!-- table (\w+) (\S+) -->\n)(.*?)(<!-- /table -->)", re.S)
 RENDERERS = {}
 NAMES = {"mixture": "mixture", "proactive": "Proactive PBB", "retroactive_sft": "Retroactive SFT",
-         "retroactive_grpo": "Retroactive GRPO (CoT prompts)", "pretrain": "pretrained model"}
+         "retroactive_grpo": "Retroactive GRPO (CoT prompts)", "pretrain": "pretrained model",
+         "proactive_grpo": "Proactive, GRPO between its stages", "proactive_sft": "Proactive, SFT between its stages"}
 
 
 def renderer(fn):
@@ -350,6 +351,28 @@ def grpo_trace(rows):
                       diff(rows, curriculum="retroactive_grpo", metric="accuracy_minus_against", **k)])
     return markdown(["split (CoT)", "GRPO, trace reward", "callees restated", "minus SFT [95% CI]",
                      "minus GRPO with the answer reward [95% CI]"], lines)
+
+
+@renderer
+def proactive_rl(rows):
+    """experiments.pbb --compose --proactive-rl (and its variants, rows marked "run"): GRPO between Proactive's stages,
+    its SFT control from the same stage 1, and Proactive PBB without either; each against Proactive, GRPO against SFT,
+    and a variant's curriculum against the same curriculum of the first run (--against), on S_eval's compositions."""
+    lines = []
+    for run, rs in variants(rows):
+        for c in ("proactive", "proactive_grpo", "proactive_sft"):
+            v = lambda split, metric="accuracy": spread(values(rs, curriculum=c, **dict(COMPOSE, split=split,
+                                                                                      metric=metric)))
+            d = lambda metric: diff(rs, curriculum=c, **dict(COMPOSE, metric=metric))
+            if v("S_eval/compose") != "—":
+                lines.append([label(run, c), v("S_train/compose"), v("S_train/compose", "callee_recall"),
+                              v("S_eval/compose"), v("S_eval/compose", "callee_recall"), v("S_eval/arith"),
+                              v("S_control/compose"), d("accuracy_minus_proactive"), d("accuracy_minus_proactive_sft"),
+                              d("accuracy_minus_against")])
+    return markdown(["curriculum", "S_train/compose CoT (held-out inputs)", "its callees restated",
+                     "S_eval/compose CoT", "callees restated", "S_eval/arith CoT", "S_control/compose",
+                     "S_eval/compose minus Proactive [95% CI]", "GRPO minus SFT [95% CI]",
+                     "minus the first run's [95% CI]"], lines)
 
 
 @renderer

@@ -144,6 +144,11 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     rl_diffs = {(r["curriculum"], r["metric"]) for r in rl_rows if r["split"] == "S_eval" and "_minus_" in r["metric"]}
     assert {("proactive_grpo", "accuracy_minus_proactive_sft"), ("proactive_grpo", "accuracy_minus_proactive"),
             ("proactive_sft", "accuracy_minus_proactive")} <= rl_diffs
+    assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "rl"), "--samples", "1", "--from",
+                                str(out), "--proactive-rl", "--against", str(tmp_path / "rl")]) == 0  # against itself
+    against = [r for r in json.load(open(tmp_path / "rl" / "summary.json")) if r["metric"].endswith("_minus_against")]
+    assert {"proactive_grpo", "proactive_sft"} <= {r["curriculum"] for r in against}
+    assert all((r["value"], r["ci_low"], r["ci_high"]) == (0, 0, 0) for r in against)
     capsys.readouterr()
     # a run against itself: every paired difference is 0
     assert pbb_experiment.main(args + ["--against", str(out)]) == 0
