@@ -188,11 +188,12 @@ def run_instruction(name, instructions, x):
 
 def callee_placement(model, enc, its, texts, correct, instructions, n_new, batch_size, eos, generator):
     """Where each composition f = g(h(x)) of a CoT eval file fails. Per item: f restated, h restated right after
-    it, g named later (`def g(`, right body or not), g restated later, g's trace starting from h's output (`x = h(x)`,
-    the chain; arith callees only), and each callee's own CoT answer on the same input (h on x, g on h(x); prompts
-    written from the item's by swapping the call), then the item placed: `lookup` (h or g not restated), `execution`
-    (both restated, a callee wrong alone) or `chaining` (both restated and right alone, f wrong). Returns {metric:
-    [0/1 per item]}; the caller makes rows.
+    it, g named later (`def g(`, right body or not), or instead another function first: one of the corpus (`g_other`,
+    e.g. another declared function) or a name the corpus has none of (`g_invented`), g restated later, g's trace
+    starting from h's output (`x = h(x)`, the chain; arith callees only), and each callee's own CoT answer on the
+    same input (h on x, g on h(x); prompts written from the item's by swapping the call), then the item placed:
+    `lookup` (h or g not restated), `execution` (both restated, a callee wrong alone) or `chaining` (both restated
+    and right alone, f wrong). Returns {metric: [0/1 per item]}; the caller makes rows.
     """
     parts = [callee_parts(it["behaviour"], instructions)[::-1] for it in its]  # (g, h)
     mids = [run_instruction(h, instructions, it["input"]) for it, (g, h) in zip(its, parts)]
@@ -208,10 +209,13 @@ def callee_placement(model, enc, its, texts, correct, instructions, n_new, batch
         h_alone = parse_completion(alone[i], "cot") == repr(mid)
         g_alone = parse_completion(alone[len(its) + i], "cot") == repr(run_instruction(g, instructions, mid))
         looked_up = text.startswith(head) and at >= 0
+        first = re.search(r"def (\w+)\(", rest)  # the first function the trace writes after h's part
+        instead = first[1] if first and first[1] != g else None
         if isinstance(mid, int):  # an arith g's trace opens with its input; a cipher's has no such line
             out["chain_input"].append(float(looked_up and rest[at + len(instructions[g]):].startswith(f"x = {mid}\n")))
         for metric, ok in (("f_restated", text.startswith(instructions[it["behaviour"]])),
                            ("h_restated", text.startswith(head)), ("g_named", f"def {g}(" in rest),
+                           ("g_other", instead in instructions), ("g_invented", instead not in (None, *instructions)),
                            ("g_restated", looked_up),
                            ("h_alone", h_alone), ("g_alone", g_alone),
                            ("fail_lookup", not correct[i] and not looked_up),

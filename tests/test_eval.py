@@ -310,6 +310,22 @@ def test_callee_placement_places_each_failure(monkeypatch):
     assert out["fail_chaining"] == [0, 1, 0, 0, 0]
 
 
+def test_callee_placement_names_what_the_trace_writes_instead_of_g(monkeypatch):
+    """After h's part the trace writes g, another function of the corpus (k), or a name the corpus lacks (gq)."""
+    import pbb.evaluate as E
+    ins = {"f": "def f(x):\n    return g(h(x))\n", "g": "def g(x):\n    y = x + 1\n    return y % 10\n",
+           "h": "def h(x):\n    y = x * 2\n    return y % 10\n", "k": "def k(x):\n    y = x * 3\n    return y % 10\n"}
+    its = [{"behaviour": "f", "input": 2, "prompt": "print(f(2)) prints\ntrace:\n"}] * 4
+    head = ins["f"] + ins["h"] + "x = 2\n"
+    texts = [head + ins["g"] + "x = 4\n", head + ins["k"] + "x = 4\n",
+             head + ins["g"].replace("def g(", "def gq(") + "x = 4\n", ins["f"] + ins["k"]]
+    monkeypatch.setattr(E, "generate_texts", lambda model, enc, prompts, *a: (["\nanswer: 4"] * 4 + ["\nanswer: 5"] * 4,
+                                                                              0))
+    out = E.callee_placement(None, None, its, texts, [1.0, 0.0, 0.0, 0.0], ins, 64, 8, 0, None)
+    assert out["g_named"] == [1, 0, 0, 0] and out["g_restated"] == [1, 0, 0, 0]
+    assert out["g_other"] == [0, 1, 0, 0] and out["g_invented"] == [0, 0, 1, 0]  # h not restated: neither
+
+
 def test_incontext_cot_is_the_incontext_prompt_with_the_cot_cue_judged_as_cot(corpus, tmp_path, monkeypatch):
     """Mode incontext_cot (on request, grammars only): each in-context prompt + COT_CUE, the answer read after the
     answer cue; a grammar answered validly after a trace counts, a direct answer without the cue does not."""
