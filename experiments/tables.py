@@ -324,15 +324,15 @@ def composition_placement(rows):
     """Where each curriculum's S_eval compositions fail (eval.py's callee_placement), mean over seeds: the trace's
     parts, each callee alone on the same input, and the failures placed."""
     lines = []
-    metrics = ("f_restated", "h_restated", "g_named", "g_restated", "h_alone", "g_alone", "fail_lookup",
-               "fail_execution", "fail_chaining")
+    metrics = ("f_restated", "h_restated", "g_named", "g_other", "g_invented", "g_restated", "h_alone", "g_alone",
+               "fail_lookup", "fail_execution", "fail_chaining")
     for run, rs in variants(rows):
         for c in CURRICULA5[1:]:
             got = [mean(values(rs, curriculum=c, **dict(COMPOSE, metric=m))) for m in metrics]
             if any(g != "—" for g in got):
                 lines.append([label(run, c)] + got)
-    head = ["curriculum", "f restated", "h restated", "g named", "g restated", "h alone", "g alone",
-            "failed: lookup", "failed: execution", "failed: chaining"]
+    head = ["curriculum", "f restated", "h restated", "g named", "another function instead", "an invented name instead",
+            "g restated", "h alone", "g alone", "failed: lookup", "failed: execution", "failed: chaining"]
     keep = [j for j in range(len(head)) if any(line[j] != "—" for line in lines)]  # a score older runs lack: no column
     return markdown([head[j] for j in keep], [[line[j] for j in keep] for line in lines])
 
