@@ -157,6 +157,9 @@ def main(argv=None):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     sets = parse_sets(a.set, [s for s, _, _ in STAGES + RL_STAGES] + ["ad"])
+    unused = [s for s, _, _ in RL_STAGES if s in sets and not a.proactive_rl]
+    if unused:
+        raise SystemExit(f"error: --set {unused[0]}.* sets a stage of --proactive-rl; pass --proactive-rl too")
     if a.base and not os.path.isdir(a.base):
         raise SystemExit(f"error: --from {a.base} is not a results directory; pass one written by this runner")
     t0 = time.time()
@@ -173,14 +176,14 @@ def main(argv=None):
     args = {stage: (*extra, *stage_overrides(sets, stage)) for stage in configs}
     manifest = open_corpus_of(configs["pretrain"], args["pretrain"])  # every stage's corpus (--corpus / --set corpus)
     grammars = "grammars" in manifest["config"]["domains"]
-    for stage in ("retro_stage2_grpo", "pbb_grpo")[:2 if a.proactive_rl else 1]:
-        if not any(x.startswith("--grpo_max_new_tokens=") for x in args[stage]):  # unless --set says
-            args[stage] += grpo_cap(manifest, args[stage])
     for stage, config in [*configs.items(), ("ad", "configs/ad.py")]:  # every override checked before anything runs
         try:
             check_stage(stage, config, args.get(stage, (*extra, *stage_overrides(sets, "ad"))))
         except UserError as e:
             raise SystemExit(f"error: {e}")
+    for stage in ("retro_stage2_grpo", "pbb_grpo")[:2 if a.proactive_rl else 1]:
+        if not any(x.startswith("--grpo_max_new_tokens=") for x in args[stage]):  # unless --set says
+            args[stage] += grpo_cap(manifest, args[stage])
     kw = {} if a.samples is None else {"samples": a.samples}
     seeds = range(a.seeds) if a.seed is None else [a.seed]
     got, jobs = {}, []  # got: (seed, curriculum, demos) -> eval rows

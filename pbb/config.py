@@ -206,6 +206,8 @@ def load_config(argv):
     if config["trainable"] and config["frozen"]:
         raise UserError(f"trainable={config['trainable']!r} and frozen={config['frozen']!r}: set one of the two "
                         "(trainable: what trains; frozen: what does not)")
+    if config["max_iters"] < 0:
+        raise UserError(f"max_iters={config['max_iters']} must be 0 or more")
     if config["threads"] < 0:
         raise UserError(f"threads={config['threads']} must be 0 (torch's default) or more")
     for key, allowed in CHOICES.items():

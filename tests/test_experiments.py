@@ -467,3 +467,16 @@ def test_paired_rows_pair_every_per_item_score_of_the_same_items():
     got = {r["metric"]: round(r["value"], 3) for r in rows}
     assert got == {"accuracy_minus_mixture": 0.5, "g_restated_minus_mixture": 0.5}
     assert all(r["split"] == "S_eval/compose" and r["mode"] == "cot" for r in rows)
+
+
+def test_a_proactive_rl_stage_set_without_the_flag_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PBB_PRESET", "micro")  # pbb.main sets it; put back afterwards
+    with pytest.raises(SystemExit, match=r"--set pbb_grpo\.\* sets a stage of --proactive-rl; pass --proactive-rl too"):
+        pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "x"), "--set", "pbb_grpo.grpo_reward=trace"])
+    assert not (tmp_path / "x").exists()  # refused before anything ran
+    monkeypatch.setenv("PBB_CORPORA", str(tmp_path / "corpora"))
+    for stage in ("retro_stage2_grpo", "pbb_grpo"):  # a bad GRPO value: one line, before the GRPO cap reads it
+        with pytest.raises(SystemExit, match=f"error: stage {stage}: grpo_reward='bogus' is not one of"):
+            pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "x"), "--proactive-rl", "--set",
+                                 f"{stage}.grpo_reward=bogus"])
+    assert not (tmp_path / "x").exists()

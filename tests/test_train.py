@@ -76,6 +76,7 @@ def test_unknown_key_is_one_line_naming_the_closest(config_file, tmp_path):
 @pytest.mark.parametrize("arg,needle", [("--max_iters=ten", "max_iters"), ("--compile=maybe", "true or false"),
                                         ("--attn_backend=flash", "attn_backend"), ("oops", "--key=value"),
                                         ("--device=tpu", "device"), ("--batch_size=0", "at least 1"),
+                                        ("--max_iters=-3", "0 or more"),
                                         ("--ablate_heads=[[0,7]]", "ablate_heads"),
                                         ("--attn_backend=flex", "CUDA GPU only")])
 def test_bad_values_are_clear(config_file, corpus, tmp_path, capsys, arg, needle):
