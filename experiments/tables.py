@@ -338,6 +338,20 @@ def composition_placement(rows):
 
 
 @renderer
+def pool_compose(rows):
+    """The pretrained model of the composition run on the recall pool's held-out compositions (pretrain_recall_val:
+    every part only declared in pretraining, while the pool's other compositions were executed there), per seed."""
+    k = dict(P, split="pretrain_recall_val/compose", mode="cot", curriculum="pretrain")
+    lines = []
+    for seed in sorted({r["seed"] for r in pick(rows, **k)}):
+        v = lambda metric, split=k["split"]: mean(values(pick(rows, seed=seed), **dict(k, split=split, metric=metric)))
+        lines.append([str(seed), v("accuracy"), v("majority_baseline"), v("f_restated"), v("h_restated"),
+                      v("g_restated"), v("callee_recall"), v("accuracy", "pretrain_recall_val/arith")])
+    return markdown(["seed", "compositions CoT", "majority baseline", "f restated", "h restated", "g restated",
+                     "callees restated", "plain functions CoT"], lines)
+
+
+@renderer
 def grpo_trace(rows):
     """experiments.pbb --compose with --set retro_stage2_grpo.grpo_reward=trace and --against the answer-reward run:
     Retroactive GRPO rewarded on the trace, against SFT after the same stage 1 and against the answer-only reward."""
