@@ -6,7 +6,7 @@
 # so 280 -> 1720 steps (stage_steps 860), about 4.8 epochs as at the default; S_eval's declarations are seen as often.
 # The mixture and Proactive PBB (each stage 860 steps); the mixture's paired difference from the runner's mixture (same
 # pretraining, same S_eval and S_control items):
-#   python -m experiments.sweep configs/sweep_many_functions.py --mode implicit --seeds 3
+#   python -m experiments.sweep configs/sweep_many_functions.py --mode implicit --seeds 5
 #   python -m experiments.compare out/sweep/sweep_many_functions/cell0 out/pbb/cpu --splits S_eval,S_control
 grid = {"s_train_extra": [360], "stage_steps": [860]}
 curricula = ["mixture", "proactive"]

@@ -32,7 +32,9 @@ ad_uniform_N{N}) and its paired difference from AD with the skewed ones (metric 
 same checkpoint on S_train's CoT executions for as many steps at the same learning rate (configs/pbb_sft.py, stage
 pbb_sft), each followed by Proactive stage 2 (pbb_grpo_stage2, pbb_sft_stage2; curricula proactive_grpo and
 proactive_sft), with the paired differences GRPO minus SFT (metric accuracy_minus_proactive_sft) and each minus
-Proactive PBB (accuracy_minus_proactive). With --from, only these four stages train.
+Proactive PBB (accuracy_minus_proactive). With --from, only these four stages train. --set pbb_stage2.KEY=VALUE applies
+to the two stage 2s after RL and SFT too; a length or learning rate set for pbb_grpo is not copied to pbb_sft (set
+both to keep the control matched).
 
 --ood: the out-of-distribution test (configs/corpus_ood.py, with --ad): S_train's executions and AD's demonstrations
 drawn from a skewed input distribution, every evaluation input from the half the skew makes rare; with ad_demos 10 and
@@ -122,7 +124,8 @@ def main(argv=None):
                    "numbers do not depend on it: pbb/runner.py)")
     p.add_argument("--set", action="append", default=[], metavar="[STAGE.]KEY=VALUE",
                    help="a train.py key for one stage (pretrain, mixture, pbb_stage1, pbb_stage2, retro_stage1, "
-                   "retro_stage2_sft, retro_stage2_grpo, ad) or, without STAGE, for every curriculum stage; repeatable")
+                   "retro_stage2_sft, retro_stage2_grpo, ad; with --proactive-rl also pbb_grpo, pbb_sft, "
+                   "pbb_grpo_stage2, pbb_sft_stage2) or, without STAGE, for every curriculum stage; repeatable")
     p.add_argument("--from", dest="base", default=None, metavar="DIR", help="another results directory whose "
                    "finished stages this run links instead of training them again, where the config, seed and starting "
                    "checkpoint are the same (an ablation of one stage trains only that stage and what follows it)")
@@ -153,7 +156,9 @@ def main(argv=None):
     if corpus_flag:
         a.corpus = a.corpus or f"configs/corpus_{corpus_flag}.py"
         a.ad = a.ad or a.ood
-    if a.description and a.against is None and not missing_evals(default_out, a.seeds):
+    rl_stages = list(RL_CURRICULA.values()) if a.proactive_rl else []
+    if a.description and a.against is None and not missing_evals(default_out, a.seeds, [*CURRICULA.values(),
+                                                                                          *rl_stages]):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     sets = parse_sets(a.set, [s for s, _, _ in STAGES + RL_STAGES] + ["ad"])
@@ -174,6 +179,9 @@ def main(argv=None):
     configs = {stage: PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
                for stage, config, _ in STAGES + (RL_STAGES if a.proactive_rl else [])}
     args = {stage: (*extra, *stage_overrides(sets, stage)) for stage in configs}
+    for stage in ("pbb_grpo_stage2", "pbb_sft_stage2"):  # Proactive's stage 2 after RL or SFT: pbb_stage2's recipe,
+        if stage in args:  # then the stage's own overrides
+            args[stage] = (*extra, *stage_overrides(sets, "pbb_stage2"), *sets.get(stage, []))
     manifest = open_corpus_of(configs["pretrain"], args["pretrain"])  # every stage's corpus (--corpus / --set corpus)
     grammars = "grammars" in manifest["config"]["domains"]
     for stage, config in [*configs.items(), ("ad", "configs/ad.py")]:  # every override checked before anything runs

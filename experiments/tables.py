@@ -331,8 +331,9 @@ def composition_placement(rows):
             got = [mean(values(rs, curriculum=c, **dict(COMPOSE, metric=m))) for m in metrics]
             if any(g != "—" for g in got):
                 lines.append([label(run, c)] + got)
-    head = ["curriculum", "f restated", "h restated", "g named", "another function instead", "an invented name instead",
-            "g restated", "h alone", "g alone", "failed: lookup", "failed: execution", "failed: chaining"]
+    head = ["curriculum", "f restated", "h restated", "g named", "first after h: another function",
+            "first after h: an invented name", "g restated", "h alone", "g alone", "failed: lookup",
+            "failed: execution", "failed: chaining"]
     keep = [j for j in range(len(head)) if any(line[j] != "—" for line in lines)]  # a score older runs lack: no column
     return markdown([head[j] for j in keep], [[line[j] for j in keep] for line in lines])
 

@@ -188,8 +188,9 @@ def run_instruction(name, instructions, x):
 
 def callee_placement(model, enc, its, texts, correct, instructions, n_new, batch_size, eos, generator):
     """Where each composition f = g(h(x)) of a CoT eval file fails. Per item: f restated, h restated right after
-    it, g named later (`def g(`, right body or not), or instead another function first: one of the corpus (`g_other`,
-    e.g. another declared function) or a name the corpus has none of (`g_invented`), g restated later, g's trace
+    it, g named later (`def g(`, right body or not), the first function written after h's part when it is not g: one of
+    the corpus, any split's (`g_other`) or a name the corpus has none of (`g_invented`; a trace that writes another
+    function first and g later counts there and in g named too), g restated later, g's trace
     starting from h's output (`x = h(x)`, the chain; arith callees only), and each callee's own CoT answer on the
     same input (h on x, g on h(x); prompts written from the item's by swapping the call), then the item placed:
     `lookup` (h or g not restated), `execution` (both restated, a callee wrong alone) or `chaining` (both restated

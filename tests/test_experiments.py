@@ -129,7 +129,7 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert not os.path.islink(tmp_path / "abl" / "seed0" / "pbb_stage2" / "eval.json")
     # RL between Proactive's stages and its SFT control: the four stages train from the linked Proactive stage 1
     assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "rl"), "--samples", "1", "--from",
-                                str(out), "--proactive-rl"]) == 0
+                                str(out), "--proactive-rl", "--set", "pbb_stage2.warmup_iters=3"]) == 0
     rl_dir = tmp_path / "rl" / "seed0"
     assert os.path.realpath(rl_dir / "pbb_stage1" / "ckpt.pt") == str(out / "seed0" / "pbb_stage1" / "ckpt.pt")
     cfg = {s: json.load(open(rl_dir / s / "config.json")) for s in ("pbb_grpo", "pbb_sft", "pbb_grpo_stage2")}
@@ -137,6 +137,8 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert cfg["pbb_grpo"]["stage"] == "grpo" and cfg["pbb_sft"]["train_data"] == ["exec_cot_S_train"]
     assert cfg["pbb_grpo"]["init_from"] == cfg["pbb_sft"]["init_from"] == str(rl_dir / "pbb_stage1" / "ckpt.pt")
     assert cfg["pbb_grpo_stage2"]["init_from"] == str(rl_dir / "pbb_grpo" / "ckpt.pt")
+    assert cfg["pbb_grpo_stage2"]["warmup_iters"] == 3  # pbb_stage2's overrides follow into the stage 2s after RL/SFT
+    assert json.load(open(rl_dir / "pbb_sft_stage2" / "config.json"))["warmup_iters"] == 3
     assert all(cfg["pbb_sft"][k] == cfg["pbb_grpo"][k] for k in ("max_iters", "learning_rate", "min_lr",
                                                                  "warmup_iters"))
     rl_rows = json.load(open(tmp_path / "rl" / "summary.json"))
@@ -145,7 +147,8 @@ def test_runner_micro_end_to_end_and_reuses_stages(tmp_path, capsys, monkeypatch
     assert {("proactive_grpo", "accuracy_minus_proactive_sft"), ("proactive_grpo", "accuracy_minus_proactive"),
             ("proactive_sft", "accuracy_minus_proactive")} <= rl_diffs
     assert pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "rl"), "--samples", "1", "--from",
-                                str(out), "--proactive-rl", "--against", str(tmp_path / "rl")]) == 0  # against itself
+                                str(out), "--proactive-rl", "--set", "pbb_stage2.warmup_iters=3", "--against",
+                                str(tmp_path / "rl")]) == 0  # against itself
     against = [r for r in json.load(open(tmp_path / "rl" / "summary.json")) if r["metric"].endswith("_minus_against")]
     assert {"proactive_grpo", "proactive_sft"} <= {r["curriculum"] for r in against}
     assert all((r["value"], r["ci_low"], r["ci_high"]) == (0, 0, 0) for r in against)
