@@ -101,7 +101,9 @@ DEFAULTS = dict(
     # plain family, so compose needs a plain family beside it), their documents from their own seed, kept out of the
     # tokenizer's sample, and their eval items and RL prompts appended after the others: same tokenizer, pretraining
     # documents, S_eval and S_control behaviours and documents, and first S_train eval items as without. They join
-    # S_train everywhere (declarations, direct and CoT executions, eval and RL files). 0 = none.
+    # S_train everywhere (declarations, direct and CoT executions, eval and RL files). 0 = none. Their names are drawn
+    # after every name in use, s_eval_extra's included, so with s_eval_extra set they are other functions (the same
+    # distribution, another draw) than with s_train_extra alone.
     s_train_extra=0,
     s_train_extra_families={},
     # depth-3 compositions f(x) = g(h(k(x))) of three plain S_eval functions (family compose3, eval.py's split
