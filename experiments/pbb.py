@@ -156,9 +156,12 @@ def main(argv=None):
     if corpus_flag:
         a.corpus = a.corpus or f"configs/corpus_{corpus_flag}.py"
         a.ad = a.ad or a.ood
-    rl_stages = list(RL_CURRICULA.values()) if a.proactive_rl else []
-    if a.description and a.against is None and not missing_evals(default_out, a.seeds, [*CURRICULA.values(),
-                                                                                          *rl_stages]):
+    gated = corpus_flag == "grammars"  # the grammar pretraining's gate
+    base = "base" if gated else "pretrain"  # the pretraining the curricula start from
+    evaluated = dict(CURRICULA, pretrain=base)
+    paired = {**evaluated, **(RL_CURRICULA if a.proactive_rl else {})}  # what --against pairs
+    stages = STAGES + (RL_STAGES if a.proactive_rl else [])
+    if a.description and a.against is None and not missing_evals(default_out, a.seeds, paired.values()):
         a.against = default_out  # the source run of the same behaviours and eval items, every seed of it
     extra = (f"--corpus={a.corpus}",) if a.corpus else ()
     sets = parse_sets(a.set, [s for s, _, _ in STAGES + RL_STAGES] + ["ad"])
@@ -168,16 +171,12 @@ def main(argv=None):
     if a.base and not os.path.isdir(a.base):
         raise SystemExit(f"error: --from {a.base} is not a results directory; pass one written by this runner")
     t0 = time.time()
-    gated = corpus_flag == "grammars"  # the grammar pretraining's gate
-    base = "base" if gated else "pretrain"  # the pretraining the curricula start from
-    evaluated = dict(CURRICULA, pretrain=base)
-    paired = {**evaluated, **(RL_CURRICULA if a.proactive_rl else {})}  # what --against pairs
     missing = a.against and missing_evals(a.against, a.seeds, paired.values())
     if missing:
         raise SystemExit(f"error: --against {a.against} has no evaluation of {', '.join(missing[:3])}; run it with "
                          f"--seeds {a.seeds} first (finished stages are reused), or pass fewer --seeds")
     configs = {stage: PRETRAIN.get(corpus_flag, config) if stage == "pretrain" else config
-               for stage, config, _ in STAGES + (RL_STAGES if a.proactive_rl else [])}
+               for stage, config, _ in stages}
     args = {stage: (*extra, *stage_overrides(sets, stage)) for stage in configs}
     for stage in ("pbb_grpo_stage2", "pbb_sft_stage2"):  # Proactive's stage 2 after RL or SFT: pbb_stage2's recipe,
         if stage in args:  # then the stage's own overrides
@@ -189,7 +188,7 @@ def main(argv=None):
             check_stage(stage, config, args.get(stage, (*extra, *stage_overrides(sets, "ad"))))
         except UserError as e:
             raise SystemExit(f"error: {e}")
-    for stage in ("retro_stage2_grpo", "pbb_grpo")[:2 if a.proactive_rl else 1]:
+    for stage in [s for s in ("retro_stage2_grpo", "pbb_grpo") if s in args]:
         if not any(x.startswith("--grpo_max_new_tokens=") for x in args[stage]):  # unless --set says
             args[stage] += grpo_cap(manifest, args[stage])
     kw = {} if a.samples is None else {"samples": a.samples}
@@ -226,8 +225,7 @@ def main(argv=None):
             for (s, c, n), rs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0, order.index(kv[0][1])))
             for r in rs]  # a fixed order, whichever evaluation finished first
     for seed in seeds:
-        plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in STAGES + (RL_STAGES if a.proactive_rl else [])]
-                    + ["pretrain_more1", "pretrain_more2"])
+        plot_curves(os.path.join(out, f"seed{seed}"), [s for s, _, _ in stages] + ["pretrain_more1", "pretrain_more2"])
         checks = base_checks(rows, seed)
         rows += gate_rows(os.path.join(out, f"seed{seed}"), seed) + checks
         print(f"[pbb] seed {seed}, base model: " + "; ".join(

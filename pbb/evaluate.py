@@ -216,7 +216,8 @@ def callee_placement(model, enc, its, texts, correct, instructions, n_new, batch
             out["chain_input"].append(float(looked_up and rest[at + len(instructions[g]):].startswith(f"x = {mid}\n")))
         for metric, ok in (("f_restated", text.startswith(instructions[it["behaviour"]])),
                            ("h_restated", text.startswith(head)), ("g_named", f"def {g}(" in rest),
-                           ("g_other", instead in instructions), ("g_invented", instead not in (None, *instructions)),
+                           ("g_other", instead in instructions),
+                           ("g_invented", instead is not None and instead not in instructions),
                            ("g_restated", looked_up),
                            ("h_alone", h_alone), ("g_alone", g_alone),
                            ("fail_lookup", not correct[i] and not looked_up),
