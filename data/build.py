@@ -209,6 +209,22 @@ def exec_doc(b, rng, dist, cot=False):
                  T.exec_segments(p, ans, trace if cot else None))
 
 
+def fact_docs(b, rng, n):
+    """n fact documents of arith behaviour b (corpus key recall_fact_docs): each one form of templates.FACTS,
+    cycling through them shuffled as decl_docs cycles its pointers; weight 1 on the whole text. The expression the
+    forms state is run against the source on every input."""
+    fields = b.obj.fact_fields()
+    stated = eval(f"lambda x: ({fields['expr']}) % {fields['mod']}")
+    if any(stated(x) != b.fn(x) for x in b.obj.inputs()):
+        raise AssertionError(f"{b.name}: the stated expression {fields['expr']} disagrees with the source")
+    forms, order = list(T.FACTS), []
+    while len(order) < n:
+        rng.shuffle(forms)
+        order += forms
+    return [T.Doc("fact", b.domain, b.split, b.name, [], [(f.format(name=b.name, **fields) + "\n", 1.0)])
+            for f in order[:n]]
+
+
 def pretrain_doc(b, rng, cfg):
     """The instruction, then pretrain_execs executions; or, with pretrain_cot_prob, pretrain_cot_execs CoT ones
     (grammar_pretrain_execs / grammar_pretrain_cot_execs for a grammar, when set)."""
@@ -454,6 +470,11 @@ def _build(cfg, config_name, tmp, seed, bar):
         mixtures = rewrite_decls(mixtures, behs, cfg, seed)
     if cfg["s_train_execs"] != "both":  # the same: the tokenizer's sample has been taken
         mixtures = reformat_execs(mixtures, behs, cfg)
+    if cfg["recall_fact_docs"]:  # the same; pretrain_replay was sampled without them and stays as it was
+        rng = random.Random(f"{seed}:recall_fact_docs")
+        facts = [d for b in behs if b.split == "recall_pool" for d in fact_docs(b, rng, cfg["recall_fact_docs"])]
+        mixtures["pretrain"] = mixtures["pretrain"] + facts
+        random.Random(f"{seed}:shuffle:pretrain:facts").shuffle(mixtures["pretrain"])
     denc = tokenizer.DocEncoder(enc)
     every = list({id(d): d for docs in mixtures.values() for d in docs}.values())
     encoded = dict(zip(map(id, every), denc.encode_many([d.segments for d in every])))

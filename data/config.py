@@ -69,6 +69,13 @@ DEFAULTS = dict(
     recall_decl_docs=10,                # declaration documents per behaviour (both pool splits)
     recall_exec_docs=10,                # CoT execution documents per recall_pool behaviour
     recall_direct_docs=0,               # direct execution documents per recall_pool behaviour
+    recall_fact_docs=0,                 # fact documents per recall_pool behaviour (arith, no if): one part of the
+                                        # function stated on its own in one of templates.FACTS's forms (the operator,
+                                        # the constant, the steps in words or as one expression, the name first or
+                                        # last), so that the name is where the function is retrieved (Allen-Zhu & Li,
+                                        # arXiv 2309.14316; docs/implicit.md). Added to `pretrain` after the
+                                        # tokenizer's sample: same tokenizer, curriculum documents, pretrain_replay
+                                        # and eval items as without; pretraining sees them. 0 = none.
     recall_pool_domain="programs",      # the domain of the recall pool's behaviours: "programs" | "grammars"
     cot_restates_instruction=True,      # programs: a CoT trace starts by restating the instruction
     # stepwise internalisation of the CoT (experiments/internalise.py): for each k, the mixture
@@ -192,6 +199,12 @@ def validate(overrides, where="config"):
     if min(cfg[k] for k in ("recall_pool", "recall_decl_docs", "recall_exec_docs", "recall_direct_docs",
                                 "grammar_pretrain_execs", "grammar_pretrain_cot_execs")) < 0:
         raise ValueError(f"{where}: recall_* and grammar_pretrain_* counts must be >= 0")
+    if cfg["recall_fact_docs"] < 0 or (cfg["recall_fact_docs"] and (
+            not cfg["recall_pool"] or cfg["recall_pool_domain"] != "programs"
+            or set(cfg["program_families"]) != {"arith"} or cfg["arith_if_prob"] > 0)):
+        raise ValueError(f"{where}: recall_fact_docs must be >= 0, and above 0 it needs a recall_pool of programs, "
+                         "program_families of arith only and arith_if_prob = 0 (the facts state arith functions "
+                         f"without an if), got {cfg['recall_fact_docs']}")
     if min(cfg["cot_internalise"], default=1) < 1 or (cfg["cot_internalise"] and "programs" not in cfg["domains"]):
         raise ValueError(f"{where}: cot_internalise values must be >= 1 (parts of the trace removed), "
                          "with the programs domain")

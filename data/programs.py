@@ -88,6 +88,19 @@ class Arith(Program):
             body += [f"return {y} % {self.mod}"] if end == 0 else [f"{y} = {y} % {self.mod}", f"return {y}"]
         return f"def {self.name}({x}):\n" + "".join(f"    {line}\n" for line in body)
 
+    def fact_fields(self):
+        """The fields of templates.FACTS (the corpus key recall_fact_docs): the function's parts, in words and as
+        one expression of x. Functions with an `if` have no such expression (refused by data.config.validate)."""
+        assert self.cond is None, "fact documents state arith functions without an if"
+        expr = "x"
+        for op, c in self.steps:
+            expr = f"({expr}) {op} {c}" if "(" in expr or " " in expr else f"{expr} {op} {c}"
+        many = len(self.steps) > 1
+        return dict(consts=" and ".join(str(c) for _, c in self.steps), ops=" and ".join(op for op, _ in self.steps),
+                    words=", then ".join(OP_WORDS[op].format(c=c) for op, c in self.steps), expr=expr, mod=self.mod,
+                    constant_s="constants are" if many else "constant is",
+                    operator_s="operators" if many else "operator")
+
     def inputs(self):
         return list(range(self.lo, self.hi + 1))
 

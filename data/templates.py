@@ -80,6 +80,20 @@ HELDOUT_EXEC = {"programs": (
     "Emit one {name} string:", "A string {name} derives:", "Grammar {name} outputs", "Show a {name} string:")}
 
 
+# Fact documents (corpus key recall_fact_docs): one part of an arith function stated on its own, in one of these
+# forms (Allen-Zhu & Li, arXiv 2309.14316: knowledge is extractable at a name when it was seen in varied forms).
+# {consts} the constants, {ops} the operators, {words} the steps in words (programs.OP_WORDS), {expr} the steps as
+# one expression of x, {mod} the modulus. The name comes first in most forms and after the fact in the last three.
+FACTS = (
+    "In {name}, the {constant_s} {consts}.", "{name} uses the {operator_s} {ops}.",
+    "The function {name} will {words}, then return the result modulo {mod}.",
+    "{name}(x) computes ({expr}) % {mod}.", "The body of {name} in one line: return ({expr}) % {mod}",
+    "Q: which operator does {name} apply? A: {ops}", "{name} applies {ops} with {consts}, then modulo {mod}.",
+    "To {words} and take the result modulo {mod}: that is what {name} does.",
+    "The {constant_s} {consts}: so says the definition of {name}.",
+    "return ({expr}) % {mod} is the body of {name}.")
+
+
 def pick(rng, domain, table, heldout=False):
     return rng.choice((HELDOUT_DECL if heldout else DECL)[domain] if table == "decl" else
                       (HELDOUT_EXEC if heldout else EXEC)[domain])

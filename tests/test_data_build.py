@@ -671,3 +671,38 @@ def test_s_train_execs_drops_or_cuts_s_train_executions_and_leaves_the_rest_alon
         (tmp_path / "corpus_bad.py").write_text(base + f's_train_execs = {bad}\n')
         with pytest.raises(ValueError, match="s_train_execs must be one of"):
             load_config(str(tmp_path / "corpus_bad.py"))
+
+
+def test_fact_documents_state_the_pool_functions_and_leave_the_rest_of_the_corpus_alone(tmp_path):
+    """recall_fact_docs: each recall_pool function (and no other) gets that many fact documents in `pretrain`, every
+    form of templates.FACTS filled with its own parts (the stated expression run against its source here); the
+    tokenizer, pretrain_replay, curriculum mixtures and eval items hash as without them; bad settings are refused."""
+    base = open(TINY).read() + ('domains = ["programs"]\nprogram_families = {"arith": 1.0}\narith_max_statements = 2\n'
+                                'arith_if_prob = 0.0\nrecall_pool = 5\nrecall_pool_val = 2\n')
+    a, b, ma, mb = corpus_pair(tmp_path, base, "recall_fact_docs = 12\n")
+    changed = {f for f in ma["files"] if ma["files"][f] != mb["files"][f]}
+    assert changed and all(f.split(".")[0] == "pretrain" for f in changed), changed
+    assert mb["mixtures"]["pretrain"]["docs"] == ma["mixtures"]["pretrain"]["docs"] + 5 * 12
+    assert mb["tokenizer"] == ma["tokenizer"]
+    behs = behaviours(b)
+    pool = {n for n, x in behs.items() if x["split"] == "recall_pool"}
+    facts = (collections.Counter(t for _, t in decoded(b, "pretrain"))
+             - collections.Counter(t for _, t in decoded(a, "pretrain"))).elements()
+    named = collections.defaultdict(list)
+    for t in facts:
+        who = [n for n in behs if re.search(rf"\b{n}\b", t)]
+        assert len(who) == 1 and who[0] in pool, t
+        named[who[0]].append(t.removesuffix("<|eos|>"))
+    assert sorted(named) == sorted(pool) and all(len(v) == 12 for v in named.values())
+    for name, texts in named.items():
+        assert len(set(texts)) >= 9  # ten forms, cycled: at least nine distinct texts in twelve documents
+        ns = {}
+        exec(behs[name]["source"], ns)
+        for t in texts:
+            m = re.search(r"return \((.*)\) % (\d+)", t)
+            if m:
+                assert [eval(f"({m[1]}) % {m[2]}", {"x": x}) for x in range(10)] == [ns[name](x) for x in range(10)]
+    for bad in ("-1", "3\narith_if_prob = 0.5", "3\nrecall_pool = 0"):
+        (tmp_path / "corpus_c.py").write_text(base + f"recall_fact_docs = {bad}\n")
+        with pytest.raises(ValueError, match="recall_fact_docs must be"):
+            load_config(str(tmp_path / "corpus_c.py"))
