@@ -194,6 +194,10 @@ def load_config(argv):
             value = parse_value(key, value)
         config[key] = check_type(key, value, where)
         explicit.add(key)
+    rl_only = sorted(k for k in explicit if k.startswith("grpo_"))
+    if rl_only and config["stage"] != "grpo":
+        raise UserError(f"{', '.join(rl_only)} set for a stage with stage={config['stage']!r}, where GRPO keys have no "
+                        "effect; set them on a GRPO stage (stage='grpo') or drop them")
     for key in ("batch_size", "grad_accum", "log_interval", "eval_iters", "block_size", "n_layer", "n_head", "n_embd"):
         if config[key] < 1:
             raise UserError(f"{key}={config[key]} must be at least 1")

@@ -378,6 +378,9 @@ def parse_sets(items, stages, name=lambda item: f"--set {item}"):
             raise SystemExit(f"error: {name(item)}: '{key}' is not a key the runner lets you set"
                              + (f"; did you mean '{close[0]}'?" if close and close[0] != key else
                                 "; `python train.py --help` lists every key (seed: --seed(s); out_dir: --out)"))
+        if stage is None and key.startswith("grpo_"):
+            raise SystemExit(f"error: {name(item)}: a GRPO key sets one stage; name it, e.g. --set "
+                             f"retro_stage2_grpo.{key}={value}")
         sets.setdefault(stage, []).append(f"--{key}={value}")
     return sets
 

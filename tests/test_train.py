@@ -437,3 +437,12 @@ def test_wandb_logs_the_metrics_offline_into_out_dir(config_file, corpus, tmp_pa
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))  # the run's history, for `wandb sync`
     assert os.environ.get("WANDB_MODE") in (None, "offline")
+
+
+def test_grpo_keys_on_a_stage_that_is_not_grpo_are_refused():
+    """A GRPO key on an SFT stage would be ignored: refused in one line; on a GRPO stage it is taken."""
+    from pbb.config import load_config
+    with pytest.raises(UserError, match="grpo_kl, grpo_reward set for a stage with stage='sft'"):
+        load_config(["configs/smoke.py", "--grpo_reward=trace", "--grpo_kl=0.1"])
+    cfg = load_config(["configs/smoke.py", "--stage=grpo", "--grpo_reward=trace"])[0]
+    assert cfg["grpo_reward"] == "trace"
