@@ -64,6 +64,7 @@ import difflib
 import itertools
 import json
 import os
+import re
 import runpy
 import time
 
@@ -280,9 +281,10 @@ def heatmap(rows, grid, curriculum, domain, mode, path):
     plt.close(fig)
 
 
-def table(rows, cells, curricula, home, domain, mode):
+def table(rows, cells, curricula, home, domain, mode, links=None):
     """Markdown: one line per cell: knob values, pretraining, each curriculum's score on S_eval and each paired
-    difference from the mixture with its interval (over all seeds when there are several)."""
+    difference from the mixture with its interval (over all seeds when there are several). links: {cell: the
+    targets of its pretraining directories that are symbolic links}, named beside its pretraining."""
     metric, knobs = MAIN_METRIC[domain], list(cells[0])
     head = [*knobs, "pretraining", *(f"{c} {metric}" for c in curricula),
             *(f"{c} minus mixture [95% CI]" for c in curricula[1:])]
@@ -297,6 +299,7 @@ def table(rows, cells, curricula, home, domain, mode):
             got = pick(rows, c, domain, "S_eval", mode, f"{metric}_minus_mixture", cell)
             score.append(f"{got[0]['value']:+.3f} [{got[0]['ci_low']:+.3f}, {got[0]['ci_high']:+.3f}]" if got else "")
         pre = "shared" if home[i] is None else "own" if home[i] == i else f"cell {home[i]}'s"
+        pre += f" (linked to {', '.join(links[i])})" if links and links.get(i) else ""
         lines.append(f"| {i} | " + " | ".join([*map(str, cell.values()), pre, *score]) + " |")
     return "\n".join(lines)
 
@@ -381,7 +384,12 @@ def main(argv=None):
         json.dump(rows, f, indent=1)
     for c in curricula[1:]:
         heatmap(rows, grid, c, a.domain, a.mode, os.path.join(out, f"heatmap_{c}.png"))
-    report = table(rows, cells, curricula, home, a.domain, a.mode)
+    links = {}  # pretraining directories linked by hand to another run's (the summary says so)
+    for i in range(len(cells)):
+        dirs = [os.path.join(out, f"seed{s}" if home[i] is None else f"cell{home[i]}/seed{s}", "pretrain")
+                for s in range(a.seeds)]
+        links[i] = sorted({re.sub(r"seed\d+", "seed*", os.readlink(d)) for d in dirs if os.path.islink(d)})
+    report = table(rows, cells, curricula, home, a.domain, a.mode, links)
     with open(os.path.join(out, "sweep.md"), "w") as f:
         f.write(report + "\n")
     print(report)

@@ -131,6 +131,23 @@ def test_cells_whose_corpora_differ_after_the_pretraining_documents_share_one_pr
     assert not (out / "cell1" / "seed0" / "pretrain").exists()
 
 
+def test_a_pretraining_linked_by_hand_is_reused_and_named_in_the_summary(micro, capsys):
+    """A seed's pretraining directory linked to another run's (same config and corpus) is reused, and the summary
+    table says where it points instead of calling it the sweep's own."""
+    cfg = micro / "sweep_lr.py"
+    cfg.write_text('grid = {"learning_rate": [1e-3]}\ncurricula = ["mixture"]\n')
+    first, second = micro / "first", micro / "second"
+    assert sweep.main([str(cfg), "--preset", "micro", "--out", str(first), "--samples", "1"]) == 0
+    os.makedirs(second / "seed0")
+    os.symlink(first / "seed0" / "pretrain", second / "seed0" / "pretrain")
+    capsys.readouterr()
+    assert sweep.main([str(cfg), "--preset", "micro", "--out", str(second), "--samples", "1"]) == 0
+    log = capsys.readouterr().out
+    assert "[pbb] training configs/pretrain.py" not in log
+    assert f"| 0 | 0.001 | shared (linked to {first / 'seed*' / 'pretrain'}) |" in log
+    assert "| 0 | 0.001 | shared |" in (first / "sweep.md").read_text()
+
+
 @pytest.mark.parametrize("grid, close", [('{"learning_rat": [1e-3]}', "learning_rate"),
                                          ('{"decl_doc": [4]}', "decl_docs")])
 def test_unknown_knob_is_refused_in_one_line_naming_the_closest_key(micro, grid, close):
