@@ -156,6 +156,7 @@ def make_behaviours(cfg, seed):
                 out += [Behaviour("programs", split, o, cfg, rng) for o in make_programs(rng, ns, families(cfg, split))]
             else:
                 out += [Behaviour("grammars", split, random_grammar(n, rng, cfg), cfg, rng) for n in ns]
+    before_extra = {b.name for b in out}  # s_train_extra_alone: its draw sees these names only
     if cfg["s_eval_extra"]:  # the same: drawn after the others (but s_train_extra's), from its own seed
         rng_x = random.Random(f"{seed}:s_eval_extra")
         ns = fresh_names(rng_x, {b.name for b in out}, cfg["s_eval_extra"])
@@ -165,7 +166,12 @@ def make_behaviours(cfg, seed):
             b.extra = True
     if cfg["s_train_extra"]:  # the same, after them
         rng_t = random.Random(f"{seed}:s_train_extra")
-        ns = fresh_names(rng_t, {b.name for b in out}, cfg["s_train_extra"])
+        ns = fresh_names(rng_t, before_extra if cfg["s_train_extra_alone"] else {b.name for b in out},
+                         cfg["s_train_extra"])
+        clash = sorted(set(ns) & {b.name for b in out})
+        if clash:
+            raise format.CorpusError(f"s_train_extra_alone: the extra S_train functions {clash} have the names of "
+                                     "s_eval_extra functions; set s_train_extra_alone = False or another seed")
         fams = {**cfg, "program_families": cfg["s_train_extra_families"] or cfg["program_families"]}
         out += [Behaviour("programs", "S_train", o, cfg, rng_t)
                 for o in make_programs(rng_t, ns, families(fams, "S_train"))]

@@ -706,3 +706,34 @@ def test_fact_documents_state_the_pool_functions_and_leave_the_rest_of_the_corpu
         (tmp_path / "corpus_c.py").write_text(base + f"recall_fact_docs = {bad}\n")
         with pytest.raises(ValueError, match="recall_fact_docs must be"):
             load_config(str(tmp_path / "corpus_c.py"))
+
+
+def test_s_train_extra_alone_draws_the_same_extra_functions_with_and_without_s_eval_extra(tmp_path, monkeypatch):
+    """s_train_extra_alone: with s_eval_extra set, the extra S_train functions and their documents are those drawn
+    without it, while the S_eval functions are those drawn without s_train_extra (so that corpora differing in one
+    of the two pair on the other); without the key they are another draw; a name clash fails in one line."""
+    base = open(TINY).read() + ('domains = ["programs"]\nprogram_families = {"arith": 1.0, "compose": 0.5}\n'
+                                's_train_extra_families = {"arith": 0.5, "compose": 0.5}\n')
+
+    def made(extra):
+        (tmp_path / "c.py").write_text(base + extra)
+        cfg = load_config(str(tmp_path / "c.py"))[1]
+        behs = build.make_behaviours(cfg, 0)
+        docs = build.make_docs(behs, cfg, 0)
+        return ({(b.split, b.name, b.obj.source) for b in behs if b.extra and b.split == split}
+                for split in ("S_train", "S_eval")), docs
+
+    (train_alone, _), docs_alone = made("s_train_extra = 6\n")
+    (_, eval_alone), _ = made("s_eval_extra = 5\n")
+    (train_both, eval_both), docs_both = made("s_train_extra = 6\ns_eval_extra = 5\ns_train_extra_alone = True\n")
+    assert len(train_alone) == 6 and len(eval_alone) == 5
+    assert train_both == train_alone and eval_both == eval_alone
+    names = {n for _, n, _ in train_alone}
+    for mix in ("decl_S_train", "exec_S_train", "exec_cot_S_train"):
+        texts = lambda docs: sorted("".join(t for t, _ in d.segments) for d in docs[mix] if d.name in names)
+        assert texts(docs_both) == texts(docs_alone) and texts(docs_alone)
+    (train_redrawn, _), _ = made("s_train_extra = 6\ns_eval_extra = 5\n")
+    assert train_redrawn != train_alone  # the default: drawn after the S_eval extras, other functions
+    monkeypatch.setattr(build, "fresh_names", lambda rng, used, n: [f"fn{i}" for i in range(n)])
+    with pytest.raises(format.CorpusError, match=r"s_train_extra_alone: the extra S_train functions \['fn0'"):
+        made("s_train_extra = 6\ns_eval_extra = 5\ns_train_extra_alone = True\n")
