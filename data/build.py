@@ -185,9 +185,14 @@ def make_behaviours(cfg, seed):
         out += [Behaviour("programs", "S_eval", o, cfg, rng_d) for o in make_depth3(rng_d, ns, pool)]
         for b in out[-len(ns):]:
             b.extra = True
-    held_of = {b.name: b.held for b in out}
+    held_of, before_eval_extra, restore = {b.name: b.held for b in out}, None, cfg["s_train_extra_alone"]
     for i, b in enumerate(out):
         b.held_of = held_of
+        if b.extra and b.split == "S_eval" and before_eval_extra is None:
+            before_eval_extra = rng.getstate()
+        if b.extra and b.split == "S_train" and restore and before_eval_extra is not None:
+            rng.setstate(before_eval_extra)  # s_train_extra_alone: their fallbacks draw as without s_eval_extra
+            restore = False
         if isinstance(b.obj, Compose) and all(b.shows_eval_input(x) for x in b.obj.inputs()):
             # every x shows a held-out input (h's few outputs are all held-out inputs of g): no training
             # input is left, so this behaviour becomes a plain one (nothing composes a composition)

@@ -113,9 +113,10 @@ DEFAULTS = dict(
     # distribution, another draw) than with s_train_extra alone.
     s_train_extra=0,
     s_train_extra_families={},
-    # True: s_train_extra's functions are drawn as if s_eval_extra were 0 (the same functions and documents with and
-    # without it; a name that an s_eval_extra function has too fails the build in one line). False (the default, and
-    # every corpus built before this key): drawn after the s_eval_extra ones, so other functions when it is set.
+    # True: s_train_extra's functions are drawn as if s_eval_extra were 0 (the same functions, held-out inputs and
+    # documents with and without it; their eval prompts' pointer templates are other draws; a name that an
+    # s_eval_extra function has too fails the build in one line). False (the default, and every corpus built before
+    # this key): drawn after the s_eval_extra ones, so other functions when it is set.
     s_train_extra_alone=False,
     # depth-3 compositions f(x) = g(h(k(x))) of three plain S_eval functions (family compose3, eval.py's split
     # S_eval/compose3), all parts only read: drawn after every other behaviour from their own seed, declared in S_eval

@@ -713,13 +713,15 @@ def test_s_train_extra_alone_draws_the_same_extra_functions_with_and_without_s_e
     without it, while the S_eval functions are those drawn without s_train_extra (so that corpora differing in one
     of the two pair on the other); without the key they are another draw; a name clash fails in one line."""
     base = open(TINY).read() + ('domains = ["programs"]\nprogram_families = {"arith": 1.0, "compose": 0.5}\n'
-                                's_train_extra_families = {"arith": 0.5, "compose": 0.5}\n')
+                                's_train_extra_families = {"arith": 0.5, "compose": 0.5}\n'
+                                'arith_inputs = [0, 4]\neval_inputs = 3\nseed = 1\n')  # few training inputs: some
+    # compositions become plain functions (make_behaviours), from an rng the s_eval_extra ones draw from first
 
     def made(extra):
         (tmp_path / "c.py").write_text(base + extra)
         cfg = load_config(str(tmp_path / "c.py"))[1]
-        behs = build.make_behaviours(cfg, 0)
-        docs = build.make_docs(behs, cfg, 0)
+        behs = build.make_behaviours(cfg, cfg["seed"])
+        docs = build.make_docs(behs, cfg, cfg["seed"])
         return ({(b.split, b.name, b.obj.source) for b in behs if b.extra and b.split == split}
                 for split in ("S_train", "S_eval")), docs
 
