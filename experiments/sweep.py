@@ -26,6 +26,12 @@ A knob is either
                   mixture is close to r = 0.30 at the same exposure. Only the mixture stage changes.
     stage2_steps  the length (max_iters) of Proactive stage 2, and with it the S_eval declaration exposures that
                   a mixing_ratio cell's mixture is matched to (the runner's stage 2 has 140 steps on the cpu preset).
+    exec_ratio    S_train's executions per declaration in the mixture stage, as a multiple r > 0 of the corpus's: the
+                  mixture draws decl_S_train_S_eval, exec_S_train, exec_cot_S_train and pretrain_replay with weights
+                  their document counts, the two execution mixtures' times r (train_weights), for as many steps as
+                  show it every declaration as often as the default mixture does (its max_iters times the tokens of
+                  one such weighted pass over those of the default's mixture and pretrain_replay). r = 1 is the
+                  default's proportions, drawn at random rather than walked. Only the mixture stage changes.
     stage_steps   the length of a curriculum stage: every curriculum stage's max_iters is scaled by
                   stage_steps / (Proactive stage 1's configured length), so the two stages of Proactive and
                   Retroactive PBB get stage_steps each and the mixture, twice a stage, gets 2 x stage_steps: the
@@ -82,7 +88,7 @@ from pbb.stats import MAIN_METRIC, paired_rows
 PRETRAIN = "configs/pretrain.py"
 SET_BY_SWEEP = ("seed", "out_dir", "init_from")
 CORPUS_STAGE_KEYS = ("corpus", "corpus_seed", "data_dir")
-DERIVED = ("mixing_ratio", "stage2_steps", "stage_steps")  # knobs that set several keys of some stages (docstring)
+DERIVED = ("mixing_ratio", "stage2_steps", "stage_steps", "exec_ratio")  # set several keys of some stages (docstring)
 STAGE_CONFIG = {stage: config for stage, config, _ in STAGES}
 
 
@@ -107,9 +113,14 @@ def load_sweep(path):
                              f"one of {', '.join(DERIVED)}" + (f"; did you mean '{close[0]}'?" if close else ""))
         if knob == "mixing_ratio" and not all(isinstance(r, (int, float)) and 0 < r < 1 for r in grid[knob]):
             raise SystemExit(f"error: mixing_ratio values in {path} must be numbers between 0 and 1, got {grid[knob]}")
+        if knob == "exec_ratio" and not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0
+                                            for r in grid[knob]):
+            raise SystemExit(f"error: exec_ratio values in {path} must be positive numbers, got {grid[knob]}")
         positive = all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob])
         if knob in ("stage2_steps", "stage_steps") and not positive:
             raise SystemExit(f"error: {knob} values in {path} must be positive integers, got {grid[knob]}")
+    if {"exec_ratio", "mixing_ratio"} <= set(grid):
+        raise SystemExit(f"error: exec_ratio and mixing_ratio in {path} both set the mixture's documents; use one")
     if "stage_steps" in grid and {"max_iters", "stage2_steps"} & set(grid):
         raise SystemExit(f"error: stage_steps in {path} sets every stage's length; it cannot be combined with "
                          f"{' or '.join(sorted({'max_iters', 'stage2_steps'} & set(grid)))} (the curricula would no "
@@ -179,6 +190,18 @@ def mixing_args(ratio, args, manifest):
             f"--max_iters={steps}", f"--eval_interval={max(1, steps // 4)}"]
 
 
+def exec_ratio_args(r, args, manifest):
+    """train.py overrides of the mixture stage for exec_ratio=r (module docstring)."""
+    mix = manifest["mixtures"]
+    names = ["decl_S_train_S_eval", "exec_S_train", "exec_cot_S_train", "pretrain_replay"]
+    weights = [mix[n]["docs"] * (r if n.startswith("exec_") else 1) for n in names]
+    tokens = sum(w * mix[n]["tokens"] / mix[n]["docs"] for w, n in zip(weights, names))
+    steps = max(1, round(load_config([STAGE_CONFIG["mixture"], *args])[0]["max_iters"] * tokens
+                         / (mix["mixture"]["tokens"] + mix["pretrain_replay"]["tokens"])))
+    return [f"--train_data={','.join(names)}", f"--train_weights={weights}", f"--max_iters={steps}",
+            f"--eval_interval={max(1, steps // 4)}"]
+
+
 def length_args(n):
     return [] if n is None else [f"--max_iters={n}", f"--eval_interval={max(1, n // 4)}"]
 
@@ -201,6 +224,8 @@ def stage_args(cell, stage, args, manifest):
         return stage2
     if stage == "mixture" and "mixing_ratio" in cell:
         return args + mixing_args(cell["mixing_ratio"], stage2, manifest)
+    if stage == "mixture" and "exec_ratio" in cell:
+        return args + exec_ratio_args(cell["exec_ratio"], args, manifest)
     return args + scaled_args(stage, n, args)
 
 

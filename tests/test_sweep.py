@@ -179,6 +179,32 @@ def test_a_corpus_knob_at_the_presets_value_trains_on_the_presets_corpus(micro, 
     assert config_of(out, 0, "mixture")["corpus"] == "configs/corpus_tiny.py" and not (out / "corpora").exists()
 
 
+def test_exec_ratio_weights_the_mixtures_executions_and_keeps_the_declarations_exposure(micro):
+    """exec_ratio r: the mixture stage draws S_train's executions r times as often per declaration as the corpus
+    holds them, for as many steps as show every declaration as often (r = 1: the mixture's own length); only the
+    mixture changes; bad values and the combination with mixing_ratio are refused."""
+    from data.format import open_corpus
+    m = open_corpus(build.ensure_corpus("configs/corpus_tiny.py", str(micro / "tiny")))
+    mix = m["mixtures"]
+    plain = mix["mixture"]["tokens"] + mix["pretrain_replay"]["tokens"]
+    executions = mix["exec_S_train"]["tokens"] + mix["exec_cot_S_train"]["tokens"]
+    assert mix["decl_S_train_S_eval"]["tokens"] + executions == mix["mixture"]["tokens"]
+    steps = load_config(["configs/mixture.py"])[0]["max_iters"]
+    for r in (1, 4, 0.5):
+        got = dict(a[2:].split("=", 1) for a in sweep.stage_args({"exec_ratio": r}, "mixture", [], m))
+        assert got["train_data"] == "decl_S_train_S_eval,exec_S_train,exec_cot_S_train,pretrain_replay"
+        assert json.loads(got["train_weights"]) == [mix["decl_S_train_S_eval"]["docs"], mix["exec_S_train"]["docs"] * r,
+                                                    mix["exec_cot_S_train"]["docs"] * r, mix["pretrain_replay"]["docs"]]
+        assert int(got["max_iters"]) == max(1, round(steps * (plain + (r - 1) * executions) / plain))
+        assert sweep.stage_args({"exec_ratio": r}, "pbb_stage1", [], m) == []
+    assert int(got["max_iters"]) < steps
+    for grid, msg in (('{"exec_ratio": [0]}', "must be positive numbers"),
+                      ('{"exec_ratio": [2], "mixing_ratio": [0.1]}', "both set the mixture's documents")):
+        (micro / "sweep_bad.py").write_text(f"grid = {grid}\n")
+        with pytest.raises(SystemExit, match=msg):
+            sweep.main([str(micro / "sweep_bad.py"), "--preset", "micro", "--out", str(micro / "sweep")])
+
+
 def test_mixing_ratio_sets_the_mixture_only_and_links_the_shared_proactive_stages(micro, capsys):
     cfg, out = micro / "sweep_mix.py", micro / "sweep"
     cfg.write_text('grid = {"mixing_ratio": [0.3, 0.1]}\ncurricula = ["proactive"]\n')
