@@ -1,0 +1,53 @@
+"""experiments/facts.py: fact completion scored against the sources in behaviours.json, per split, with the majority
+baseline; a random model's completions go through the real generation path, then hand-made completions check the
+scoring."""
+import json
+import os
+
+from data.build import ensure_corpus
+from experiments import facts
+from tests.test_eval import save_ckpt
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_fact_completion_is_scored_against_the_source_with_the_majority_baseline(tmp_path, monkeypatch):
+    cfg = tmp_path / "corpus_facts.py"
+    cfg.write_text(open(os.path.join(ROOT, "configs", "corpus_tiny.py")).read()
+                   + 'domains = ["programs"]\nprogram_families = {"arith": 1.0}\narith_max_statements = 1\n'
+                     'arith_if_prob = 0.0\nrecall_pool = 6\nrecall_pool_val = 3\nrecall_fact_docs = 4\n')
+    corpus = ensure_corpus(str(cfg), str(tmp_path / "c"))
+    ckpt = save_ckpt(tmp_path / "pretrain" / "ckpt.pt", corpus)
+    sources = {b["name"]: b for b in json.load(open(os.path.join(corpus, "behaviours.json")))}
+    fns = facts.functions(corpus)
+    assert {s: len(v) for s, v in fns.items()} == {"recall_pool": 6, "pretrain_recall_val": 3, "S_eval": 6,
+                                                   "S_control": 4}
+    for split, items in fns.items():
+        for name, parts in items:  # the parsed parts are the source's own
+            ns = {}
+            exec(sources[name]["source"], ns)
+            c = int(parts["constant"])
+            assert [ns[name](x) for x in range(10)] == [eval(f"(x {parts['operator']} {c}) % 10") for x in range(10)]
+    rows = facts.score(ckpt)  # a random model: whatever it writes, scored
+    assert {(r["split"], r["metric"]) for r in rows} == {(s, f) for s in fns for f in facts.PROMPTS}
+    assert all(0 <= r["value"] <= 1 and r["ci_low"] <= r["value"] <= r["ci_high"] and r["curriculum"] == "pretrain"
+               for r in rows)
+    # completions right for the recall pool's functions and the first S_eval one, wrong elsewhere
+    right = {n for n, _ in fns["recall_pool"]} | {fns["S_eval"][0][0]}
+    parts = {n: p for items in fns.values() for n, p in items}
+
+    def fake(model, enc, prompts, *args, **kw):
+        out = []
+        for p in prompts:
+            name = next(n for n in parts if p in (t.format(name=n) for t in facts.PROMPTS.values()))
+            fact = "constant" if "constant" in p else "operator"
+            out.append(f" {parts[name][fact]}.\n" if name in right else " ?.\n")
+        return out, 0
+    monkeypatch.setattr(facts, "generate_texts", fake)
+    got = {(r["split"], r["metric"]): r for r in facts.score(ckpt)}
+    assert got["recall_pool", "constant"]["value"] == 1.0 and got["recall_pool", "operator"]["value"] == 1.0
+    assert got["S_eval", "constant"]["value"] == 1 / 6 and got["S_control", "operator"]["value"] == 0.0
+    for split, items in fns.items():
+        counts = [sum(p["constant"] == c for _, p in items) for c in {p["constant"] for _, p in items}]
+        assert got[split, "constant"]["majority"] == max(counts) / len(items)
+    assert facts.completion_value(" //.\n") == "//" and facts.completion_value("") == ""
