@@ -185,20 +185,19 @@ def make_behaviours(cfg, seed):
         out += [Behaviour("programs", "S_eval", o, cfg, rng_d) for o in make_depth3(rng_d, ns, pool)]
         for b in out[-len(ns):]:
             b.extra = True
-    held_of, before_eval_extra, restore = {b.name: b.held for b in out}, None, cfg["s_train_extra_alone"]
+    held_of, alone = {b.name: b.held for b in out}, None
     for i, b in enumerate(out):
         b.held_of = held_of
-        if b.extra and b.split == "S_eval" and before_eval_extra is None:
-            before_eval_extra = rng.getstate()
-        if b.extra and b.split == "S_train" and restore and before_eval_extra is not None:
-            rng.setstate(before_eval_extra)  # s_train_extra_alone: their fallbacks draw as without s_eval_extra
-            restore = False
+        if b.extra and b.split == "S_eval" and alone is None and cfg["s_train_extra_alone"]:
+            alone = random.Random()  # s_train_extra_alone: the S_train extras' fallbacks draw from the state
+            alone.setstate(rng.getstate())  # before the s_eval_extra ones, as without them; the rest goes on
+        r = alone if alone is not None and b.extra and b.split == "S_train" else rng
         if isinstance(b.obj, Compose) and all(b.shows_eval_input(x) for x in b.obj.inputs()):
             # every x shows a held-out input (h's few outputs are all held-out inputs of g): no training
             # input is left, so this behaviour becomes a plain one (nothing composes a composition)
             own = cfg["s_train_extra_families"] if b.extra and b.split == "S_train" else {}
             fam = "arith" if "arith" in (own or cfg["program_families"]) else "cipher"
-            out[i] = Behaviour(b.domain, b.split, make_plain(fam, b.name, rng, cfg), cfg, rng)
+            out[i] = Behaviour(b.domain, b.split, make_plain(fam, b.name, r, cfg), cfg, r)
             out[i].extra = b.extra
             held_of[b.name] = out[i].held
             out[i].held_of = held_of
@@ -484,6 +483,7 @@ def _build(cfg, config_name, tmp, seed, bar):
     if cfg["recall_fact_docs"]:  # the same; pretrain_replay was sampled without them and stays as it was
         rng = random.Random(f"{seed}:recall_fact_docs")
         facts = [d for b in behs if b.split == "recall_pool" for d in fact_docs(b, rng, cfg["recall_fact_docs"])]
+        leakage.check(splits, {"pretrain": facts}, {b.name: b.held for b in behs})
         mixtures["pretrain"] = mixtures["pretrain"] + facts
         random.Random(f"{seed}:shuffle:pretrain:facts").shuffle(mixtures["pretrain"])
     denc = tokenizer.DocEncoder(enc)

@@ -69,10 +69,11 @@ DEFAULTS = dict(
     recall_decl_docs=10,                # declaration documents per behaviour (both pool splits)
     recall_exec_docs=10,                # CoT execution documents per recall_pool behaviour
     recall_direct_docs=0,               # direct execution documents per recall_pool behaviour
-    recall_fact_docs=0,                 # fact documents per recall_pool behaviour (arith, no if): one part of the
-                                        # function stated on its own in one of templates.FACTS's forms (the operator,
-                                        # the constant, the steps in words or as one expression, the name first or
-                                        # last), so that the name is where the function is retrieved (Allen-Zhu & Li,
+    recall_fact_docs=0,                 # fact documents per recall_pool behaviour (arith, no if): a part of the
+                                        # function or all of it, stated without its source in one of templates.FACTS's
+                                        # forms (the operator, the constant, the steps in words or as one expression,
+                                        # the name first or last), so that the name is where it is retrieved
+                                        # (Allen-Zhu & Li,
                                         # arXiv 2309.14316; docs/implicit.md). Added to `pretrain` after the
                                         # tokenizer's sample: same tokenizer, curriculum documents, pretrain_replay
                                         # and eval items as without; pretraining sees them. 0 = none.
@@ -114,9 +115,11 @@ DEFAULTS = dict(
     s_train_extra=0,
     s_train_extra_families={},
     # True: s_train_extra's functions are drawn as if s_eval_extra were 0 (the same functions, held-out inputs and
-    # documents with and without it; their eval prompts' pointer templates are other draws; a name that an
-    # s_eval_extra function has too fails the build in one line). False (the default, and every corpus built before
-    # this key): drawn after the s_eval_extra ones, so other functions when it is set.
+    # documents with and without it; their eval and RL prompts are other draws; a name that an s_eval_extra function
+    # has too fails the build in one line). A composition of either that becomes a plain function (no training input
+    # left) draws from the same stream as in the corpus without the other, so an S_train and an S_eval extra can be
+    # the same function under two names (two in configs/corpus_compose_many_powered_alone.py). False (the default,
+    # and every corpus built before this key): drawn after the s_eval_extra ones, so other functions when it is set.
     s_train_extra_alone=False,
     # depth-3 compositions f(x) = g(h(k(x))) of three plain S_eval functions (family compose3, eval.py's split
     # S_eval/compose3), all parts only read: drawn after every other behaviour from their own seed, declared in S_eval

@@ -80,10 +80,10 @@ HELDOUT_EXEC = {"programs": (
     "Emit one {name} string:", "A string {name} derives:", "Grammar {name} outputs", "Show a {name} string:")}
 
 
-# Fact documents (corpus key recall_fact_docs): one part of an arith function stated on its own, in one of these
-# forms (Allen-Zhu & Li, arXiv 2309.14316: knowledge is extractable at a name when it was seen in varied forms).
-# {consts} the constants, {ops} the operators, {words} the steps in words (programs.OP_WORDS), {expr} the steps as
-# one expression of x, {mod} the modulus. The name comes first in most forms and after the fact in the last three.
+# Fact documents (corpus key recall_fact_docs): a part of an arith function or all of it, stated without its source,
+# in one of these forms (Allen-Zhu & Li, arXiv 2309.14316: knowledge is extractable at a name when it was seen in
+# varied forms). {consts} the constants, {ops} the operators, {words} the steps in words (programs.OP_WORDS), {expr}
+# the steps as one expression of x, {mod} the modulus. The name comes first in most forms and last in three.
 FACTS = (
     "In {name}, the {constant_s} {consts}.", "{name} uses the {operator_s} {ops}.",
     "The function {name} will {words}, then return the result modulo {mod}.",

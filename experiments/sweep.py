@@ -31,7 +31,8 @@ A knob is either
                   their document counts, the two execution mixtures' times r (train_weights), for as many steps as
                   show it every declaration as often as the default mixture does (its max_iters times the tokens of
                   one such weighted pass over those of the default's mixture and pretrain_replay). r = 1 is the
-                  default's proportions, drawn at random rather than walked. Only the mixture stage changes.
+                  default's proportions, drawn at random rather than walked. Only the mixture stage changes (a
+                  mixture.max_iters knob overrides its length); not combined with mixing_ratio or stage_steps.
     stage_steps   the length of a curriculum stage: every curriculum stage's max_iters is scaled by
                   stage_steps / (Proactive stage 1's configured length), so the two stages of Proactive and
                   Retroactive PBB get stage_steps each and the mixture, twice a stage, gets 2 x stage_steps: the
@@ -104,6 +105,9 @@ def load_sweep(path):
         if "." in knob:  # STAGE.KEY: a train.py key of one stage (the runner's --set)
             parse_sets([f"{knob}=0"], list(STAGE_CONFIG), lambda item: f"knob '{knob}' in {path}")
             continue
+        if knob.startswith("grpo_"):
+            raise SystemExit(f"error: knob '{knob}' in {path} is a GRPO key: name its stage, e.g. "
+                             f"retro_stage2_grpo.{knob}")
         if knob in SET_BY_SWEEP:
             raise SystemExit(f"error: knob '{knob}' in {path} is set by the sweep itself (seeds: --seeds, corpus seed: "
                              "corpus_seed)")
@@ -119,8 +123,9 @@ def load_sweep(path):
         positive = all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in grid[knob])
         if knob in ("stage2_steps", "stage_steps") and not positive:
             raise SystemExit(f"error: {knob} values in {path} must be positive integers, got {grid[knob]}")
-    if {"exec_ratio", "mixing_ratio"} <= set(grid):
-        raise SystemExit(f"error: exec_ratio and mixing_ratio in {path} both set the mixture's documents; use one")
+    if "exec_ratio" in grid and {"mixing_ratio", "stage_steps"} & set(grid):
+        raise SystemExit(f"error: exec_ratio in {path} sets the mixture's documents and length; it cannot be combined "
+                         f"with {' or '.join(sorted({'mixing_ratio', 'stage_steps'} & set(grid)))}")
     if "stage_steps" in grid and {"max_iters", "stage2_steps"} & set(grid):
         raise SystemExit(f"error: stage_steps in {path} sets every stage's length; it cannot be combined with "
                          f"{' or '.join(sorted({'max_iters', 'stage2_steps'} & set(grid)))} (the curricula would no "
@@ -194,6 +199,9 @@ def exec_ratio_args(r, args, manifest):
     """train.py overrides of the mixture stage for exec_ratio=r (module docstring)."""
     mix = manifest["mixtures"]
     names = ["decl_S_train_S_eval", "exec_S_train", "exec_cot_S_train", "pretrain_replay"]
+    if not all(mix.get(n, {}).get("docs") for n in names):
+        raise SystemExit(f"error: exec_ratio needs documents in each of {', '.join(names)}; this corpus lacks some "
+                         "(s_train_execs?)")
     weights = [mix[n]["docs"] * (r if n.startswith("exec_") else 1) for n in names]
     tokens = sum(w * mix[n]["tokens"] / mix[n]["docs"] for w, n in zip(weights, names))
     steps = max(1, round(load_config([STAGE_CONFIG["mixture"], *args])[0]["max_iters"] * tokens
@@ -413,7 +421,8 @@ def main(argv=None):
     for i in range(len(cells)):
         dirs = [os.path.join(out, f"seed{s}" if home[i] is None else f"cell{home[i]}/seed{s}", "pretrain")
                 for s in range(a.seeds)]
-        links[i] = sorted({re.sub(r"seed\d+", "seed*", os.readlink(d)) for d in dirs if os.path.islink(d)})
+        links[i] = sorted({re.sub(r"(?<=/)seed\d+(?=/)", "seed*", os.path.join(os.path.dirname(d), os.readlink(d)))
+                           for d in dirs if os.path.islink(d)})
     report = table(rows, cells, curricula, home, a.domain, a.mode, links)
     with open(os.path.join(out, "sweep.md"), "w") as f:
         f.write(report + "\n")

@@ -695,7 +695,7 @@ def test_fact_documents_state_the_pool_functions_and_leave_the_rest_of_the_corpu
         named[who[0]].append(t.removesuffix("<|eos|>"))
     assert sorted(named) == sorted(pool) and all(len(v) == 12 for v in named.values())
     for name, texts in named.items():
-        assert len(set(texts)) >= 9  # ten forms, cycled: at least nine distinct texts in twelve documents
+        assert len(set(texts)) == 10  # ten forms, cycled: every one of them in twelve documents
         ns = {}
         exec(behs[name]["source"], ns)
         for t in texts:
@@ -736,6 +736,12 @@ def test_s_train_extra_alone_draws_the_same_extra_functions_with_and_without_s_e
         assert texts(docs_both) == texts(docs_alone) and texts(docs_alone)
     (train_redrawn, _), _ = made("s_train_extra = 6\ns_eval_extra = 5\n")
     assert train_redrawn != train_alone  # the default: drawn after the S_eval extras, other functions
+    # the S_train extras' fallbacks draw from a copy: whatever comes after them (here depth-3 compositions over the
+    # S_eval functions, some of which become plain functions) draws as without s_train_extra_alone
+    depth3 = 's_train_extra = 4\ns_train_extra_families = {"arith": 1.0}\ns_eval_extra = 8\ns_eval_depth3 = 8\n'
+    (_, eval_plain), _ = made(depth3)
+    (_, eval_kept), _ = made(depth3 + "s_train_extra_alone = True\n")
+    assert len(eval_plain) == 16 and eval_kept == eval_plain
     monkeypatch.setattr(build, "fresh_names", lambda rng, used, n: [f"fn{i}" for i in range(n)])
     with pytest.raises(format.CorpusError, match=r"s_train_extra_alone: the extra S_train functions \['fn0'"):
         made("s_train_extra = 6\ns_eval_extra = 5\ns_train_extra_alone = True\n")

@@ -483,7 +483,8 @@ def test_a_proactive_rl_stage_set_without_the_flag_is_refused_in_one_line(tmp_pa
             pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "x"), "--proactive-rl", "--set",
                                  f"{stage}.grpo_reward=bogus"])
     assert not (tmp_path / "x").exists()
-    # a GRPO key on a stage that is not GRPO, or on every stage at once, had no effect: refused in one line
+    # a GRPO key on a stage that is not GRPO had no effect, and one on every stage at once fails on the SFT stages:
+    # each refused in one line
     with pytest.raises(SystemExit, match=r"error: stage pbb_grpo_stage2: grpo_reward set for a stage with "
                                          r"stage='sft', where GRPO keys have no effect"):
         pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "x"), "--proactive-rl", "--set",

@@ -199,7 +199,9 @@ def test_exec_ratio_weights_the_mixtures_executions_and_keeps_the_declarations_e
         assert sweep.stage_args({"exec_ratio": r}, "pbb_stage1", [], m) == []
     assert int(got["max_iters"]) < steps
     for grid, msg in (('{"exec_ratio": [0]}', "must be positive numbers"),
-                      ('{"exec_ratio": [2], "mixing_ratio": [0.1]}', "both set the mixture's documents")):
+                      ('{"exec_ratio": [2], "mixing_ratio": [0.1]}', "cannot be combined with mixing_ratio"),
+                      ('{"exec_ratio": [2], "stage_steps": [280]}', "cannot be combined with stage_steps"),
+                      ('{"grpo_kl": [0.1]}', "is a GRPO key: name its stage, e.g. retro_stage2_grpo.grpo_kl")):
         (micro / "sweep_bad.py").write_text(f"grid = {grid}\n")
         with pytest.raises(SystemExit, match=msg):
             sweep.main([str(micro / "sweep_bad.py"), "--preset", "micro", "--out", str(micro / "sweep")])
