@@ -284,6 +284,27 @@ def ablation(rows):
                         for r in rows})
 
 
+@renderer
+def facts(rows):
+    """experiments.facts: the share of functions whose constant / operator a checkpoint completes after the name,
+    pooled over seeds (each seed's in brackets), beside the split's majority baseline."""
+    stages = {"pretrain": "pretrained (fact documents)", "mixture": "mixture", "pbb_stage2": "Proactive PBB"}
+
+    def cell(sel):
+        sel = sorted(sel, key=lambda r: r["seed"])
+        k, n = sum(round(r["value"] * r["n"]) for r in sel), sum(r["n"] for r in sel)
+        return f"{k / n:.2f} (" + " / ".join(f"{r['value']:.2f}" for r in sel) + ")"
+    lines = []
+    for st in dict.fromkeys(r["curriculum"] for r in rows):
+        for sp in dict.fromkeys(r["split"] for r in rows):
+            c, o = (pick(rows, curriculum=st, split=sp, metric=m) for m in ("constant", "operator"))
+            if c and o:
+                lines.append([stages.get(st, st), sp, cell(c), cell(o),
+                              f"{c[0]['majority']:.2f} / {o[0]['majority']:.2f}"])
+    return markdown(["checkpoint", "functions", "constant completed (per seed)", "operator completed (per seed)",
+                     "majority baseline (constant / operator)"], lines)
+
+
 COMPOSE = dict(P, split="S_eval/compose", mode="cot")  # two S_eval functions chained, CoT
 CURRICULA5 = ("pretrain", "mixture", "proactive", "retroactive_sft", "retroactive_grpo")
 
