@@ -263,6 +263,24 @@ def test_bad_flags_are_one_line(corpus, tmp_path, capsys, args, says):
     assert err.startswith("error: ") and says in err and "\n" not in err
 
 
+def test_out_in_a_new_directory_is_created(corpus, tmp_path):
+    ckpt = save_ckpt(tmp_path / "r" / "ckpt.pt", corpus)
+    out = tmp_path / "new" / "seed0" / "mixture" / "eval.json"
+    assert ev.main(["--ckpt", ckpt, "--no_progress", "--quiet", "--splits", "S_eval", "--modes", "implicit",
+                    "--domains", "programs", "--out", str(out)]) == 0
+    rows = json.load(open(out))
+    assert rows and {r["split"].split("/")[0] for r in rows} == {"S_eval"}
+    assert os.path.exists(out.parent / "eval_items.json")
+
+
+def test_out_that_cannot_be_created_is_one_line_before_the_work(corpus, tmp_path, capsys):
+    ckpt = save_ckpt(tmp_path / "r" / "ckpt.pt", corpus)
+    (tmp_path / "file").write_text("")
+    assert ev.main(["--ckpt", ckpt, "--no_progress", "--out", str(tmp_path / "file" / "eval.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--out" in err and "\n" not in err
+
+
 def test_callee_recall_needs_f_then_h_then_g_restated():
     ins = {"f": "def f(x):\n    return g(h(x))\n", "g": "def g(x):\n    y = x + 1\n    return y % 10\n",
            "h": "def h(x):\n    y = x * 2\n    return y % 10\n", "k": "def k(x):\n    y = x * 3\n    return y % 10\n"}
