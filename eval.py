@@ -6,7 +6,6 @@ intervals) and eval_items.json (every item's score, for paired comparisons) besi
 Splits, modes, metrics and baselines are described in pbb/evaluate.py, which does the work.
 """
 import argparse
-import os
 import sys
 
 import torch
@@ -37,13 +36,6 @@ def main(argv=None):
     split = lambda s: [t for t in s.split(",") if t]
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.out:  # before the work, so that a path that cannot be written loses nothing
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        except OSError as e:
-            print(f"error: cannot create the directory of --out {args.out} ({e.strerror}); pass a writable path",
-                  file=sys.stderr)
-            return 2
     try:
         evaluate(args.ckpt, split(args.splits), split(args.modes), split(args.domains), args.samples, args.curriculum,
                  args.device, args.data_dir, args.batch_size, args.max_new_tokens, args.out, not args.no_progress,

@@ -253,6 +253,11 @@ def evaluate(ckpt_path, splits=EVAL_SPLITS, modes=MODES, domains=DOMAINS, sample
             raise UserError(f"{name}s {','.join(bad) or '(none)'}: choose from {','.join(allowed)}")
     if samples < 1 or batch_size < 1:
         raise UserError("--samples and --batch_size must be at least 1")
+    if out_path:  # before the work, so that a path that cannot be written loses nothing
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create the directory of --out {out_path} ({e.strerror}); pass a writable path")
     device = resolve_device(device)
     model, ckpt = load_model(ckpt_path, device)
     cfg = ckpt["config"]
