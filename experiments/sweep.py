@@ -53,7 +53,8 @@ otherwise the cell pretrains its own (OUT/cell<i>/seed<s>/pretrain), or starts f
 the same pretraining config (but for the corpus's path), tokenizer and pretraining documents (e.g. cells that differ
 in s_train_extra only). The log says which, cell by cell, and why (the keys or files that
 differ). The curriculum stages of cell i are OUT/cell<i>/seed<s>/<stage>. Finished stages and evaluations are
-reused as experiments/pbb.py does (run_stage, evaluate_once).
+reused as experiments/pbb.py does (run_stage, evaluate_once). On a corpus with grammars or nested compositions
+Retroactive GRPO gets the runner's completion cap (pbb.runner.grpo_cap), so that a cell's GRPO is the runner's.
 
 Output in OUT (default out/sweep/<sweep config name>):
   sweep.json            one row per cell x curriculum x domain/split/mode/metric in the runner's row format
@@ -82,7 +83,7 @@ from data.format import CorpusError
 from pbb.batches import open_data
 from pbb.common import UserError
 from pbb.config import ARCH_KEYS, DEFAULTS, load_config
-from pbb.runner import (CURRICULA, STAGES, check_stage, cli, evaluate_once, pairs_of, parse_sets,
+from pbb.runner import (CURRICULA, STAGES, check_stage, cli, evaluate_once, grpo_cap, pairs_of, parse_sets,
                         pretraining_files, run_stage, stage_overrides)
 from pbb.stats import MAIN_METRIC, paired_rows
 
@@ -234,6 +235,8 @@ def stage_args(cell, stage, args, manifest):
         return args + mixing_args(cell["mixing_ratio"], stage2, manifest)
     if stage == "mixture" and "exec_ratio" in cell:
         return args + exec_ratio_args(cell["exec_ratio"], args, manifest)
+    if stage == "retro_stage2_grpo" and manifest:  # the runner's cap on GRPO's completions: long traces must fit
+        return [*args, *scaled_args(stage, n, args), *grpo_cap(manifest, args)]
     return args + scaled_args(stage, n, args)
 
 
@@ -369,7 +372,7 @@ def main(argv=None):
             raise SystemExit(f"error: cell {i} ({knob_label(cell)}): {e}")
     for i, cell in enumerate(cells):  # derived knobs read the corpus: built once every cell's values are valid
         manifest = corpus_of(load_config([STAGE_CONFIG["mixture"], *args[i][0]])[0]) \
-            if any(k in DERIVED for k in cell) else None
+            if any(k in DERIVED for k in cell) or "retroactive_grpo" in curricula else None
         args[i] = ({st: stage_args(cell, st, args[i][0], manifest) + targeted(cell, st) for st, _, _ in
                     stages_of(curricula)}, args[i][1])
     t0, rows, home, pre_home = time.time(), [], [], {}  # home[i]: the cell whose pretraining cell i uses, or None

@@ -303,3 +303,17 @@ def test_every_sweep_config_in_the_repository_is_a_valid_grid():
         assert curricula[0] == "mixture"
         for values in itertools.product(*([(k, v) for v in vs] for k, vs in grid.items() if k in CORPUS_DEFAULTS)):
             validate({**preset, **dict(values)}, where=p)
+
+
+def test_sweep_gives_retroactive_grpo_the_runners_completion_cap_on_nested_compositions(micro):
+    """A cell's Retroactive GRPO on a corpus of nested compositions gets pbb.runner.grpo_cap's cap (the traces
+    outgrow configs/retro_stage2_grpo.py's 64 tokens), as experiments/pbb.py gives it; other stages do not."""
+    cfg = micro / "corpus_nested.py"
+    cfg.write_text(open(os.path.join(REPO, "configs", "corpus_tiny.py")).read() + 'domains = ["programs"]\n'
+                   'program_families = {"arith": 0.5, "compose": 0.5}\ncompose_trace = "nested"\n')
+    args = [f"--corpus={cfg}"]
+    manifest = open_data(load_config(["configs/retro_stage2_grpo.py", *args])[0])[1]
+    got = sweep.stage_args({"corpus": str(cfg)}, "retro_stage2_grpo", args, manifest)
+    cap = [a for a in got if a.startswith("--grpo_max_new_tokens=")]
+    assert len(cap) == 1 and int(cap[0].split("=")[1]) > 64
+    assert sweep.stage_args({"corpus": str(cfg)}, "retro_stage1", args, manifest) == args
