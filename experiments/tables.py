@@ -285,6 +285,21 @@ def ablation(rows):
 
 
 @renderer
+def implicit_map(rows):
+    """experiments.implicit_map: each lever's paired difference on implicit accuracy, S_eval first."""
+    lines = []
+    for lever in dict.fromkeys(r["lever"] for r in rows):
+        one = {r["split"]: r for r in rows if r["lever"] == lever}
+        d = lambda s: f"{one[s]['value']:+.3f} [{one[s]['ci_low']:+.3f}, {one[s]['ci_high']:+.3f}]" if s in one else "—"
+        e = one["S_eval"]
+        lines.append([lever, e["paired_with"], f"{e['mean_a']:.3f}", f"{e['mean_b']:.3f}", d("S_eval"),
+                      f"{(e['ci_high'] - e['ci_low']) / 2:.3f}", len(e.get("seeds") or [0]), d("S_train"),
+                      d("S_control")])
+    return markdown(["lever", "paired with", "S_eval A", "S_eval B", "S_eval A minus B [95% CI]", "half-width",
+                     "seeds", "S_train held-out, A minus B", "S_control, A minus B"], lines)
+
+
+@renderer
 def facts(rows):
     """experiments.facts: the share of functions whose constant / operator a checkpoint completes after the name,
     pooled over seeds (each seed's in brackets), beside the split's majority baseline."""
