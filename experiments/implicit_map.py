@@ -18,7 +18,7 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS, FIGURE = "docs/rows/implicit_map_cpu.json", "docs/figures/implicit_map_cpu.png"
 SPLITS = ("S_eval", "S_train", "S_control")
-# (lever, rows file, curriculum in it, metric of the paired difference, B: what it is paired with)
+# (lever, rows file, curriculum in it, metric of the paired difference, B: the curriculum it is paired with)
 LEVERS = [
     ("400 S_train functions, mixture", "implicit_many_functions_cpu", "mixture", "accuracy_minus_b", "mixture"),
     ("400 S_train functions, Proactive", "implicit_many_functions_cpu", "proactive", "accuracy_minus_b", "Proactive"),
@@ -31,7 +31,12 @@ LEVERS = [
     ("executions per declaration x16", "implicit_exec_ratio_cpu", "mixture, exec_ratio 16", "accuracy_minus_b",
      "mixture"),
     ("8 layers", "implicit_depth_cpu", "mixture", "accuracy_minus_b", "mixture"),
+    ("stepwise internalisation", "internalise_cpu", "internalised_stage1", "accuracy_minus_proactive",
+     "proactive_stage1"),
+    ("stepwise internalisation, then stage 2", "internalise_cpu", "proactive_internalised", "accuracy_minus_proactive",
+     "proactive"),
 ]
+SHOWN = {"proactive": "Proactive", "proactive_stage1": "Proactive stage 1"}  # B's name in the table
 
 
 def seed_mean(rows, curriculum, split):
@@ -54,7 +59,7 @@ def build(base=REPO):
             r = got[0]
             if "mean_a" not in r:  # a runner's summary: the means from its per-seed accuracy rows
                 r = {**r, "mean_a": seed_mean(rows, curriculum, split), "mean_b": seed_mean(rows, b, split)}
-            out.append({"lever": lever, "paired_with": b, "rows": f"docs/rows/{name}.json",
+            out.append({"lever": lever, "paired_with": SHOWN.get(b, b), "rows": f"docs/rows/{name}.json",
                         **{k: r[k] for k in ("split", "mode", "value", "ci_low", "ci_high", "n", "seeds",
                                              "mean_a", "mean_b") if k in r}})
     return out
