@@ -385,6 +385,38 @@ def study(ckpts, here, seed, a, extra, log=print):
     return rows
 
 
+def probe_only(paths, out, device):
+    """The name-token and source-token probes alone, of any checkpoints (labelled by their directories, grouped over
+    seeds): OUT/probe.json and a table of the best layer's S_eval / S_control accuracy at the name against chance."""
+    rows = []
+    for path in paths:
+        model, data_dir, _, enc = load(path, device)
+        with open(os.path.join(data_dir, "behaviours.json")) as f:
+            behaviours = json.load(f)
+        seed = load_checkpoint(path)["config"]["seed"]
+        label = re.sub(r"/seed\d+/", "/seed*/", os.path.dirname(os.path.normpath(path)))
+        rows += [{**r, "checkpoint": path} for r in probe_study({label: model}, enc, behaviours, seed)]
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "probe.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    lines = ["| checkpoint | target | seeds | S_train (held out) | S_eval | S_control | chance | layer |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label in dict.fromkeys(r["curriculum"] for r in rows):
+        for target in ("operator", "constant"):
+            got = [r for r in rows if r["curriculum"] == label and r["target"] == target and r["position"] == "name"]
+            seeds = sorted({r["seed"] for r in got})
+            mean = lambda split, layer, metric="probe_accuracy": sum(  # over seeds
+                r["value"] for r in got if r["split"] == split and r["layer"] == layer and r["metric"] == metric
+            ) / len(seeds)
+            layers = sorted({r["layer"] for r in got if r["layer"] is not None})
+            best = max(layers, key=lambda l: mean("S_train", l))  # chosen on held-out S_train functions only
+            chance = [r["value"] for r in got if r["metric"] == "chance" and r["split"] == "S_eval"]
+            lines.append(f"| {label} | {target} | {len(seeds)} | {mean('S_train', best):.2f} | "
+                         f"{mean('S_eval', best):.2f} | {mean('S_control', best):.2f} | "
+                         f"{sum(chance) / len(chance):.2f} | {best} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m experiments.mechanism", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="cpu", choices=["cpu", "gpu", "micro"])
@@ -394,7 +426,15 @@ def main(argv=None):
     p.add_argument("--corpus", default=None, help="the corpus config the runner was given with --corpus, if any")
     p.add_argument("--pairs", type=int, default=40, help="part 3: at most this many patching pairs per seed")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--probe", nargs="+", metavar="CKPT", help="only the probes, of these checkpoints (any run's): "
+                   "OUT/probe.json and a table of the name-token probe (OUT default out/mechanism/probe)")
     a = p.parse_args(argv)
+    if a.probe:
+        missing = [c for c in a.probe if not os.path.exists(c)]
+        if missing:
+            raise SystemExit(f"error: no checkpoint at {', '.join(missing)}; give ckpt.pt files of finished stages")
+        print(probe_only(a.probe, a.out or os.path.join("out", "mechanism", "probe"), resolve_device(a.device)))
+        return 0
     os.environ["PBB_PRESET"] = a.preset
     runs = a.pbb or os.path.join("out", "pbb", a.preset)
     out = a.out or os.path.join("out", "mechanism", a.preset)

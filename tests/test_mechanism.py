@@ -3,6 +3,7 @@ micro preset."""
 import json
 import re
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -182,3 +183,14 @@ def test_study_micro_end_to_end(tmp_path, monkeypatch):
     for clean, corrupt, tc, tk in pairs:
         assert len(clean) == len(corrupt) == len(labels) and tc != tk
         assert all((a != b) <= (r == "NAME") for a, b, r in zip(clean, corrupt, labels))  # they differ in names only
+
+    # --probe: the probes alone, of any checkpoints; the stage-2 model's rows are the study's own
+    stages = [str(runs / "seed0" / s / "ckpt.pt") for s in ("pbb_stage1", "pbb_stage2")]
+    assert M.main(["--probe", *stages, "--out", str(tmp_path / "probe")]) == 0
+    alone = json.load(open(tmp_path / "probe" / "probe.json"))
+    label = str(runs / "seed*" / "pbb_stage2")
+    key = lambda r: (r["position"], r["target"], r["split"], r["metric"], r["layer"])
+    assert {key(r): r["value"] for r in alone if r["curriculum"] == label} == \
+        {key(r): r["value"] for r in p if r["curriculum"] == "proactive"}
+    with pytest.raises(SystemExit, match="no checkpoint at"):
+        M.main(["--probe", str(tmp_path / "nowhere" / "ckpt.pt")])
