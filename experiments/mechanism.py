@@ -399,6 +399,12 @@ def probe_only(paths, out, device):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "probe.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    return probe_table(rows)
+
+
+def probe_table(rows):
+    """Markdown: per checkpoint label and target, the name-token probe's accuracy at the layer best on held-out S_train
+    functions (never chosen on S_eval), mean over seeds, beside chance (the commonest S_train label, on S_eval)."""
     lines = ["| checkpoint | target | seeds | S_train (held out) | S_eval | S_control | chance | layer |",
              "|---|---|---|---|---|---|---|---|"]
     for label in dict.fromkeys(r["curriculum"] for r in rows):
@@ -414,7 +420,7 @@ def probe_only(paths, out, device):
             lines.append(f"| {label} | {target} | {len(seeds)} | {mean('S_train', best):.2f} | "
                          f"{mean('S_eval', best):.2f} | {mean('S_control', best):.2f} | "
                          f"{sum(chance) / len(chance):.2f} | {best} |")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -433,7 +439,7 @@ def main(argv=None):
         missing = [c for c in a.probe if not os.path.exists(c)]
         if missing:
             raise SystemExit(f"error: no checkpoint at {', '.join(missing)}; give ckpt.pt files of finished stages")
-        print(probe_only(a.probe, a.out or os.path.join("out", "mechanism", "probe"), resolve_device(a.device)))
+        print(probe_only(a.probe, a.out or os.path.join("out", "mechanism", "probe"), resolve_device(a.device)), end="")
         return 0
     os.environ["PBB_PRESET"] = a.preset
     runs = a.pbb or os.path.join("out", "pbb", a.preset)

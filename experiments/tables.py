@@ -300,6 +300,13 @@ def implicit_map(rows):
 
 
 @renderer
+def probe_name(rows):
+    """experiments.mechanism --probe: the name-token probe of each checkpoint against chance."""
+    from experiments.mechanism import probe_table
+    return probe_table(rows)
+
+
+@renderer
 def facts(rows):
     """experiments.facts: the share of functions whose constant / operator a checkpoint completes after the name,
     pooled over seeds (each seed's in brackets), beside the split's majority baseline."""
