@@ -91,7 +91,7 @@ def figure(rows, path):
     ax.set_yticks(range(len(levers)), levers, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("lever minus its default (paired, 95% CI over behaviours and seeds; grey: ±0.05)", fontsize=8)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
