@@ -2,6 +2,7 @@
 
     python -m experiments.mechanism [--preset cpu|gpu|micro] [--seeds N] [--out DIR] [--pbb DIR] [--corpus CONFIG]
                                     [--pairs N] [--device auto|cpu|cuda]
+    python -m experiments.mechanism --probe CKPT [CKPT ...] [--out DIR]     the probes alone, of any checkpoints
 
 After Proactive PBB the model executes an S_eval function from its name alone, having only *read* its source (its
 CoT trace restates the source first: instruction recall). Three questions, asked of the runner's checkpoints
@@ -51,7 +52,7 @@ from data.tokenizer import encode_prompt
 from data.tokenizer import load as load_tokenizer
 from interp.hooks import Patched, Probe, components, knockout, logprobs, means, pad, patch_grid
 from pbb.checkpoint import load_checkpoint, load_model
-from pbb.common import resolve_device
+from pbb.common import UserError, resolve_device
 from pbb.evaluate import (default_max_new_tokens, evaluate, generate_texts, judge, open_checkpoint_corpus, read_items,
                           row)
 from pbb.runner import STAGES, cli, run_stage
@@ -439,7 +440,11 @@ def main(argv=None):
         missing = [c for c in a.probe if not os.path.exists(c)]
         if missing:
             raise SystemExit(f"error: no checkpoint at {', '.join(missing)}; give ckpt.pt files of finished stages")
-        print(probe_only(a.probe, a.out or os.path.join("out", "mechanism", "probe"), resolve_device(a.device)), end="")
+        try:
+            print(probe_only(a.probe, a.out or os.path.join("out", "mechanism", "probe"), resolve_device(a.device)),
+                  end="")
+        except UserError as e:
+            raise SystemExit(f"error: {e}")
         return 0
     os.environ["PBB_PRESET"] = a.preset
     runs = a.pbb or os.path.join("out", "pbb", a.preset)

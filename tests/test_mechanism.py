@@ -194,3 +194,6 @@ def test_study_micro_end_to_end(tmp_path, monkeypatch):
         {key(r): r["value"] for r in p if r["curriculum"] == "proactive"}
     with pytest.raises(SystemExit, match="no checkpoint at"):
         M.main(["--probe", str(tmp_path / "nowhere" / "ckpt.pt")])
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    with pytest.raises(SystemExit, match="not a readable checkpoint"):
+        M.main(["--probe", str(tmp_path / "notes.txt")])
