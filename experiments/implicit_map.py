@@ -53,10 +53,12 @@ def seed_mean(rows, curriculum, split):
 
 def build(base=REPO):
     """The map's rows from the levers' committed rows files."""
-    out = []
+    out, files = [], {}
     for lever, name, curriculum, metric, b in LEVERS:
-        with open(os.path.join(base, "docs", "rows", name + ".json")) as f:
-            rows = json.load(f)
+        if name not in files:  # several levers share one rows file
+            with open(os.path.join(base, "docs", "rows", name + ".json")) as f:
+                files[name] = json.load(f)
+        rows = files[name]
         for split in SPLITS:
             got = [r for r in rows if r["curriculum"] == curriculum and r["split"] == split and r["mode"] == "implicit"
                    and r["metric"] == metric and r["seed"] is None and r["domain"] == "programs"]

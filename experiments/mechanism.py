@@ -292,10 +292,10 @@ def probe_study(models, enc, behaviours, seed):
 # ----------------------------------------------------------------------------- the study
 
 def load(ckpt_path, device):
-    """(model in eval mode, corpus dir, manifest, tokenizer) of a checkpoint."""
+    """(model in eval mode, corpus dir, manifest, tokenizer, training config) of a checkpoint."""
     model, ckpt = load_model(ckpt_path, device)
     data_dir, manifest = open_checkpoint_corpus(ckpt)
-    return model, data_dir, manifest, load_tokenizer(data_dir, manifest)
+    return model, data_dir, manifest, load_tokenizer(data_dir, manifest), ckpt["config"]
 
 
 def parameters_study(ckpts, here, seed, extra, device):
@@ -362,7 +362,7 @@ def knockout_study(model, enc, manifest, data_dir, instructions, seed):
 def study(ckpts, here, seed, a, extra, log=print):
     """Every part for one seed; returns the rows."""
     device = resolve_device(a.device)
-    model, data_dir, manifest, enc = load(ckpts["pbb_stage2"], device)
+    model, data_dir, manifest, enc, _ = load(ckpts["pbb_stage2"], device)
     if model.config.tied_layers:
         raise SystemExit("error: the mechanism study restricts training to layers by parameter name, which a model "
                          "with tied_layers = True shares across depth; study an untied model")
@@ -391,10 +391,10 @@ def probe_only(paths, out, device):
     seeds): OUT/probe.json and a table of the best layer's S_eval / S_control accuracy at the name against chance."""
     rows = []
     for path in paths:
-        model, data_dir, _, enc = load(path, device)
+        model, data_dir, _, enc, config = load(path, device)
         with open(os.path.join(data_dir, "behaviours.json")) as f:
             behaviours = json.load(f)
-        seed = load_checkpoint(path)["config"]["seed"]
+        seed = config["seed"]
         label = re.sub(r"/seed\d+/", "/seed*/", os.path.dirname(os.path.normpath(path)))
         rows += [{**r, "checkpoint": path} for r in probe_study({label: model}, enc, behaviours, seed)]
     os.makedirs(out, exist_ok=True)
@@ -412,9 +412,9 @@ def probe_table(rows):
         for target in ("operator", "constant"):
             got = [r for r in rows if r["curriculum"] == label and r["target"] == target and r["position"] == "name"]
             seeds = sorted({r["seed"] for r in got})
-            mean = lambda split, layer, metric="probe_accuracy": sum(  # over seeds
-                r["value"] for r in got if r["split"] == split and r["layer"] == layer and r["metric"] == metric
-            ) / len(seeds)
+            probed = [r for r in got if r["metric"] == "probe_accuracy"]
+            mean = lambda split, layer: sum(  # over seeds
+                r["value"] for r in probed if r["split"] == split and r["layer"] == layer) / len(seeds)
             layers = sorted({r["layer"] for r in got if r["layer"] is not None})
             best = max(layers, key=lambda l: mean("S_train", l))  # chosen on held-out S_train functions only
             chance = [r["value"] for r in got if r["metric"] == "chance" and r["split"] == "S_eval"]
