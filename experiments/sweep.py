@@ -44,7 +44,9 @@ closest valid key, before anything runs; so is a value train.py or the corpus co
 A stage whose config, seed and starting checkpoint are those of a stage an earlier cell trained (e.g. Proactive's,
 when only the mixture's knobs vary) is not trained again: its directory is a symbolic link to the earlier one.
 `--seed S` trains and evaluates seed S only and writes no summary, so that seeds can run in parallel processes
-on the same OUT; a later run with `--seeds N` reuses them all and writes the summary.
+on the same OUT; a later run with `--seeds N` reuses them all and writes the summary. `--cell I` does the same for
+one cell (with --seed, one cell of one seed; e.g. on a GPU, where each process leaves it mostly idle). Parallel
+processes of one seed share its pretraining: train that first (one process), or they would train it side by side.
 
 Pretraining: each seed pretrains once (configs/pretrain.py on the preset's corpus, OUT/seed<s>/pretrain), and a
 cell starts from it when its pretraining config is the same and its corpus has the same tokenizer and
@@ -352,12 +354,17 @@ def main(argv=None):
                    help="mode of the heatmaps and table")
     p.add_argument("--seed", type=int, default=None, help="train and evaluate this seed only, write no summary (run "
                    "seeds in parallel processes, then --seeds N to collect them)")
+    p.add_argument("--cell", type=int, default=None, help="train and evaluate this cell only (0, 1, ... in the order "
+                   "the log lists them), write no summary: cells in parallel processes, then --seeds N to collect")
     a = p.parse_args(argv)
     grid, curricula = load_sweep(a.config)
     os.environ["PBB_PRESET"] = a.preset
     out = os.path.normpath(a.out or os.path.join("out", "sweep", os.path.splitext(os.path.basename(a.config))[0]))
     base_config, _ = load_config([PRETRAIN])
     cells = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    if a.cell is not None and not 0 <= a.cell < len(cells):
+        raise SystemExit(f"error: --cell {a.cell}, but {a.config} has {len(cells)} cell(s): pick one of 0 to "
+                         f"{len(cells) - 1}")
     args, corpus_home = [], {}
     for i, cell in enumerate(cells):  # every cell's configs are checked before anything trains
         corpus = {k: v for k, v in cell.items()
@@ -391,10 +398,12 @@ def main(argv=None):
         if None in home:
             run_stage(PRETRAIN, shared, None, seed)
         for i, cell in enumerate(cells):
+            if a.cell is not None and i != a.cell:
+                continue
             root = os.path.join(out, f"cell{i}", f"seed{seed}")
             pre = shared if home[i] is None else os.path.join(out, f"cell{home[i]}", f"seed{seed}", "pretrain")
-            if home[i] == i:
-                run_stage(PRETRAIN, pre, None, seed, args[i][1])
+            if home[i] == i or (home[i] is not None and a.cell is not None):  # alone, a cell trains the one it shares
+                run_stage(PRETRAIN, pre, None, seed, args[home[i]][1])
             for stage, config, parent in stages_of(curricula):
                 here, start = os.path.join(root, stage), pre if parent == "pretrain" else os.path.join(root, parent)
                 key = (stage, tuple(args[i][0][stage]), os.path.realpath(start))
@@ -408,8 +417,9 @@ def main(argv=None):
                 for r in evaluate_once(os.path.join(root, CURRICULA[c], "ckpt.pt"), splits=EVAL_SPLITS,
                                        curriculum=c, **kw):
                     rows.append({**r, "seed": seed, "knobs": cell})
-    if a.seed is not None:
-        print(f"[sweep] seed {a.seed} done, {time.time() - t0:.0f} s; collect the seeds with --seeds N")
+    if a.seed is not None or a.cell is not None:
+        which = " ".join(f"{k} {v}" for k, v in (("cell", a.cell), ("seed", a.seed)) if v is not None)
+        print(f"[sweep] {which} done, {time.time() - t0:.0f} s; collect the seeds with --seeds N")
         return 0
     for i, cell in enumerate(cells):
         cell_out = os.path.join(out, f"cell{i}")

@@ -317,3 +317,26 @@ def test_sweep_gives_retroactive_grpo_the_runners_completion_cap_on_nested_compo
     cap = [a for a in got if a.startswith("--grpo_max_new_tokens=")]
     assert len(cap) == 1 and int(cap[0].split("=")[1]) > 64
     assert sweep.stage_args({"corpus": str(cfg)}, "retro_stage1", args, manifest) == args
+
+
+def test_cells_run_alone_then_collect_without_training(micro, capsys):
+    """--cell I trains that cell only (and the pretraining it needs); the cells of separate processes then collect into
+    the summary a plain run would write, nothing trained twice. A cell the sweep does not have is one line."""
+    cfg, out = micro / "sweep_cells.py", micro / "sweep"
+    cfg.write_text('grid = {"learning_rate": [1e-3, 2e-3]}\ncurricula = ["mixture"]\n')
+    args = [str(cfg), "--preset", "micro", "--out", str(out), "--samples", "1"]
+    with pytest.raises(SystemExit, match=r"^error: --cell 2, but .* has 2 cell\(s\): pick one of 0 to 1$"):
+        sweep.main(args + ["--cell", "2"])
+    assert not out.exists()
+    assert sweep.main(args + ["--seed", "0", "--cell", "1"]) == 0
+    assert "cell 1 seed 0 done" in capsys.readouterr().out and not (out / "sweep.json").exists()
+    assert (out / "cell1" / "seed0" / "mixture" / "eval.json").exists() and not (out / "cell0").exists()
+    pre = out / "seed0" / "pretrain" / "ckpt.pt"
+    stamp = os.path.getmtime(pre)
+    assert sweep.main(args + ["--cell", "0"]) == 0  # every seed (one) of cell 0, from the same pretraining
+    assert "[pbb] reusing" in capsys.readouterr().out and os.path.getmtime(pre) == stamp
+    assert [config_of(out, i, "mixture")["learning_rate"] for i in (0, 1)] == [1e-3, 2e-3]
+    assert sweep.main(args) == 0  # collects
+    assert "[pbb] training" not in capsys.readouterr().out
+    rows = json.load(open(out / "sweep.json"))
+    assert {r["knobs"]["learning_rate"] for r in rows if r["metric"] == "accuracy"} == {1e-3, 2e-3}
