@@ -37,6 +37,10 @@ LEVERS = [
      "mixture, 905 steps, weight decay 0.1", "accuracy_minus_b", "mixture"),
     ("905 steps (1.6x past fitting), weight decay 1.0", "implicit_grokking_cpu",
      "mixture, 905 steps, weight decay 1.0", "accuracy_minus_b", "mixture"),
+    ("16500 steps (30x past fitting, on an H200), weight decay 0.1", "implicit_grokking_long_gpu",
+     "mixture, 16500 steps, weight decay 0.1", "accuracy_minus_b", "mixture, H200"),
+    ("16500 steps (30x past fitting, on an H200), weight decay 1.0", "implicit_grokking_long_gpu",
+     "mixture, 16500 steps, weight decay 1.0", "accuracy_minus_b", "mixture, H200"),
     ("stepwise internalisation", "internalise_cpu", "internalised_stage1", "accuracy_minus_proactive",
      "proactive_stage1"),
     ("stepwise internalisation, then stage 2", "internalise_cpu", "proactive_internalised", "accuracy_minus_proactive",
@@ -92,7 +96,7 @@ def figure(rows, path):
     ax.axvline(0, color="gray", lw=1)
     ax.set_yticks(range(len(levers)), levers, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("lever minus its default (paired, 95% CI over behaviours and seeds; grey: ±0.05)", fontsize=8)
+    ax.set_xlabel("lever minus its default\n(paired, 95% CI over behaviours and seeds; grey: ±0.05)", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
