@@ -129,6 +129,11 @@ def test_cells_whose_corpora_differ_after_the_pretraining_documents_share_one_pr
     assert "cell 1 (decl_docs=4, s_train_extra=2): starts from cell 0's own pretraining" in log
     assert config_of(out, 1, "mixture")["init_from"] == str(out / "cell0" / "seed0" / "pretrain" / "ckpt.pt")
     assert not (out / "cell1" / "seed0" / "pretrain").exists()
+    alone = micro / "alone"  # cell 1 alone trains cell 0's pretraining, on cell 0's corpus, and nothing else of cell 0
+    assert sweep.main([str(cfg), "--preset", "micro", "--out", str(alone), "--samples", "1", "--cell", "1"]) == 0
+    assert config_of(alone, 1, "mixture")["init_from"] == str(alone / "cell0" / "seed0" / "pretrain" / "ckpt.pt")
+    assert config_of(alone, 0, "pretrain")["data_dir"] == str(alone / "corpora" / "cell_0")
+    assert os.listdir(alone / "cell0" / "seed0") == ["pretrain"]
 
 
 def test_a_pretraining_linked_by_hand_is_reused_and_named_in_the_summary(micro, capsys):
