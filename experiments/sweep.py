@@ -395,7 +395,7 @@ def main(argv=None):
     trained = {}  # (stage, its overrides, the real path of its starting checkpoint's directory) -> its directory
     for seed in range(a.seeds) if a.seed is None else [a.seed]:
         shared = os.path.join(out, f"seed{seed}", "pretrain")
-        if None in home:
+        if None in (home if a.cell is None else [home[a.cell]]):  # some cell of this run starts from the preset's
             run_stage(PRETRAIN, shared, None, seed)
         for i, cell in enumerate(cells):
             if a.cell is not None and i != a.cell:
