@@ -389,14 +389,15 @@ def study(ckpts, here, seed, a, extra, log=print):
 def probe_only(paths, out, device):
     """The name-token and source-token probes alone, of any checkpoints (labelled by their directories, grouped over
     seeds): OUT/probe.json and a table of the best layer's S_eval / S_control accuracy at the name against chance."""
-    rows = []
+    rows, behaviours = [], {}  # behaviours.json of each corpus, read once (checkpoints mostly share one)
     for path in paths:
         model, data_dir, _, enc, config = load(path, device)
-        with open(os.path.join(data_dir, "behaviours.json")) as f:
-            behaviours = json.load(f)
-        seed = config["seed"]
+        if data_dir not in behaviours:
+            with open(os.path.join(data_dir, "behaviours.json")) as f:
+                behaviours[data_dir] = json.load(f)
         label = re.sub(r"/seed\d+/", "/seed*/", os.path.dirname(os.path.normpath(path)))
-        rows += [{**r, "checkpoint": path} for r in probe_study({label: model}, enc, behaviours, seed)]
+        rows += [{**r, "checkpoint": path} for r in probe_study({label: model}, enc, behaviours[data_dir],
+                                                                config["seed"])]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "probe.json"), "w") as f:
         json.dump(rows, f, indent=1)
