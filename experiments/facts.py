@@ -14,6 +14,10 @@ generator), beside each split's majority baseline (the share of its most common 
 function whose constant the model completes above S_control's rate and the majority baseline is one whose knowledge
 sits where its name is. One row per checkpoint x split x fact in the runner's row format (value with its Wilson
 interval over functions, n functions) plus "majority"; a table on the terminal.
+
+--minus STAGE (e.g. pretrain) also pairs each other checkpoint with the checkpoint of STAGE of its run (the same
+seedN directory, given among CKPT): the difference in completions on the same functions, with a 95% bootstrap interval
+over functions and seeds (pbb/stats.py; metric e.g. constant_minus_pretrain), per seed and pooled, in the same rows.
 """
 import argparse
 import collections
@@ -26,6 +30,7 @@ from pbb.checkpoint import load_model
 from pbb.common import UserError, resolve_device
 from pbb.evaluate import generate_texts, open_checkpoint_corpus, wilson
 from pbb.runner import cli
+from pbb.stats import paired_rows
 
 SPLITS = ("recall_pool", "pretrain_recall_val", "S_eval", "S_control")
 PROMPTS = {"constant": "In {name}, the constant is", "operator": "{name} uses the operator"}
@@ -63,8 +68,49 @@ def score(ckpt_path, data_dir=None, device="cpu", batch_size=64):
             majority = max(collections.Counter(p[fact] for _, p in fns).values()) / len(fns)
             rows.append(dict(curriculum=stage, domain="programs", split=split, mode="fact", metric=fact,
                              value=k / len(fns), ci_low=lo, ci_high=hi, n=len(fns), seed=ckpt["config"]["seed"],
-                             majority=majority, checkpoint=ckpt_path))
+                             majority=majority, checkpoint=ckpt_path, functions=[n for n, _ in fns],
+                             hits=[int(completion_value(t) == parts[fact]) for t, (_, parts) in zip(texts, fns)]))
     return rows
+
+
+def run_and_stage(ckpt_path):
+    """(the run's seedN directory, the stage) of RUN/STAGE/ckpt.pt."""
+    d = os.path.dirname(os.path.abspath(ckpt_path))
+    return os.path.dirname(d), os.path.basename(d)
+
+
+def check_minus(paths, ref):
+    """One line, before anything is scored, when a checkpoint has no checkpoint of stage `ref` of its run to pair."""
+    have = {run_and_stage(c) for c in paths}
+    if not any(stage == ref for _, stage in have):
+        raise UserError(f"--minus {ref}: no checkpoint of stage {ref} among those given (a seedN/{ref}/ckpt.pt)")
+    for d, stage in sorted(have):
+        if (d, ref) not in have:
+            raise UserError(f"--minus {ref}: {os.path.join(d, stage)} has no {ref} checkpoint of its run among those "
+                            f"given; add {os.path.join(d, ref, 'ckpt.pt')}")
+
+
+def paired(rows, ref):
+    """Rows of each stage's completions minus those of stage `ref` of the same run (the checkpoint's seedN
+    directory), paired on the same functions; rows as score's, with their functions and hits (check_minus first)."""
+    run = lambda r: run_and_stage(r["checkpoint"])[0]
+    items = collections.defaultdict(dict)  # (stage, run) -> the per-function scores, in eval_items.json's form
+    for r in rows:
+        d = items[r["curriculum"], run(r)]
+        d[f"programs.{r['split']}.fact.{r['metric']}"] = r["hits"]
+        d[f"programs.{r['split']}.fact.behaviour"] = r["functions"]
+        d["_seed"] = r["seed"]
+    out = []
+    for stage in dict.fromkeys(st for st, _ in items if st != ref):
+        pairs = {}
+        for (st, d), a in items.items():
+            if st != stage:
+                continue
+            if a["_seed"] in pairs:
+                raise UserError(f"--minus {ref}: two {stage} checkpoints of seed {a['_seed']}; pair one run's seeds")
+            pairs[a["_seed"]] = (a, items[ref, d])
+        out += paired_rows(pairs, stage, ref)
+    return out
 
 
 def main(argv=None):
@@ -73,14 +119,26 @@ def main(argv=None):
     p.add_argument("--data_dir", default=None, help="the corpus (default: the one each checkpoint was trained on)")
     p.add_argument("--out", default=None, help="write the rows here (JSON)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--minus", default=None, metavar="STAGE",
+                   help="also each checkpoint minus its run's checkpoint of STAGE (e.g. pretrain), paired")
     a = p.parse_args(argv)
     if a.out and not a.out.endswith(".json"):
         raise UserError(f"--out {a.out}: write the rows to a .json file")
+    if a.minus:
+        check_minus(a.ckpt, a.minus)
     rows = [r for c in a.ckpt for r in score(c, a.data_dir, resolve_device(a.device))]
     print("| checkpoint | split | fact | completed | 95% CI | majority | functions |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['checkpoint']} | {r['split']} | {r['metric']} | {r['value']:.3f} | "
               f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['majority']:.3f} | {r['n']} |")
+    if a.minus:
+        diffs = paired(rows, a.minus)
+        print(f"\n| stage minus {a.minus} | split | fact | difference [95% CI] | seeds |\n|---|---|---|---|---|")
+        for r in [r for r in diffs if r["seed"] is None] or diffs:  # pooled over seeds; or the one seed's
+            print(f"| {r['curriculum']} | {r['split']} | {r['metric'].split('_minus_')[0]} | {r['value']:+.3f} "
+                  f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {len(r.get('seeds', [r['seed']]))} |")
+        rows = rows + diffs
+    rows = [{k: v for k, v in r.items() if k not in ("functions", "hits")} for r in rows]
     if a.out:
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         with open(a.out + ".tmp", "w") as f:

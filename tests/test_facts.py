@@ -4,8 +4,11 @@ scoring."""
 import json
 import os
 
+import pytest
+
 from data.build import ensure_corpus
 from experiments import facts
+from pbb.common import UserError
 from tests.test_eval import save_ckpt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,3 +54,36 @@ def test_fact_completion_is_scored_against_the_source_with_the_majority_baseline
         counts = [sum(p["constant"] == c for _, p in items) for c in {p["constant"] for _, p in items}]
         assert got[split, "constant"]["majority"] == max(counts) / len(items)
     assert facts.completion_value(" //.\n") == "//" and facts.completion_value("") == ""
+    # --minus: a run's mixture checkpoint paired with its pretrain on the same functions (the same weights here, and the
+    # same completions: every difference 0), the per-function scores left out of the rows written
+    run = tmp_path / "seed7"
+    pre, mix = save_ckpt(run / "pretrain" / "ckpt.pt", corpus), save_ckpt(run / "mixture" / "ckpt.pt", corpus)
+    out = tmp_path / "rows.json"
+    assert facts.main([mix, pre, "--minus", "pretrain", "--out", str(out)]) == 0
+    rows = json.load(open(out))
+    diffs = [r for r in rows if r["metric"].endswith("_minus_pretrain")]
+    want = {(s, f"{f}_minus_pretrain") for s in fns for f in facts.PROMPTS}
+    assert {(r["split"], r["metric"]) for r in diffs} == want
+    assert all(r["curriculum"] == "mixture" and r["value"] == r["ci_low"] == r["ci_high"] == 0 for r in diffs)
+    assert len(rows) == len(diffs) + 2 * len(fns) * len(facts.PROMPTS)
+    assert not any("hits" in r or "functions" in r for r in rows)
+
+
+def test_minus_pairs_each_stage_with_its_runs_reference_on_the_same_functions(tmp_path):
+    def rows(seed, stage, hits):
+        return [dict(curriculum=stage, split="S_eval", metric="constant", seed=seed, hits=hits,
+                     functions=["f0", "f1", "f2", "f3"], checkpoint=str(tmp_path / f"seed{seed}" / stage / "ckpt.pt"))]
+    got = facts.paired(rows(0, "pretrain", [0, 0, 0, 1]) + rows(0, "mixture", [1, 1, 0, 1])
+                       + rows(1, "pretrain", [0, 0, 0, 0]) + rows(1, "mixture", [1, 0, 0, 0]), "pretrain")
+    per = {r["seed"]: r for r in got if r["seed"] is not None}
+    pooled = next(r for r in got if r["seed"] is None)
+    assert per[0]["value"] == 0.5 and per[1]["value"] == 0.25 and pooled["value"] == 0.375  # mean over seeds
+    assert pooled["metric"] == "constant_minus_pretrain" and pooled["seeds"] == [0, 1]
+    assert pooled["curriculum"] == "mixture" and pooled["n"] == 4
+    assert 0 <= pooled["ci_low"] <= 0.375 <= pooled["ci_high"] <= 1  # no function's difference is negative
+    # a checkpoint without its run's reference: one line naming what to add, before anything is read
+    paths = [str(tmp_path / f"seed{s}" / st / "ckpt.pt") for s, st in ((0, "pretrain"), (0, "mixture"), (1, "mixture"))]
+    with pytest.raises(UserError, match=r"add .*seed1.pretrain.ckpt\.pt"):
+        facts.check_minus(paths, "pretrain")
+    with pytest.raises(UserError, match="no checkpoint of stage pretrain"):
+        facts.main([paths[1], "--minus", "pretrain"])  # the checkpoint does not exist: not read
