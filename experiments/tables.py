@@ -306,11 +306,14 @@ def probe_name(rows):
     return probe_table(rows)
 
 
+FACT_STAGES = {"pretrain": "pretrained (fact documents)", "mixture": "mixture", "pbb_stage2": "Proactive PBB"}
+
+
 @renderer
 def facts(rows):
     """experiments.facts: the share of functions whose constant / operator a checkpoint completes after the name,
     pooled over seeds (each seed's in brackets), beside the split's majority baseline."""
-    stages = {"pretrain": "pretrained (fact documents)", "mixture": "mixture", "pbb_stage2": "Proactive PBB"}
+    stages = FACT_STAGES
 
     def cell(sel):
         sel = sorted(sel, key=lambda r: r["seed"])
@@ -325,6 +328,22 @@ def facts(rows):
                               f"{c[0]['majority']:.2f} / {o[0]['majority']:.2f}"])
     return markdown(["checkpoint", "functions", "constant completed (per seed)", "operator completed (per seed)",
                      "majority baseline (constant / operator)"], lines)
+
+
+@renderer
+def facts_minus(rows):
+    """experiments.facts --minus: each checkpoint's completions minus its run's reference checkpoint's (e.g. the
+    pretrained model's), paired on the same functions, pooled over seeds with the 95% interval."""
+    pooled = [r for r in rows if r["seed"] is None and "_minus_" in r["metric"]]
+    ref = pooled[0]["metric"].split("_minus_")[1] if pooled else ""
+    lines = []
+    for r in pick(pooled, metric=f"constant_minus_{ref}"):
+        o = pick(pooled, curriculum=r["curriculum"], split=r["split"], metric=f"operator_minus_{ref}")
+        lines.append([FACT_STAGES.get(r["curriculum"], r["curriculum"]), r["split"], diff([r]), diff(o),
+                      str(len(r["seeds"]))])
+    ref = {"pretrain": "the pretrained model"}.get(ref, ref)
+    return markdown(["checkpoint", "functions", f"constant completed, minus {ref} [95% CI]",
+                     f"operator completed, minus {ref} [95% CI]", "seeds"], lines)
 
 
 COMPOSE = dict(P, split="S_eval/compose", mode="cot")  # two S_eval functions chained, CoT
