@@ -84,10 +84,16 @@ def check_minus(paths, ref):
     have = {run_and_stage(c) for c in paths}
     if not any(stage == ref for _, stage in have):
         raise UserError(f"--minus {ref}: no checkpoint of stage {ref} among those given (a seedN/{ref}/ckpt.pt)")
+    if all(stage == ref for _, stage in have):
+        raise UserError(f"--minus {ref}: only {ref} checkpoints given; add the other stages' of the same runs")
+    seen = {}
     for d, stage in sorted(have):
         if (d, ref) not in have:
             raise UserError(f"--minus {ref}: {os.path.join(d, stage)} has no {ref} checkpoint of its run among those "
                             f"given; add {os.path.join(d, ref, 'ckpt.pt')}")
+        other = seen.setdefault((stage, os.path.basename(d)), d)
+        if other != d:
+            raise UserError(f"--minus {ref}: {other} and {d} are the same seed of two runs; give one run's seeds")
 
 
 def paired(rows, ref):
@@ -108,7 +114,7 @@ def paired(rows, ref):
                 continue
             if a["_seed"] in pairs:
                 raise UserError(f"--minus {ref}: two {stage} checkpoints of seed {a['_seed']}; pair one run's seeds")
-            pairs[a["_seed"]] = (a, items[ref, d])
+            pairs[a["_seed"]] = (a, items.get((ref, d)))
         out += paired_rows(pairs, stage, ref)
     return out
 

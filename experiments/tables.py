@@ -334,13 +334,14 @@ def facts(rows):
 def facts_minus(rows):
     """experiments.facts --minus: each checkpoint's completions minus its run's reference checkpoint's (e.g. the
     pretrained model's), paired on the same functions, pooled over seeds with the 95% interval."""
-    pooled = [r for r in rows if r["seed"] is None and "_minus_" in r["metric"]]
+    minus = [r for r in rows if "_minus_" in r["metric"]]
+    pooled = [r for r in minus if r["seed"] is None] or minus  # pooled over seeds; or the one seed's
     ref = pooled[0]["metric"].split("_minus_")[1] if pooled else ""
     lines = []
     for r in pick(pooled, metric=f"constant_minus_{ref}"):
         o = pick(pooled, curriculum=r["curriculum"], split=r["split"], metric=f"operator_minus_{ref}")
         lines.append([FACT_STAGES.get(r["curriculum"], r["curriculum"]), r["split"], diff([r]), diff(o),
-                      str(len(r["seeds"]))])
+                      str(len(r.get("seeds", [r["seed"]])))])
     ref = {"pretrain": "the pretrained model"}.get(ref, ref)
     return markdown(["checkpoint", "functions", f"constant completed, minus {ref} [95% CI]",
                      f"operator completed, minus {ref} [95% CI]", "seeds"], lines)

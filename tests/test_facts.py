@@ -7,7 +7,7 @@ import os
 import pytest
 
 from data.build import ensure_corpus
-from experiments import facts
+from experiments import facts, tables
 from pbb.common import UserError
 from tests.test_eval import save_ckpt
 
@@ -74,16 +74,27 @@ def test_minus_pairs_each_stage_with_its_runs_reference_on_the_same_functions(tm
         return [dict(curriculum=stage, split="S_eval", metric="constant", seed=seed, hits=hits,
                      functions=["f0", "f1", "f2", "f3"], checkpoint=str(tmp_path / f"seed{seed}" / stage / "ckpt.pt"))]
     got = facts.paired(rows(0, "pretrain", [0, 0, 0, 1]) + rows(0, "mixture", [1, 1, 0, 1])
-                       + rows(1, "pretrain", [0, 0, 0, 0]) + rows(1, "mixture", [1, 0, 0, 0]), "pretrain")
+                       + rows(1, "pretrain", [0, 0, 0, 0]) + rows(1, "mixture", [1, 0, 0, 0])
+                       + rows(2, "pretrain", [1, 1, 0, 1]) + rows(2, "mixture", [0, 0, 0, 1]), "pretrain")
     per = {r["seed"]: r for r in got if r["seed"] is not None}
     pooled = next(r for r in got if r["seed"] is None)
-    assert per[0]["value"] == 0.5 and per[1]["value"] == 0.25 and pooled["value"] == 0.375  # mean over seeds
-    assert pooled["metric"] == "constant_minus_pretrain" and pooled["seeds"] == [0, 1]
+    assert (per[0]["value"], per[1]["value"], per[2]["value"]) == (0.5, 0.25, -0.5)  # each seed with its own pretrain
+    assert abs(pooled["value"] - 0.25 / 3) < 1e-12  # the mean over seeds
+    assert pooled["metric"] == "constant_minus_pretrain" and pooled["seeds"] == [0, 1, 2]
     assert pooled["curriculum"] == "mixture" and pooled["n"] == 4
-    assert 0 <= pooled["ci_low"] <= 0.375 <= pooled["ci_high"] <= 1  # no function's difference is negative
+    assert -1 <= pooled["ci_low"] < pooled["value"] < pooled["ci_high"] <= 1 and pooled["ci_low"] < 0
+    # the table of one seed's rows: that seed's difference, as the command prints it
+    one = facts.paired(rows(1, "pretrain", [0, 0, 0, 0]) + rows(1, "mixture", [1, 0, 0, 0]), "pretrain")
+    table = tables.facts_minus(one + [dict(r, metric="operator_minus_pretrain") for r in one])
+    assert "| mixture | S_eval | +0.250 [" in table and table.rstrip().endswith("| 1 |")
     # a checkpoint without its run's reference: one line naming what to add, before anything is read
     paths = [str(tmp_path / f"seed{s}" / st / "ckpt.pt") for s, st in ((0, "pretrain"), (0, "mixture"), (1, "mixture"))]
     with pytest.raises(UserError, match=r"add .*seed1.pretrain.ckpt\.pt"):
         facts.check_minus(paths, "pretrain")
     with pytest.raises(UserError, match="no checkpoint of stage pretrain"):
         facts.main([paths[1], "--minus", "pretrain"])  # the checkpoint does not exist: not read
+    with pytest.raises(UserError, match="only pretrain checkpoints"):
+        facts.check_minus(paths[:1], "pretrain")
+    twice = [str(tmp_path / run / "seed0" / st / "ckpt.pt") for run in ("a", "b") for st in ("pretrain", "mixture")]
+    with pytest.raises(UserError, match="same seed of two runs"):
+        facts.check_minus(twice, "pretrain")
