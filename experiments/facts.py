@@ -80,20 +80,23 @@ def run_and_stage(ckpt_path):
 
 
 def check_minus(paths, ref):
-    """One line, before anything is scored, when a checkpoint has no checkpoint of stage `ref` of its run to pair."""
+    """One line (SystemExit), before anything is scored, when a checkpoint has no checkpoint of stage `ref` of its
+    run to pair, when only `ref`'s are given, or the same seed of two runs."""
     have = {run_and_stage(c) for c in paths}
     if not any(stage == ref for _, stage in have):
-        raise UserError(f"--minus {ref}: no checkpoint of stage {ref} among those given (a seedN/{ref}/ckpt.pt)")
+        raise SystemExit(f"error: --minus {ref}: no checkpoint of stage {ref} among those given "
+                         f"(a seedN/{ref}/ckpt.pt)")
     if all(stage == ref for _, stage in have):
-        raise UserError(f"--minus {ref}: only {ref} checkpoints given; add the other stages' of the same runs")
+        raise SystemExit(f"error: --minus {ref}: only {ref} checkpoints given; add the other stages' of the same runs")
     seen = {}
     for d, stage in sorted(have):
         if (d, ref) not in have:
-            raise UserError(f"--minus {ref}: {os.path.join(d, stage)} has no {ref} checkpoint of its run among those "
-                            f"given; add {os.path.join(d, ref, 'ckpt.pt')}")
+            raise SystemExit(f"error: --minus {ref}: {os.path.join(d, stage)} has no {ref} checkpoint of its run "
+                             f"among those given; add {os.path.join(d, ref, 'ckpt.pt')}")
         other = seen.setdefault((stage, os.path.basename(d)), d)
         if other != d:
-            raise UserError(f"--minus {ref}: {other} and {d} are the same seed of two runs; give one run's seeds")
+            raise SystemExit(f"error: --minus {ref}: {other} and {d} are the same seed of two runs; give one "
+                             "run's seeds")
 
 
 def paired(rows, ref):
@@ -113,7 +116,8 @@ def paired(rows, ref):
             if st != stage:
                 continue
             if a["_seed"] in pairs:
-                raise UserError(f"--minus {ref}: two {stage} checkpoints of seed {a['_seed']}; pair one run's seeds")
+                raise SystemExit(f"error: --minus {ref}: two {stage} checkpoints of seed {a['_seed']}; pair one "
+                                 "run's seeds")
             pairs[a["_seed"]] = (a, items.get((ref, d)))
         out += paired_rows(pairs, stage, ref)
     return out
@@ -129,10 +133,13 @@ def main(argv=None):
                    help="also each checkpoint minus its run's checkpoint of STAGE (e.g. pretrain), paired")
     a = p.parse_args(argv)
     if a.out and not a.out.endswith(".json"):
-        raise UserError(f"--out {a.out}: write the rows to a .json file")
+        raise SystemExit(f"error: --out {a.out}: write the rows to a .json file")
     if a.minus:
         check_minus(a.ckpt, a.minus)
-    rows = [r for c in a.ckpt for r in score(c, a.data_dir, resolve_device(a.device))]
+    try:
+        rows = [r for c in a.ckpt for r in score(c, a.data_dir, resolve_device(a.device))]
+    except UserError as e:  # e.g. a checkpoint that is not there
+        raise SystemExit(f"error: {e}")
     print("| checkpoint | split | fact | completed | 95% CI | majority | functions |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['checkpoint']} | {r['split']} | {r['metric']} | {r['value']:.3f} | "

@@ -8,7 +8,6 @@ import pytest
 
 from data.build import ensure_corpus
 from experiments import facts, tables
-from pbb.common import UserError
 from tests.test_eval import save_ckpt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,12 +88,12 @@ def test_minus_pairs_each_stage_with_its_runs_reference_on_the_same_functions(tm
     assert "| mixture | S_eval | +0.250 [" in table and table.rstrip().endswith("| 1 |")
     # a checkpoint without its run's reference: one line naming what to add, before anything is read
     paths = [str(tmp_path / f"seed{s}" / st / "ckpt.pt") for s, st in ((0, "pretrain"), (0, "mixture"), (1, "mixture"))]
-    with pytest.raises(UserError, match=r"add .*seed1.pretrain.ckpt\.pt"):
+    with pytest.raises(SystemExit, match=r"add .*seed1.pretrain.ckpt\.pt"):
         facts.check_minus(paths, "pretrain")
-    with pytest.raises(UserError, match="no checkpoint of stage pretrain"):
+    with pytest.raises(SystemExit, match="no checkpoint of stage pretrain"):
         facts.main([paths[1], "--minus", "pretrain"])  # the checkpoint does not exist: not read
-    with pytest.raises(UserError, match="only pretrain checkpoints"):
+    with pytest.raises(SystemExit, match="only pretrain checkpoints"):
         facts.check_minus(paths[:1], "pretrain")
     twice = [str(tmp_path / run / "seed0" / st / "ckpt.pt") for run in ("a", "b") for st in ("pretrain", "mixture")]
-    with pytest.raises(UserError, match="same seed of two runs"):
+    with pytest.raises(SystemExit, match="same seed of two runs"):
         facts.check_minus(twice, "pretrain")
