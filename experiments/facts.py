@@ -26,6 +26,7 @@ import os
 import re
 
 from data.tokenizer import load as load_tokenizer
+from experiments.tables import facts_minus
 from pbb.checkpoint import load_model
 from pbb.common import UserError, resolve_device
 from pbb.evaluate import generate_texts, open_checkpoint_corpus, wilson
@@ -63,13 +64,13 @@ def score(ckpt_path, data_dir=None, device="cpu", batch_size=64):
     for split, fns in sorted(functions(data_dir).items(), key=lambda kv: SPLITS.index(kv[0])):
         for fact, template in PROMPTS.items():
             texts, _ = generate_texts(model, enc, [template.format(name=n) for n, _ in fns], 4, 0.0, batch_size, eos)
-            k = sum(completion_value(t) == parts[fact] for t, (_, parts) in zip(texts, fns))
+            hits = [int(completion_value(t) == parts[fact]) for t, (_, parts) in zip(texts, fns)]
+            k = sum(hits)
             lo, hi = wilson(k, len(fns))
             majority = max(collections.Counter(p[fact] for _, p in fns).values()) / len(fns)
             rows.append(dict(curriculum=stage, domain="programs", split=split, mode="fact", metric=fact,
                              value=k / len(fns), ci_low=lo, ci_high=hi, n=len(fns), seed=ckpt["config"]["seed"],
-                             majority=majority, checkpoint=ckpt_path, functions=[n for n, _ in fns],
-                             hits=[int(completion_value(t) == parts[fact]) for t, (_, parts) in zip(texts, fns)]))
+                             majority=majority, checkpoint=ckpt_path, functions=[n for n, _ in fns], hits=hits))
     return rows
 
 
@@ -146,10 +147,7 @@ def main(argv=None):
               f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['majority']:.3f} | {r['n']} |")
     if a.minus:
         diffs = paired(rows, a.minus)
-        print(f"\n| stage minus {a.minus} | split | fact | difference [95% CI] | seeds |\n|---|---|---|---|---|")
-        for r in [r for r in diffs if r["seed"] is None] or diffs:  # pooled over seeds; or the one seed's
-            print(f"| {r['curriculum']} | {r['split']} | {r['metric'].split('_minus_')[0]} | {r['value']:+.3f} "
-                  f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {len(r.get('seeds', [r['seed']]))} |")
+        print("\n" + facts_minus(diffs))  # the table docs/ renders from these rows
         rows = rows + diffs
     rows = [{k: v for k, v in r.items() if k not in ("functions", "hits")} for r in rows]
     if a.out:

@@ -313,7 +313,6 @@ FACT_STAGES = {"pretrain": "pretrained (fact documents)", "mixture": "mixture", 
 def facts(rows):
     """experiments.facts: the share of functions whose constant / operator a checkpoint completes after the name,
     pooled over seeds (each seed's in brackets), beside the split's majority baseline."""
-    stages = FACT_STAGES
 
     def cell(sel):
         sel = sorted(sel, key=lambda r: r["seed"])
@@ -324,7 +323,7 @@ def facts(rows):
         for sp in dict.fromkeys(r["split"] for r in rows):
             c, o = (pick(rows, curriculum=st, split=sp, metric=m) for m in ("constant", "operator"))
             if c and o:
-                lines.append([stages.get(st, st), sp, cell(c), cell(o),
+                lines.append([FACT_STAGES.get(st, st), sp, cell(c), cell(o),
                               f"{c[0]['majority']:.2f} / {o[0]['majority']:.2f}"])
     return markdown(["checkpoint", "functions", "constant completed (per seed)", "operator completed (per seed)",
                      "majority baseline (constant / operator)"], lines)
