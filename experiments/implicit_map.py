@@ -82,7 +82,7 @@ def figure(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     levers = list(dict.fromkeys(r["lever"] for r in rows))
-    fig, ax = plt.subplots(figsize=(7, 0.42 * len(levers) + 1.2))
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(levers) + 1.2))
     ax.axvspan(-0.05, 0.05, color="0.92")
     for j, (split, color) in enumerate((("S_eval", "C1"), ("S_train", "C0"))):
         label = f"{split} implicit" + (" (held-out inputs)" if split == "S_train" else "")
