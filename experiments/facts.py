@@ -134,13 +134,10 @@ def main(argv=None):
                    help="also each checkpoint minus its run's checkpoint of STAGE (e.g. pretrain), paired")
     a = p.parse_args(argv)
     if a.out and not a.out.endswith(".json"):
-        raise SystemExit(f"error: --out {a.out}: write the rows to a .json file")
+        raise UserError(f"--out {a.out}: write the rows to a .json file")
     if a.minus:
         check_minus(a.ckpt, a.minus)
-    try:
-        rows = [r for c in a.ckpt for r in score(c, a.data_dir, resolve_device(a.device))]
-    except UserError as e:  # e.g. a checkpoint that is not there
-        raise SystemExit(f"error: {e}")
+    rows = [r for c in a.ckpt for r in score(c, a.data_dir, resolve_device(a.device))]
     print("| checkpoint | split | fact | completed | 95% CI | majority | functions |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['checkpoint']} | {r['split']} | {r['metric']} | {r['value']:.3f} | "

@@ -447,13 +447,16 @@ def open_corpus_of(config, extra):
 
 
 def cli(main):
-    """Runs an experiment's main(); a refusal (SystemExit with an "error: ..." string) is one line on stderr, exit 2;
-    Ctrl-C or SIGTERM stops the running stages (each checkpoints) and says so in one line, exit 130."""
+    """Runs an experiment's main(); a refusal (SystemExit with an "error: ..." string, or a UserError) is one line on
+    stderr, exit 2; Ctrl-C or SIGTERM stops the running stages (each checkpoints) and says so in one line, exit 130."""
     def stop(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
     try:
         sys.exit(main())
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     except SystemExit as e:
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)

@@ -1,6 +1,7 @@
 """The experiment runner on the micro preset, end to end, and the wiring of every curriculum's configs."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ from pbb.checkpoint import load_checkpoint
 from pbb.config import load_config
 from pbb.evaluate import default_max_new_tokens
 from pbb.report import instruction_worth, write_report
-from pbb.runner import (CURRICULA, GATE_CAP, GATE_THRESHOLD, NOT_COMPARED, STAGES, Job, base_checks, grpo_cap,
+from pbb.common import UserError
+from pbb.runner import (CURRICULA, GATE_CAP, GATE_THRESHOLD, NOT_COMPARED, STAGES, Job, base_checks, cli, grpo_cap,
                         pairs_of, parse_sets, run_jobs, run_stage, stage_overrides, train_args)
 from pbb.stats import paired_rows
 
@@ -493,3 +495,18 @@ def test_a_proactive_rl_stage_set_without_the_flag_is_refused_in_one_line(tmp_pa
                                          r"retro_stage2_grpo\.grpo_kl=0\.1"):
         pbb_experiment.main(["--preset", "micro", "--out", str(tmp_path / "x"), "--set", "grpo_kl=0.1"])
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_prints_a_refusal_as_one_error_line_and_exits_2(capsys):
+    def refuse(error):
+        def main():
+            raise error
+        return main
+    line, handler = "no checkpoint at x; train it first", signal.getsignal(signal.SIGTERM)
+    try:
+        for error in (UserError(line), SystemExit(f"error: {line}")):
+            with pytest.raises(SystemExit) as e:
+                cli(refuse(error))
+            assert e.value.code == 2 and capsys.readouterr().err == f"error: {line}\n"
+    finally:
+        signal.signal(signal.SIGTERM, handler)  # cli turns SIGTERM into a clean stop
